@@ -1,0 +1,248 @@
+"""A loaded document: original text, normalized text, and the map between them.
+
+Loaders build the normalized text piece by piece with :class:`TextBuilder`; every normalized
+character knows the original characters it came from, so a span found in the normalized text is
+reported as offsets into the *original* text (the decoded file, or for PDF/OCR the text layer).
+
+Normalization: full-width ASCII (digits, letters, punctuation) becomes ASCII, NBSP and the
+ideographic space become spaces, zero-width characters and carriage returns disappear, and
+compatibility characters such as ``⒈`` or ``㈠`` are expanded by NFKC (``1.``, ``(一)``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import Span
+
+# 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
+_TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
+_TRANSLATE.update(
+    {
+        0x00A0: " ",  # NBSP
+        0x3000: " ",  # ideographic space
+        0x2002: " ",
+        0x2003: " ",
+        0x2009: " ",
+        0x202F: " ",
+        0x2002: " ",
+        0x2212: "-",  # minus sign
+        0x2014: "—",
+        0x3001: "、",
+        0xFF5E: "~",
+        0x2024: ".",
+        0x2219: ".",
+        0x2022: ".",
+    }
+)
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\r"
+# Characters that expand or vanish (slow path): zero-width, CR, and NFKC compatibility forms
+# that matter in these reports (enclosed/parenthesized numerals, ⒈-style numbers, ideographs).
+_SPECIAL = re.compile(
+    "[" + re.escape(_ZERO_WIDTH) + "\u2460-\u24ff\u3200-\u32ff\u2f00-\u2fdf\uf900-\ufaff\u2150-\u218f]"
+)
+
+
+def _expand(ch: str) -> str:
+    if ch in _ZERO_WIDTH:
+        return ""
+    return unicodedata.normalize("NFKC", ch).translate(_TRANSLATE)
+
+
+def normalize(s: str) -> str:
+    """Normalize a string the same way documents are normalized (used by grounding)."""
+    s = s.translate(_TRANSLATE)
+    if _SPECIAL.search(s):
+        s = _SPECIAL.sub(lambda m: _expand(m.group()), s)
+    return s
+
+
+@dataclass
+class OffsetMap:
+    """Piecewise map from normalized offsets to original offsets.
+
+    Segment ``k`` covers normalized ``[norm[k], norm[k+1])``. A *linear* segment maps index i to
+    ``orig[k] + (i - norm[k])``; a collapsed one maps every index to ``[orig[k], orig_end[k])``.
+    """
+
+    norm: list[int] = field(default_factory=list)
+    orig: list[int] = field(default_factory=list)
+    orig_end: list[int] = field(default_factory=list)
+    linear: list[bool] = field(default_factory=list)
+    length: int = 0
+
+    def _seg(self, i: int) -> int:
+        return max(0, bisect.bisect_right(self.norm, i) - 1)
+
+    def start(self, i: int) -> int:
+        if not self.norm:
+            return i
+        k = self._seg(i)
+        return self.orig[k] + (i - self.norm[k]) if self.linear[k] else self.orig[k]
+
+    def end(self, i: int) -> int:
+        """Original end offset of normalized character ``i`` (exclusive)."""
+        if not self.norm:
+            return i + 1
+        k = self._seg(i)
+        return self.orig[k] + (i - self.norm[k]) + 1 if self.linear[k] else self.orig_end[k]
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        if b <= a:
+            s = self.start(a)
+            return s, s
+        return self.start(a), self.end(b - 1)
+
+
+class TextBuilder:
+    """Accumulates normalized text with its map back to the original."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._len = 0
+        self.map = OffsetMap()
+
+    def _push(self, text: str, orig: int, orig_end: int, linear: bool) -> None:
+        if not text:
+            return
+        m = self.map
+        m.norm.append(self._len)
+        m.orig.append(orig)
+        m.orig_end.append(orig_end)
+        m.linear.append(linear)
+        self._parts.append(text)
+        self._len += len(text)
+
+    def add(self, raw: str, orig_start: int) -> None:
+        """Add original characters ``raw`` found at ``orig_start``, normalizing them."""
+        if not raw:
+            return
+        t = raw.translate(_TRANSLATE)
+        pos = 0
+        for m in _SPECIAL.finditer(t):
+            a = m.start()
+            if a > pos:
+                self._push(t[pos:a], orig_start + pos, orig_start + a, True)
+            rep = _expand(m.group())
+            if len(rep) == 1:
+                self._push(rep, orig_start + a, orig_start + a + 1, True)
+            elif rep:
+                self._push(rep, orig_start + a, orig_start + a + 1, False)
+            pos = m.end()
+        if pos < len(t):
+            self._push(t[pos:], orig_start + pos, orig_start + len(t), True)
+
+    def add_mapped(self, text: str, orig_start: int, orig_end: int) -> None:
+        """Add ``text`` standing for the original characters ``[orig_start, orig_end)`` as a whole
+        (an HTML entity, say)."""
+        t = normalize(text)
+        if len(t) == orig_end - orig_start:
+            self._push(t, orig_start, orig_end, True)
+        else:
+            self._push(t, orig_start, orig_end, False)
+
+    def add_synthetic(self, text: str, at: int) -> None:
+        """Add characters that are not in the source (cell separators, line breaks)."""
+        self._push(text, at, at, False)
+
+    @property
+    def length(self) -> int:
+        return self._len
+
+    def tail(self, n: int = 1) -> str:
+        s = "".join(self._parts[-4:])
+        return s[-n:]
+
+    def build(self) -> tuple[str, OffsetMap]:
+        self.map.length = self._len
+        return "".join(self._parts), self.map
+
+
+@dataclass
+class GeoRun:
+    """Original characters ``[start, end)`` sit on ``page`` inside ``bbox`` (PDF and OCR)."""
+
+    start: int
+    end: int
+    page: int
+    bbox: tuple[float, float, float, float]
+    confidence: float | None = None
+
+
+@dataclass
+class Document:
+    name: str
+    kind: str  # text | html | markdown | pdf | docx | image
+    raw: bytes
+    original: str  # decoded file (text kinds) or the extracted text layer (pdf, docx, ocr)
+    text: str  # normalized
+    map: OffsetMap
+    encoding: str = "utf-8"
+    path: str = ""
+    url: str | None = None
+    geometry: list[GeoRun] = field(default_factory=list)  # sorted by start
+    notes: list[str] = field(default_factory=list)
+    _sha: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        if self._sha is None:
+            self._sha = hashlib.sha256(self.raw).hexdigest()
+        return self._sha
+
+    def span(self, a: int, b: int) -> Span:
+        """Span in the original for normalized ``[a, b)``, with page and box where known."""
+        s, e = self.map.span(a, b)
+        if not self.geometry:
+            return Span(start=s, end=e)
+        page, bbox = self.locate(s, e)
+        return Span(start=s, end=e, page=page, bbox=bbox)
+
+    def locate(self, s: int, e: int) -> tuple[int | None, tuple[float, float, float, float] | None]:
+        starts = [g.start for g in self.geometry]
+        k = bisect.bisect_right(starts, s) - 1
+        runs = []
+        while 0 <= k < len(self.geometry) and self.geometry[k].start < max(e, s + 1):
+            g = self.geometry[k]
+            if g.end > s:
+                runs.append(g)
+            k += 1
+        if not runs:
+            return None, None
+        page = runs[0].page
+        boxes = [g.bbox for g in runs if g.page == page]
+        return page, (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+
+    def original_text(self, span: Span) -> str:
+        return self.original[span.start : span.end]
+
+    def confidence(self, span: Span) -> float | None:
+        """Lowest OCR confidence among the geometry runs under ``span`` (None when not OCR)."""
+        vals = [
+            g.confidence
+            for g in self.geometry
+            if g.confidence is not None and g.start < span.end and g.end > span.start
+        ]
+        return min(vals) if vals else None
+
+
+def from_text(
+    original: str, *, name: str, kind: str, raw: bytes, encoding: str, path: str | Path = ""
+) -> Document:
+    b = TextBuilder()
+    b.add(original, 0)
+    text, omap = b.build()
+    return Document(
+        name=name, kind=kind, raw=raw, original=original, text=text, map=omap,
+        encoding=encoding, path=str(path),
+    )

@@ -1,0 +1,205 @@
+"""Types shared by every stage: spans, cells, tables, facts, findings and the record.
+
+Every number that leaves the extractor is a :class:`Cell` (a table value) or a :class:`Fact` (a
+narrative statement). Both carry the characters they were read from (:class:`Span`, offsets into
+the *original* document text) and who produced them (``parser``, ``model`` or ``reviewer``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Producer = Literal["parser", "model", "reviewer"]
+CellKind = Literal["number", "zero", "empty", "not_applicable", "text", "ambiguous"]
+Status = Literal["PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE"]
+Decision = Literal["accepted", "needs_review", "failed"]
+Classification = Literal[
+    "ok",
+    "source_inconsistency",  # every operand grounded and unambiguous, yet the identity fails
+    "suspected_extraction_error",  # an operand is ungrounded, ambiguous or missing
+    "ungrounded",  # a value whose span does not re-read to the value
+    "ambiguous",  # several readings fit; a reviewer must choose
+    "disagreement",  # parser and model read different values
+    "narrative",  # a narrative statement that does not check out
+]
+Number = int | Decimal
+
+
+class Span(BaseModel):
+    """Characters ``[start, end)`` of the original document text (and, for PDF/OCR, where on the page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+    page: int | None = None  # 1-based page number (PDF, OCR)
+    bbox: tuple[float, float, float, float] | None = None  # x0, top, x1, bottom in PDF points
+
+
+class Candidate(BaseModel):
+    """One possible reading of an ambiguous cell (e.g. one split of run-together digits)."""
+
+    value: Number | None
+    raw: str
+    note: str = ""
+
+
+class Cell(BaseModel):
+    table: str  # "table2" | "table3" | "table4" | "legacy"
+    row: str  # canonical row key (legacy: "L<index>")
+    col: str  # canonical column key (legacy: "year" | "cumulative")
+    value: Number | None = None
+    kind: CellKind = "empty"
+    raw: str = ""  # the characters as printed (after normalization)
+    span: Span | None = None
+    producer: Producer = "parser"
+    decimals: int = 0  # printed decimals (money); drives interval tolerance
+    label: str | None = None  # printed row label, as read
+    unit: str | None = None  # legacy tables print a unit per indicator
+    key: str | None = None  # legacy: canonical key of a known indicator
+    candidates: list[Candidate] = Field(default_factory=list)
+    confidence: float | None = None  # OCR confidence of the digits, when known
+    grounded: bool | None = None  # set by the grounding rule
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.table}.{self.row}.{self.col}"
+
+    def gold_value(self) -> Any:
+        """The cell as gold files write it: a number, ``None`` for blank, ``"-"`` for not-applicable."""
+        if self.kind in ("number", "zero"):
+            return self.value
+        if self.kind == "not_applicable":
+            return "-"
+        if self.kind == "text":
+            return self.raw
+        return None
+
+
+class Table(BaseModel):
+    key: str  # "table2" | "table3" | "table4" | "legacy"
+    template: str  # e.g. "2021.table3", "2019.table2", "legacy"
+    cells: list[Cell] = Field(default_factory=list)
+    span: Span | None = None  # the region the table was read from
+    encoding: str = ""  # how the table was encoded in the source (pipe-lines, tabs, html-grid, ...)
+    complete: bool = True  # every template cell was found
+    notes: list[str] = Field(default_factory=list)
+
+    def get(self, row: str, col: str) -> Cell | None:
+        for c in self.cells:
+            if c.row == row and c.col == col:
+                return c
+        return None
+
+
+class Fact(BaseModel):
+    """A quantitative statement from the narrative, with its verbatim quote."""
+
+    metric: str  # canonical key when known, else the printed label
+    value: Number
+    unit: str = ""
+    quote: str
+    span: Span | None = None
+    section: str = ""
+    parts: list["Fact"] = Field(default_factory=list)  # 其中 parts of a sum statement
+    rate_of: list[str] = Field(default_factory=list)  # for rates: [numerator metric, denominator metric]
+    kind: Literal["count", "sum", "rate", "money"] = "count"
+    decimals: int = 0
+    producer: Producer = "model"
+    prompt: str | None = None  # "<prompt id>@<version>" that produced it
+    model: str | None = None
+    grounded: bool | None = None
+
+
+class Operand(BaseModel):
+    ref: str
+    value: Number | None
+    kind: CellKind | str = "number"
+    span: Span | None = None
+    decimals: int = 0
+
+
+class Finding(BaseModel):
+    id: str  # stable: rule id + scope (survives a re-run of the same document)
+    rule: str  # e.g. "T3.BALANCE"
+    version: int = 1
+    status: Status
+    classification: Classification = "ok"
+    severity: Literal["error", "warning", "info"] = "error"
+    scope: str = ""  # e.g. "column total", "row new_received"
+    message: str = ""
+    arithmetic: str = ""  # e.g. "5 + 0 ≠ 0 + 0"
+    operands: list[Operand] = Field(default_factory=list)
+    values: dict[str, Any] = Field(default_factory=dict)  # competing values (parser / model / reviewer)
+
+
+class DocumentInfo(BaseModel):
+    name: str
+    path: str = ""
+    sha256: str = ""
+    kind: str = ""  # text | html | markdown | pdf | docx | image
+    encoding: str = ""
+    chars: int = 0
+    url: str | None = None
+
+
+class Record(BaseModel):
+    document: DocumentInfo
+    organ: str | None = None
+    year: int | None = None
+    format: Literal["2021", "2019", "legacy", "unknown"] = "unknown"
+    tables: dict[str, Table] = Field(default_factory=dict)
+    facts: list[Fact] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    decision: Decision = "needs_review"
+    reasons: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)  # steps not run (e.g. model steps without a key)
+    error: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)  # extractor, rules, prompts
+
+    def cells(self) -> list[Cell]:
+        return [c for t in self.tables.values() for c in t.cells]
+
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.status != "PASS"]
+
+    def to_canonical(self) -> dict[str, Any]:
+        """The record in the canonical form of ``gold-format.md`` (plus the findings)."""
+        out: dict[str, Any] = {
+            "document": self.document.name,
+            "organ": self.organ,
+            "year": self.year,
+            "format": self.format,
+        }
+        for key, table in self.tables.items():
+            if key == "legacy":
+                out["legacy"] = [
+                    {
+                        "label": c.label,
+                        "unit": c.unit,
+                        "value": _jsonable(c.gold_value()),
+                        "column": c.col,
+                        **({"key": c.key} if c.key else {}),
+                    }
+                    for c in table.cells
+                ]
+                continue
+            rows: dict[str, dict[str, Any]] = {}
+            for c in table.cells:
+                rows.setdefault(c.row, {})[c.col] = _jsonable(c.gold_value())
+            out[key] = rows
+        out["source_violations"] = [
+            f.message for f in self.findings if f.classification == "source_inconsistency"
+        ]
+        out["decision"] = self.decision
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent >= 0 else float(v)
+    return v
