@@ -1,0 +1,15 @@
+"""extractor: verified structured records from 政府信息公开工作年度报告.
+
+Public API::
+
+    from extractor import load, extract, verify
+    record = extract("report.txt")      # load → layout → parse → verify → decide
+"""
+
+__version__ = "0.1.0"
+
+from .loaders import load  # noqa: E402
+from .pipeline import extract, extract_document  # noqa: E402
+from .verify import verify  # noqa: E402
+
+__all__ = ["load", "extract", "extract_document", "verify", "__version__"]

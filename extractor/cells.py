@@ -1,0 +1,247 @@
+"""Table region -> rows of printed cells, for every encoding the reports arrive in.
+
+Encodings handled (per region, then per line):
+
+* **cell stream**: one cell per line (``0 |``), with filler lines of bare pipes (``|||``) left by
+  merged headers; rows are not line-delimited, so a run of text cells starts a new row.
+* **pipe rows**: one row per line, cells split on ``|`` (Markdown tables, pasted Word tables and the
+  HTML/PDF/DOCX grids our loaders render). Markdown separator lines are skipped.
+* **tab rows**: one row per line, cells split on tabs (text copied out of PDFs).
+* **space rows**: one row per line, tokens split on white space (``规章 0 0 0``).
+
+A :class:`Row` keeps its label cells (text) apart from its value slots (numbers, not-applicable
+marks, and empty slots in delimited rows), each with its offsets in the normalized text.
+Which template row a :class:`Row` is, is decided by :mod:`extractor.parse`, from labels first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+NA_MARKS = {"/", "-", "—", "——", "－", "─", "无", "\\", "--", "---", "——", "―", "一", "/ "}
+_NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无)$")
+_SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
+_FILLER = re.compile(r"^\s*\|[\s|]*$")
+
+
+@dataclass
+class Tok:
+    """A printed cell: its text (stripped) and offsets in the normalized document text."""
+
+    text: str
+    start: int
+    end: int
+    kind: str  # num | na | empty | text
+    value: int | Decimal | None = None
+    decimals: int = 0
+    slot: int = -1  # position in a delimited line (0-based); -1 in streams and space rows
+
+
+@dataclass
+class Row:
+    labels: list[Tok] = field(default_factory=list)
+    values: list[Tok] = field(default_factory=list)
+    line_start: int = 0
+    delimited: bool = False  # cells come from a pipe/tab-delimited line (slots meaningful)
+    width: int = 0  # number of slots in the line (delimited rows)
+
+    @property
+    def label(self) -> str:
+        return " ".join(t.text for t in self.labels)
+
+    def nonempty(self) -> list[Tok]:
+        return [v for v in self.values if v.kind != "empty"]
+
+
+def parse_number(s: str) -> tuple[int | Decimal | None, int]:
+    """Parse a printed number: returns (value, decimals). ``None`` when it is not a number."""
+    s = s.strip().replace(" ", "")
+    if not s or not NUMBER.fullmatch(s):
+        return None, 0
+    s = s.replace(",", "")
+    if "." in s:
+        try:
+            d = Decimal(s)
+        except InvalidOperation:
+            return None, 0
+        return d, len(s.split(".", 1)[1])
+    return int(s), 0
+
+
+def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
+    """Classify one cell's text."""
+    t = text.strip()
+    if t != text:  # shrink offsets to the stripped text
+        lead = len(text) - len(text.lstrip())
+        start += lead
+        end = start + len(t)
+    if not t:
+        return Tok("", start, start, "empty", slot=slot)
+    compact = t.replace(" ", "")
+    v, d = parse_number(compact)
+    if v is not None and (compact == t or re.fullmatch(r"[\d ,.]+", t)):
+        return Tok(t, start, end, "num", v, d, slot)
+    if _NA_RE.match(compact):
+        return Tok(t, start, end, "na", slot=slot)
+    return Tok(t, start, end, "text", slot=slot)
+
+
+def _lines(text: str, start: int, end: int):
+    """Yield (line_text, line_start) for the lines of ``text[start:end]``."""
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        if nl < 0:
+            nl = end
+        yield text[pos:nl], pos
+        pos = nl + 1
+
+
+def _is_single_cell(line: str) -> bool:
+    s = line.strip()
+    if not s:
+        return False
+    if s.endswith("|"):
+        inner = s.rstrip("|").strip()
+        return "|" not in inner
+    if "\t" in s:
+        return False
+    return bool(NUMBER.fullmatch(s.replace(" ", ""))) or bool(_NA_RE.match(s))
+
+
+def detect_encoding(text: str, start: int, end: int) -> str:
+    """``stream`` (one cell per line), ``pipe``, ``tab`` or ``space`` for a region."""
+    n = single = pipe = tab = 0
+    for line, _ in _lines(text, start, end):
+        s = line.strip()
+        if not s or _FILLER.match(s):
+            continue
+        n += 1
+        if _is_single_cell(line):
+            single += 1
+        elif "|" in s:
+            pipe += 1
+        elif "\t" in line:
+            tab += 1
+    if not n:
+        return "space"
+    if single / n >= 0.5:
+        return "stream"
+    if pipe >= tab and pipe / n >= 0.2:
+        return "pipe"
+    if tab / n >= 0.2:
+        return "tab"
+    return "space"
+
+
+def split_delimited(line: str, line_start: int, sep: str) -> list[Tok]:
+    """Split a delimited line into cells, keeping offsets; drops the outer empty cells of
+    ``| a | b |`` framing."""
+    cells: list[Tok] = []
+    pos = 0
+    parts = line.split(sep)
+    for i, part in enumerate(parts):
+        cells.append(classify(part, line_start + pos, line_start + pos + len(part), i))
+        pos += len(part) + len(sep)
+    if sep == "|":
+        if cells and cells[-1].kind == "empty":
+            cells.pop()
+        if cells and cells[0].kind == "empty" and line.lstrip().startswith("|"):
+            cells.pop(0)
+            for j, c in enumerate(cells):
+                c.slot = j
+    return cells
+
+
+def _row_from_cells(cells: list[Tok], line_start: int, delimited: bool) -> Row | None:
+    """Label cells are the text cells before the first value; values run from there on."""
+    first_val = next((i for i, c in enumerate(cells) if c.kind in ("num", "na")), None)
+    row = Row(line_start=line_start, delimited=delimited, width=len(cells))
+    if first_val is None:
+        row.labels = [c for c in cells if c.kind == "text"]
+        return row if row.labels else None
+    last_label = max((i for i, c in enumerate(cells[:first_val]) if c.kind == "text"), default=-1)
+    row.labels = [c for c in cells[: last_label + 1] if c.kind == "text"]
+    vals = cells[last_label + 1 :]
+    # text after the values (a note, a stray label) ends the row's values
+    cut = next((i for i, c in enumerate(vals) if c.kind == "text"), len(vals))
+    row.values = vals[:cut]
+    return row
+
+
+def _space_cells(line: str, line_start: int) -> list[Tok]:
+    """Whitespace tokens; consecutive text tokens are merged into one label cell."""
+    out: list[Tok] = []
+    for m in re.finditer(r"\S+", line):
+        tok = classify(m.group(), line_start + m.start(), line_start + m.end())
+        if tok.kind == "text" and out and out[-1].kind == "text":
+            prev = out[-1]
+            out[-1] = Tok(line[prev.start - line_start : tok.end - line_start], prev.start, tok.end, "text")
+        else:
+            out.append(tok)
+    return out
+
+
+def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[str, list[Row]]:
+    """Rows of the region ``text[start:end]``; returns (encoding, rows)."""
+    enc = encoding or detect_encoding(text, start, end)
+    out: list[Row] = []
+    if enc == "stream":
+        cur = Row(line_start=start)
+        for line, ls in _lines(text, start, end):
+            s = line.strip()
+            if not s or _FILLER.match(s) or _PAGE_NO.match(s):
+                continue
+            body = line.rstrip()
+            if body.endswith("|"):
+                body = body.rstrip("|")
+            if "|" in body:  # an occasional full row inside a stream
+                cells = split_delimited(line, ls, "|")
+                r = _row_from_cells(cells, ls, True)
+                if r and r.values:
+                    if cur.labels or cur.values:
+                        out.append(cur)
+                    out.append(r)
+                    cur = Row(line_start=ls)
+                    continue
+                toks = [c for c in cells if c.kind != "empty"]
+            elif "\t" in body or (" " in body.strip() and _has_num(body)):
+                toks = [c for c in _space_cells(body, ls)]
+            else:
+                toks = [classify(body, ls, ls + len(body))]
+            for tok in toks:
+                if tok.kind == "empty":
+                    continue
+                if tok.kind == "text":
+                    if cur.values:
+                        out.append(cur)
+                        cur = Row(line_start=ls)
+                    cur.labels.append(tok)
+                else:
+                    cur.values.append(tok)
+        if cur.labels or cur.values:
+            out.append(cur)
+        return enc, out
+    for line, ls in _lines(text, start, end):
+        s = line.strip()
+        if not s or _SEP_ROW.match(s) or _PAGE_NO.match(s):
+            continue
+        if "|" in s and not _FILLER.match(s):
+            r = _row_from_cells(split_delimited(line, ls, "|"), ls, True)
+        elif "\t" in line:
+            r = _row_from_cells(split_delimited(line, ls, "\t"), ls, True)
+        elif _FILLER.match(s):
+            continue
+        else:
+            r = _row_from_cells(_space_cells(line, ls), ls, False)
+        if r is not None:
+            out.append(r)
+    return enc, out
+
+
+def _has_num(s: str) -> bool:
+    return any(NUMBER.fullmatch(t) for t in s.split())

@@ -1,0 +1,271 @@
+"""Where things are in a report: the six sections, the table regions, the format, organ and year.
+
+Sections are found by their title keywords, not their numbers (bodies renumber, merge and reword
+them, and table 三's own rows start with 一、二、三、四、). Table regions are anchored on the tables'
+own content (第二十条, 本年新收, 行政复议 … 总计, 统计指标 | 单位 | 统计数).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .templates import load_templates
+
+_ENUM = r"(?:[一二三四五六七八九十]+\s*[、.．,]|[（(][一二三四五六七八九十]+[)）]|\d+\s*[、.．]|第[一二三四五六七八九十]+部分)?"
+
+SECTION_KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("一", ("总体情况", "概述", "基本情况", "总体概况")),
+    ("二", ("主动公开政府信息情况", "主动公开情况", "主动公开政府信息")),
+    ("三", ("收到和处理政府信息公开申请情况", "收到和处理政府信息公开申请", "依申请公开政府信息情况", "依申请公开情况")),
+    ("四", ("行政复议、行政诉讼情况", "行政复议和行政诉讼情况", "行政复议、提起行政诉讼", "被申请行政复议", "行政复议、行政诉讼")),
+    ("五", ("存在的主要问题及改进情况", "存在的主要问题", "主要问题及改进", "存在问题及改进", "问题和改进")),
+    ("六", ("其他需要报告的事项", "其他需要报告")),
+]
+
+
+@dataclass
+class Section:
+    key: str  # 一 … 六
+    title: str
+    start: int  # offsets in the normalized text (title line start … next section start)
+    end: int
+
+
+@dataclass
+class Region:
+    table: str  # table2 | table3 | table4 | legacy
+    start: int
+    end: int
+
+
+@dataclass
+class Layout:
+    sections: list[Section] = field(default_factory=list)
+    regions: dict[str, Region] = field(default_factory=dict)
+    format: str = "unknown"  # 2021 | 2019 | legacy | unknown
+    organ: str | None = None
+    year: int | None = None
+
+    def section(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+
+def _line_bounds(text: str, pos: int) -> tuple[int, int]:
+    a = text.rfind("\n", 0, pos) + 1
+    b = text.find("\n", pos)
+    return a, (len(text) if b < 0 else b)
+
+
+def _heading_lines(text: str):
+    """Short lines that can be titles: (start, end, compact text)."""
+    pos = 0
+    n = len(text)
+    while pos < n:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            nl = n
+        line = text[pos:nl]
+        s = line.strip().rstrip("|").strip()
+        if s and len(s) <= 48:
+            yield pos, nl, re.sub(r"\s+", "", s)
+        pos = nl + 1
+
+
+_ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
+
+
+def find_sections(text: str) -> list[Section]:
+    found: list[tuple[int, str, str]] = []
+    for a, _b, s in _heading_lines(text):
+        if any(w in s for w in _ROW_WORDS):
+            continue
+        body = re.sub("^" + _ENUM, "", s).lstrip("#").strip()
+        for key, words in SECTION_KEYWORDS:
+            if any(body.startswith(w) or (w in body and len(body) <= len(w) + 14) for w in words):
+                # a heading names the section near its start; long sentences are narrative
+                if not re.match(_ENUM + r"\s*[#\w（(“]", s):
+                    continue
+                found.append((a, key, s))
+                break
+    # keep the first occurrence of each key, in document order; sections must ascend
+    sections: list[Section] = []
+    seen: set[str] = set()
+    order = "一二三四五六"
+    last = -1
+    for a, key, title in found:
+        if key in seen or order.index(key) < last:
+            continue
+        seen.add(key)
+        last = order.index(key)
+        sections.append(Section(key, title, a, len(text)))
+    for i in range(len(sections) - 1):
+        sections[i].end = sections[i + 1].start
+    return sections
+
+
+def _find_first(text: str, words: tuple[str, ...], start: int = 0, end: int | None = None) -> int:
+    end = len(text) if end is None else end
+    best = -1
+    for w in words:
+        i = text.find(w, start, end)
+        if i >= 0 and (best < 0 or i < best):
+            best = i
+    return best
+
+
+_STAT_TABLE = re.compile(r"统\s*计\s*指\s*标")
+_T4_HEAD = ("行政复议", "复议")
+_END_T4 = ("存在的主要问题", "主要问题及改进", "存在问题", "其他需要报告", "改进情况", "主要问题")
+
+
+def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
+    regions: dict[str, Region] = {}
+    n = len(text)
+    t3_anchor = _find_first(text, ("本年新收",))
+    # --- legacy statistical table
+    m = _STAT_TABLE.search(text)
+    if m and t3_anchor < 0:
+        a, _ = _line_bounds(text, m.start())
+        end_i = _find_first(text, ("单位负责人", "填报人", "填报日期", "审核人"), a)
+        regions["legacy"] = Region("legacy", a, end_i if end_i >= 0 else n)
+        return regions
+    if t3_anchor < 0:
+        return regions
+    # --- table 三: from its heading (or its 勾稽关系 / 申请人情况 header) to table 四's heading
+    t3_start, _ = _line_bounds(text, t3_anchor)
+    for words in (("勾稽关系", "申请人情况"),):
+        i = text.rfind(words[0], max(0, t3_anchor - 1500), t3_anchor)
+        j = text.rfind(words[1], max(0, t3_anchor - 1500), t3_anchor)
+        k = min([x for x in (i, j) if x >= 0], default=-1)
+        if k >= 0:
+            t3_start, _ = _line_bounds(text, k)
+    carried_fwd = _find_first(text, ("结转下年度", "下年度继续办理"), t3_anchor)
+    # table 四 heading: a short line mentioning 行政复议 after the carried-forward row
+    t4_start = -1
+    search_from = carried_fwd if carried_fwd >= 0 else t3_anchor
+    for a, _b, s in _heading_lines(text[search_from:]):
+        if "行政复议" in s or "行政诉讼" in s or s.startswith("复议"):
+            t4_start = search_from + a
+            break
+    if t4_start < 0:
+        # fall back to the section heading, else to the next 结果维持 header
+        sec4 = next((s for s in sections if s.key == "四" and s.start > t3_anchor), None)
+        if sec4:
+            t4_start = sec4.start
+        else:
+            i = _find_first(text, ("结果维持", "维持"), search_from)
+            t4_start = _line_bounds(text, i)[0] if i >= 0 else -1
+    t3_end = t4_start if t4_start > 0 else _section_after(sections, t3_anchor, n)
+    regions["table3"] = Region("table3", t3_start, t3_end)
+    if t4_start > 0:
+        e = _find_first(text, _END_T4, t4_start + 4)
+        sec5 = next((s.start for s in sections if s.key in ("五", "六") and s.start > t4_start), None)
+        cands = [x for x in (e, sec5) if x is not None and x > t4_start]
+        t4_end = min(cands) if cands else n
+        if e is not None and e == t4_end and e > 0:
+            t4_end = _line_bounds(text, e)[0]
+        regions["table4"] = Region("table4", t4_start, max(t4_end, t4_start))
+    # --- table 二: from 第二十条 (or the section heading) up to table 三
+    i = _find_first(text, ("第二十条",), 0, t3_start)
+    sec2 = next((s for s in sections if s.key == "二" and s.start < t3_start), None)
+    if i >= 0:
+        a = _line_bounds(text, i)[0]
+        if sec2 and sec2.start < a and a - sec2.start < 600:
+            a = sec2.start
+        regions["table2"] = Region("table2", a, t3_start)
+    elif sec2:
+        regions["table2"] = Region("table2", sec2.start, t3_start)
+    return regions
+
+
+def _section_after(sections: list[Section], pos: int, n: int) -> int:
+    for s in sections:
+        if s.start > pos:
+            return s.start
+    return n
+
+
+def detect_format(text: str, regions: dict[str, Region], year: int | None) -> str:
+    if "legacy" in regions:
+        return "legacy"
+    if "table3" not in regions:
+        return "unknown"
+    tpl = load_templates()["table2"]
+    t2 = regions.get("table2")
+    body = re.sub(r"\s+", "", text[t2.start : t2.end]) if t2 else ""
+    m19 = sum(1 for w in tpl["format_2019_markers"] if w in body)
+    m21 = sum(1 for w in tpl["format_2021_markers"] if w in body)
+    if m19 > m21:
+        return "2019"
+    if m21 > m19:
+        return "2021"
+    if year is not None and year <= 2020:
+        return "2019"
+    return "2021"
+
+
+_TITLE = re.compile(
+    r"^\s*(?P<organ>[^\n]{0,40}?)\s*(?:关于)?\s*(?P<year>(?:19|20)\d{2})\s*年\s*(?:度)?\s*"
+    r"(?:政府信息公开|政务公开|信息公开)?[^\n]{0,12}?年度?\s*(?:工作)?\s*报告"
+)
+_PERIOD = re.compile(r"((?:19|20)\d{2})\s*年\s*1\s*月\s*1\s*日")
+_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年度?\s*(?:政府信息公开|政务公开)")
+_ORGAN_SUFFIX = re.compile(
+    r"(人民政府办公室|人民政府办公厅|人民政府|办公室|办公厅|委员会|管理局|服务局|[局委厅办署院会所站中心处室](?:\s|$)|街道办事处|镇人民政府|乡人民政府|政府)$"
+)
+
+
+def find_organ_year(text: str) -> tuple[str | None, int | None]:
+    head = text[:600]
+    organ: str | None = None
+    year: int | None = None
+    lines = [ln.strip() for ln in head.split("\n") if ln.strip()][:4]
+    for idx, ln in enumerate(lines):
+        m = _TITLE.match(ln)
+        if m:
+            year = int(m.group("year"))
+            o = m.group("organ").strip(" 《“\"")
+            if o:
+                organ = o
+            elif idx > 0 and len(lines[idx - 1]) <= 30 and not re.search(r"\d", lines[idx - 1]):
+                organ = lines[idx - 1]
+            break
+    if year is None:
+        m = _PERIOD.search(text[:3000]) or _YEAR_TITLE.search(text[:3000])
+        if m:
+            year = int(m.group(1))
+    if organ is None:
+        organ = _organ_from_signature(text) or _organ_from_body(text)
+    if organ:
+        organ = re.sub(r"\s+", "", organ)
+    return organ, year
+
+
+def _organ_from_signature(text: str) -> str | None:
+    tail = [ln.strip() for ln in text[-400:].split("\n") if ln.strip()]
+    for i in range(len(tail) - 1, 0, -1):
+        if re.fullmatch(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日", tail[i]):
+            cand = tail[i - 1]
+            if len(cand) <= 30 and _ORGAN_SUFFIX.search(cand):
+                return cand
+    return None
+
+
+def _organ_from_body(text: str) -> str | None:
+    m = re.search(r"现将([^\s,，。]{2,30}?)(?:19|20)\d{2}\s*年", text[:5000])
+    if m:
+        return m.group(1)
+    m = re.search(r"([^\s,，。《》“”]{2,30}?)(?:19|20)\d{2}\s*年度?政府信息公开工作年度报告", text[:5000])
+    if m:
+        return m.group(1)
+    return None
+
+
+def analyze(doc_or_text) -> Layout:
+    text = doc_or_text if isinstance(doc_or_text, str) else doc_or_text.text
+    sections = find_sections(text)
+    regions = find_regions(text, sections)
+    organ, year = find_organ_year(text)
+    fmt = detect_format(text, regions, year)
+    return Layout(sections=sections, regions=regions, format=fmt, organ=organ, year=year)

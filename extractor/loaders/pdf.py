@@ -1,0 +1,533 @@
+"""PDF with a text layer: text in reading order, tables rebuilt as grids from their ruling lines.
+
+``original`` is the text layer as this loader lays it out: one line per text line, table cells
+separated by tabs, one line per table row. ``text`` is its normalized form; a table row becomes
+``slot | slot | ... |`` exactly as the HTML loader writes it (a slot covered by a merged cell is
+empty, so every row of a table has the same number of slots). Cell separators are synthetic;
+every character of a cell maps back to the text layer, and ``geometry`` gives page and box (PDF
+points, top-left origin) for every word or number.
+
+A PDF whose text layer is empty or garbage (a scan) is handed to OCR page by page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..document import Document, GeoRun, TextBuilder
+from ..errors import LoadError
+
+MAX_PAGES = 500
+OCR_DPI = 200
+
+BBox = tuple[float, float, float, float]
+
+
+# --------------------------------------------------------------------------------------------
+# Layout writer shared by the PDF and OCR loaders
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Glyph:
+    """A piece of text on a page: one PDF character, or one OCR character/box."""
+
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    conf: float | None = None
+    norm: str | None = None  # replacement written to the normalized text (OCR fixes), same length
+
+    @property
+    def mid(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def height(self) -> float:
+        return max(self.bottom - self.top, 0.1)
+
+
+def is_cjk(ch: str) -> bool:
+    if not ch:
+        return False
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x3000 <= o <= 0x303F  # CJK punctuation
+        or 0xFF00 <= o <= 0xFFEF  # full-width forms
+        or 0xF900 <= o <= 0xFAFF
+        or o in (0x201C, 0x201D, 0x2018, 0x2019, 0x2014, 0x2026, 0x00B7)
+    )
+
+
+_NUMCH = set("0123456789.,%-+")
+
+
+def _cls(ch: str) -> int:
+    return 1 if ch in _NUMCH else 0
+
+
+def group_lines(glyphs: Iterable[Glyph]) -> list[list[Glyph]]:
+    """Cluster glyphs into text lines by vertical middle, each line sorted left to right."""
+    gs = sorted((g for g in glyphs if g.text), key=lambda g: g.mid)
+    lines: list[list[Glyph]] = []
+    cur: list[Glyph] = []
+    cur_mid = 0.0
+    cur_h = 0.0
+    for g in gs:
+        if cur and abs(g.mid - cur_mid) <= 0.45 * min(cur_h, g.height):
+            cur.append(g)
+            n = len(cur)
+            cur_mid += (g.mid - cur_mid) / n
+            cur_h = max(cur_h, g.height) if g.text.strip() else cur_h
+        else:
+            if cur:
+                lines.append(cur)
+            cur = [g]
+            cur_mid = g.mid
+            cur_h = g.height
+    if cur:
+        lines.append(cur)
+    out = []
+    for line in lines:
+        line.sort(key=lambda g: g.x0)
+        if any(g.text.strip() for g in line):
+            out.append(line)
+    out.sort(key=lambda ln: min(g.top for g in ln))
+    return out
+
+
+def line_text(line: Sequence[Glyph]) -> str:
+    return "".join(g.text for g in line)
+
+
+_PAGE_NO = re.compile(
+    r"^\s*(?:[-—–－_~]+\s*\d{1,4}\s*[-—–－_~]+|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*/\s*\d{1,4}|\d{1,4}|[·•]\s*\d{1,4}\s*[·•])\s*$"
+)
+
+
+def is_page_number(line: Sequence[Glyph], page_top: float, page_bottom: float) -> bool:
+    """A line that is only a page number ("- 3 -", "第3页", "3/5", or a bare number in the
+    page margin)."""
+    t = line_text(line).strip()
+    if not _PAGE_NO.match(t):
+        return False
+    if re.search(r"[-—–－_~·•页/]", t):
+        return True
+    h = page_bottom - page_top
+    top = min(g.top for g in line)
+    bottom = max(g.bottom for g in line)
+    return bottom > page_top + 0.88 * h or top < page_top + 0.08 * h
+
+
+class LayoutWriter:
+    """Builds ``original`` (the text layer as laid out here), the normalized text and geometry."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.olen = 0
+        self.b = TextBuilder()
+        self.geo: list[GeoRun] = []
+        self.notes: list[str] = []
+
+    # -- primitives -----------------------------------------------------------------------
+    def raw(self, s: str) -> None:
+        """Characters of ``original`` that are not written to the normalized text."""
+        self.parts.append(s)
+        self.olen += len(s)
+
+    def syn(self, s: str) -> None:
+        self.b.add_synthetic(s, self.olen)
+
+    def put(self, s: str, *, norm: str | None = None) -> int:
+        """Write ``s`` to the original and (normalized, or ``norm``) to the text; return its start."""
+        start = self.olen
+        self.raw(s)
+        if norm is not None and norm != s:
+            self.b.add_mapped(norm, start, start + len(s))
+        else:
+            self.b.add(s, start)
+        return start
+
+    def newline(self) -> None:
+        """End the current line (in both texts), unless at the start of a line."""
+        if self.b.length and self.b.tail() != "\n":
+            self.syn("\n")
+        if self.parts and not self.parts[-1].endswith("\n"):
+            self.raw("\n")
+
+    # -- glyph runs -------------------------------------------------------------------------
+    def glyphs(self, line: Sequence[Glyph], page: int, *, per_char: bool = False) -> None:
+        """Write one line of glyphs, inserting a space where the horizontal gap is wide.
+
+        Geometry is recorded per token (a run of digits or of other characters) or, for OCR
+        (``per_char``), per glyph so each character keeps its own confidence.
+        """
+        prev: Glyph | None = None
+        tok: list[tuple[int, int, Glyph]] = []
+        pending_space = False
+
+        def flush() -> None:
+            if not tok:
+                return
+            if per_char:
+                for s, e, g in tok:
+                    self.geo.append(GeoRun(s, e, page, (g.x0, g.top, g.x1, g.bottom), g.conf))
+            else:
+                confs = [g.conf for _, _, g in tok if g.conf is not None]
+                self.geo.append(
+                    GeoRun(
+                        tok[0][0],
+                        tok[-1][1],
+                        page,
+                        (
+                            min(g.x0 for _, _, g in tok),
+                            min(g.top for _, _, g in tok),
+                            max(g.x1 for _, _, g in tok),
+                            max(g.bottom for _, _, g in tok),
+                        ),
+                        min(confs) if confs else None,
+                    )
+                )
+            tok.clear()
+
+        for g in line:
+            if not g.text.strip():
+                pending_space = prev is not None
+                continue
+            if prev is not None:
+                gap = g.x0 - prev.x1
+                size = min(prev.height, g.height)
+                a, b = prev.text[-1], g.text[0]
+                if is_cjk(a) and is_cjk(b):
+                    space = gap > 0.9 * size
+                else:
+                    space = gap > 0.28 * size
+                if (space or pending_space) and not (is_cjk(a) and is_cjk(b) and not space):
+                    flush()
+                    self.put(" ")
+                elif _cls(a) != _cls(b[0]):
+                    flush()
+            pending_space = False
+            start = self.put(g.text, norm=g.norm)
+            tok.append((start, self.olen, g))
+            prev = g
+        flush()
+
+    def text_line(self, line: Sequence[Glyph], page: int, *, per_char: bool = False) -> None:
+        self.newline()
+        self.glyphs(line, page, per_char=per_char)
+        self.newline()
+
+    def cell(self, lines: Sequence[Sequence[Glyph]], page: int, *, per_char: bool = False) -> None:
+        """The text of one table cell: its lines joined (no space between CJK characters)."""
+        last = ""
+        for i, line in enumerate(lines):
+            first = next((g.text for g in line if g.text.strip()), "")
+            if i:
+                self.raw(" ")
+                if not (is_cjk(last[-1:]) and is_cjk(first[:1])):
+                    self.syn(" ")
+            self.glyphs(line, page, per_char=per_char)
+            last = next((g.text for g in reversed(line) if g.text.strip()), last)
+
+    def table(
+        self, rows: Sequence[Sequence[Sequence[Sequence[Glyph]] | None]], page_of_row: Sequence[int],
+        *, per_char: bool = False,
+    ) -> None:
+        """Rows of grid slots; a slot is the cell's lines of glyphs, or None (covered / empty)."""
+        self.newline()
+        for r, row in enumerate(rows):
+            if not any(slot and any(any(g.text.strip() for g in ln) for ln in slot) for slot in row):
+                continue  # a row with no text at all
+            for c, slot in enumerate(row):
+                if c:
+                    self.syn(" | ")
+                    self.raw("\t")
+                if slot:
+                    self.cell(slot, page_of_row[r], per_char=per_char)
+            self.syn(" |\n")
+            self.raw("\n")
+
+    def document(self, *, name: str, kind: str, raw: bytes, path: str | Path) -> Document:
+        text, omap = self.b.build()
+        self.geo.sort(key=lambda g: g.start)
+        return Document(
+            name=name, kind=kind, raw=raw, original="".join(self.parts), text=text, map=omap,
+            encoding="utf-8", path=str(path), geometry=self.geo, notes=self.notes,
+        )
+
+
+def grid_rows(cells: list[BBox]) -> list[list[BBox | None]]:
+    """pdfplumber-style grid: rows by cell top, slots by every distinct cell x0 of the table.
+
+    A slot is None where a merged cell (colspan or rowspan) covers it.
+    """
+    xs = sorted({c[0] for c in cells})
+    tops = sorted({c[1] for c in cells})
+    by = {(c[1], c[0]): c for c in cells}
+    return [[by.get((t, x)) for x in xs] for t in tops]
+
+
+def in_box(g: Glyph, box: BBox) -> bool:
+    hx = (g.x0 + g.x1) / 2
+    vy = (g.top + g.bottom) / 2
+    return box[0] <= hx < box[2] and box[1] <= vy < box[3]
+
+
+def layout_page(
+    w: LayoutWriter,
+    glyphs: list[Glyph],
+    tables: list[list[BBox]],
+    page: int,
+    page_box: BBox,
+    *,
+    per_char: bool = False,
+) -> None:
+    """Write one page: text lines and tables (lists of cell boxes) in top-to-bottom order."""
+    items: list[tuple[float, int, object]] = []
+    used: set[int] = set()
+    for cells in tables:
+        grid = grid_rows(cells)
+        ncols = len(grid[0]) if grid else 0
+        tb = (
+            min(c[0] for c in cells), min(c[1] for c in cells),
+            max(c[2] for c in cells), max(c[3] for c in cells),
+        )
+        inside = [i for i, g in enumerate(glyphs) if i not in used and in_box(g, tb)]
+        rows: list[list[list[list[Glyph]] | None]] = []
+        for row in grid:
+            slots: list[list[list[Glyph]] | None] = []
+            for box in row:
+                if box is None:
+                    slots.append(None)
+                    continue
+                mine = [i for i in inside if i not in used and in_box(glyphs[i], box)]
+                used.update(mine)
+                slots.append(group_lines(glyphs[i] for i in mine) if mine else [])
+            rows.append(slots)
+        if ncols <= 1:
+            # a one-column "table" (a framed paragraph): plain text lines
+            for row in rows:
+                for slot in row:
+                    for ln in slot or []:
+                        items.append((min(g.top for g in ln), 0, ("line", ln)))
+            continue
+        items.append((tb[1], 1, ("table", rows)))
+    rest = [g for i, g in enumerate(glyphs) if i not in used]
+    for ln in group_lines(rest):
+        if is_page_number(ln, page_box[1], page_box[3]):
+            continue
+        items.append((min(g.top for g in ln), 0, ("line", ln)))
+    items.sort(key=lambda it: (it[0], it[1]))
+    for _top, _k, (kind, obj) in items:  # type: ignore[misc]
+        if kind == "line":
+            w.text_line(obj, page, per_char=per_char)  # type: ignore[arg-type]
+        else:
+            w.table(obj, [page] * len(obj), per_char=per_char)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# PDF text layer
+# --------------------------------------------------------------------------------------------
+
+_GOOD = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef0-9A-Za-z\s.,;:()%、，。：；（）《》“”\-—/]")
+
+
+def text_quality(s: str) -> float:
+    """Share of characters that look like real report text (CJK, digits, common punctuation)."""
+    s = re.sub(r"\s+", "", s)
+    if not s:
+        return 0.0
+    if "(cid:" in s:
+        s = re.sub(r"\(cid:\d+\)", "\x00", s)
+    good = len(_GOOD.findall(s))
+    return good / len(s)
+
+
+def _visible_rule(obj: dict) -> bool:
+    """Keep drawing objects that can be ruling lines; drop invisible/white background boxes."""
+    t = obj.get("object_type")
+    if t == "char":
+        return True
+    if t not in ("rect", "line", "curve"):
+        return True
+    stroke = obj.get("stroke", True)
+    fill = obj.get("fill", False)
+    w = abs(obj.get("width", 0) or 0)
+    h = abs(obj.get("height", 0) or 0)
+    if t == "rect" and fill and not stroke:
+        # a filled rectangle only counts as a rule when it is thin and not white
+        return min(w, h) <= 3 and not _white(obj.get("non_stroking_color"))
+    if stroke and _white(obj.get("stroking_color")):
+        return False
+    return True
+
+
+def _white(color: object) -> bool:
+    if color is None:
+        return False
+    if isinstance(color, (int, float)):
+        return color >= 0.95
+    try:
+        vals = [float(v) for v in color]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return False
+    if len(vals) == 1:
+        return vals[0] >= 0.95
+    if len(vals) == 3:
+        return min(vals) >= 0.95
+    if len(vals) == 4:  # CMYK
+        return max(vals) <= 0.05
+    return False
+
+
+TABLE_SETTINGS = {
+    "vertical_strategy": "lines",
+    "horizontal_strategy": "lines",
+    "snap_tolerance": 3,
+    "join_tolerance": 3,
+    "intersection_tolerance": 3,
+}
+
+
+def _open(raw: bytes):  # -> pdfplumber.PDF
+    import pdfplumber
+
+    try:
+        from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    except ImportError:  # pragma: no cover
+        PDFEncryptionError = PDFPasswordIncorrect = ()  # type: ignore[misc,assignment]
+    if not raw.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in raw[:1024]:
+        raise LoadError("not a PDF file (no %PDF header)")
+    try:
+        pdf = pdfplumber.open(io.BytesIO(raw))
+        n = len(pdf.pages)
+    except Exception as exc:  # pdfminer raises many types
+        inner = exc.__cause__ or exc.__context__ or exc
+        names = {type(exc).__name__, type(inner).__name__}
+        msg = str(inner) or str(exc)
+        if "PDFPasswordIncorrect" in names or (
+            PDFPasswordIncorrect and isinstance(inner, PDFPasswordIncorrect)  # type: ignore[arg-type]
+        ):
+            raise LoadError("PDF is encrypted with a password; cannot read it") from exc
+        if "PDFEncryptionError" in names or "encrypt" in msg.lower() or (
+            PDFEncryptionError and isinstance(inner, PDFEncryptionError)  # type: ignore[arg-type]
+        ):
+            raise LoadError(f"PDF is encrypted in an unsupported way: {msg}") from exc
+        if b"%%EOF" not in raw[-2048:]:
+            raise LoadError(f"PDF is truncated or damaged (no end-of-file marker): {msg or type(inner).__name__}") from exc
+        raise LoadError(f"PDF cannot be parsed: {msg or type(inner).__name__}") from exc
+    if n == 0:
+        raise LoadError("PDF has no pages (truncated or damaged file)")
+    if n > MAX_PAGES:
+        raise LoadError(f"PDF has {n} pages (limit {MAX_PAGES})")
+    return pdf
+
+
+def _page_glyphs(page) -> list[Glyph]:
+    out = []
+    for c in page.chars:
+        t = c.get("text") or ""
+        if not t:
+            continue
+        if _white(c.get("non_stroking_color")) and t.strip():
+            continue  # white text is invisible
+        out.append(Glyph(t, float(c["x0"]), float(c["top"]), float(c["x1"]), float(c["bottom"])))
+    return out
+
+
+def _page_tables(page) -> list[list[BBox]]:
+    tables = page.find_tables(TABLE_SETTINGS)
+    out = []
+    for t in tables:
+        cells = [tuple(float(v) for v in c) for c in t.cells]
+        if len(cells) >= 2:
+            out.append(cells)  # type: ignore[arg-type]
+    return out
+
+
+def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
+    """Yield (page_no, PIL image, points-per-pixel) for the 1-based ``pages``."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(raw)
+    except Exception as exc:
+        raise LoadError(f"PDF cannot be rendered for OCR: {exc}") from exc
+    try:
+        for p in pages:
+            img = doc[p - 1].render(scale=dpi / 72).to_pil()
+            yield p, img, 72 / dpi
+    finally:
+        doc.close()
+
+
+def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
+    if not raw:
+        raise LoadError("empty file (0 bytes)")
+    pdf = _open(raw)
+    w = LayoutWriter()
+    try:
+        pages = []
+        for i, page in enumerate(pdf.pages, start=1):
+            try:
+                page = page.dedupe_chars()
+                glyphs = _page_glyphs(page)
+            except Exception as exc:
+                raise LoadError(f"PDF page {i} cannot be read: {exc}") from exc
+            pages.append((i, page, glyphs, "".join(g.text for g in glyphs)))
+        whole_garbage = text_quality("".join(p[3] for p in pages)) < 0.6
+        scanned = [
+            i for i, _pg, _gl, txt in pages
+            if whole_garbage or len(txt.strip()) < 5 or text_quality(txt) < 0.5
+        ]
+        ocr_into = None
+        images = {}
+        if scanned:
+            try:
+                from .ocr import ocr_page_into as ocr_into
+            except ImportError as exc:
+                raise LoadError(
+                    f"PDF has no usable text layer on page(s) {_ranges(scanned)} (a scan) and OCR "
+                    f"support is not installed ({exc.name})"
+                ) from exc
+            images = {p: (img, ppp) for p, img, ppp in _rasterize(raw, scanned)}
+        for i, page, glyphs, _txt in pages:
+            if i in images:
+                img, ppp = images.pop(i)
+                ocr_into(w, img, i, points_per_pixel=ppp)  # type: ignore[misc]
+            else:
+                try:
+                    tables = _page_tables(page.filter(_visible_rule))
+                except Exception as exc:
+                    raise LoadError(f"PDF page {i} cannot be read: {exc}") from exc
+                box = tuple(float(v) for v in page.bbox)
+                layout_page(w, glyphs, tables, i, box)  # type: ignore[arg-type]
+            w.newline()
+    finally:
+        pdf.close()
+    if scanned:
+        w.notes.append(f"OCR at {OCR_DPI} dpi for page(s) without a usable text layer: {_ranges(scanned)}")
+    doc = w.document(name=name, kind="pdf", raw=raw, path=path)
+    if not doc.text.strip():
+        raise LoadError("PDF has no text (empty text layer and OCR found nothing)")
+    return doc
+
+
+def _ranges(pages: list[int]) -> str:
+    out = []
+    for p in sorted(pages):
+        if out and out[-1][1] == p - 1:
+            out[-1][1] = p
+        else:
+            out.append([p, p])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in out)

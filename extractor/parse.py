@@ -1,0 +1,546 @@
+"""Rows of printed cells + a template -> a Table of Cells (deterministic, no model).
+
+Which template row a printed row is, is decided by its **label** (keywords from
+``rules/templates``; the most specific keyword of the row's last label cell wins). Rows whose label
+was lost (PDF text, converted Markdown) are placed by a monotone alignment between the anchored
+rows, so a stray number line or a page number never shifts the cells around it.
+
+Each row's values are resolved to the template's column count: extra empty filler cells are
+dropped, real blank cells are kept where the row's slots show them, and digits that ran together
+(``801000081``) are split only when exactly one split satisfies the table's identities; otherwise
+the cells are kept as ``ambiguous`` with every candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Sequence
+
+from .cells import Row, Tok, rows as region_rows
+from .document import Document
+from .layout import Layout, Region
+from .model import Candidate, Cell, Table
+from .templates import load_templates
+
+_ENUM_PREFIX = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
+_WS = re.compile(r"\s+")
+
+
+def compact(s: str) -> str:
+    return _WS.sub("", s)
+
+
+def strip_enum(s: str) -> str:
+    return _ENUM_PREFIX.sub("", compact(s))
+
+
+# --------------------------------------------------------------------------- label matching
+@dataclass
+class RowSpec:
+    key: str
+    label: str
+    keywords: list[str] = field(default_factory=list)
+    exact: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    money: bool = False
+    money_columns: list[str] = field(default_factory=list)
+
+
+def specs(raw: list[dict]) -> list[RowSpec]:
+    return [
+        RowSpec(
+            key=r["key"], label=r.get("label", r["key"]), keywords=list(r.get("keywords", [])),
+            exact=list(r.get("exact", [])), columns=list(r.get("columns", [])),
+            money=bool(r.get("money", False)), money_columns=list(r.get("money_columns", [])),
+        )
+        for r in raw
+    ]
+
+
+def match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
+    """Best row for one label text: (key, strength) where strength is the keyword length."""
+    c = compact(text)
+    bare = strip_enum(text)
+    best: tuple[str | None, int] = (None, 0)
+    for spec in candidates:
+        for e in spec.exact:
+            if bare == strip_enum(e) or c == compact(e):
+                if 100 > best[1]:
+                    best = (spec.key, 100)
+        for kw in spec.keywords:
+            if kw in c and len(kw) > best[1]:
+                best = (spec.key, len(kw))
+    return best
+
+
+def match_label(labels: list[Tok], candidates: Sequence[RowSpec]) -> str | None:
+    """The row a printed label names: the last label cell that names any row decides."""
+    for tok in reversed(labels):
+        key, _ = match_text(tok.text, candidates)
+        if key:
+            return key
+    if len(labels) > 1:
+        key, _ = match_text(" ".join(t.text for t in labels), candidates)
+        return key
+    return None
+
+
+# --------------------------------------------------------------------------- value resolution
+Identity = Callable[[list[int | Decimal | None]], bool]
+
+
+@dataclass
+class Resolution:
+    """The values of one row: one vector when settled, several when ambiguous, none when not."""
+
+    vectors: list[list[Tok]]
+    how: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return len(self.vectors) == 1
+
+
+def _digits_splits(tok: Tok, parts: int) -> list[list[Tok]]:
+    """Every way of cutting an integer token's digits into ``parts`` numbers (no leading zeros)."""
+    s = tok.text
+    if parts == 1:
+        return [[tok]]
+    if not s.isdigit() or len(s) < parts:
+        return []
+    out = []
+    for cuts in itertools.combinations(range(1, len(s)), parts - 1):
+        bounds = (0, *cuts, len(s))
+        pieces = [s[a:b] for a, b in zip(bounds, bounds[1:])]
+        if any(len(p) > 1 and p[0] == "0" for p in pieces):
+            continue
+        out.append(
+            [
+                Tok(p, tok.start + a, tok.start + b, "num", int(p), 0, tok.slot)
+                for p, (a, b) in zip(pieces, zip(bounds, bounds[1:]))
+            ]
+        )
+    return out
+
+
+def split_run_together(vals: list[Tok], k: int, identity: Identity | None, limit: int = 20000) -> list[list[Tok]]:
+    """Split run-together digit tokens so that ``k`` values result and the identity holds."""
+    extra = k - len(vals)
+    if extra <= 0:
+        return []
+    splittable = [i for i, t in enumerate(vals) if t.kind == "num" and t.text.isdigit() and len(t.text) > 1]
+    if not splittable or sum(len(vals[i].text) - 1 for i in splittable) < extra:
+        return []
+    results: list[list[Tok]] = []
+    count = 0
+    # distribute the extra parts over the splittable tokens
+    for dist in _distributions(extra, [len(vals[i].text) - 1 for i in splittable]):
+        per_tok: list[list[list[Tok]]] = []
+        for i, t in enumerate(vals):
+            n = 1 + (dist[splittable.index(i)] if i in splittable else 0)
+            per_tok.append(_digits_splits(t, n) if t.kind == "num" else [[t]])
+        for combo in itertools.product(*per_tok):
+            count += 1
+            if count > limit:
+                return results
+            vec = [x for part in combo for x in part]
+            if identity is None or identity([x.value for x in vec]):
+                results.append(vec)
+    return results
+
+
+def _distributions(total: int, caps: list[int]):
+    if not caps:
+        if total == 0:
+            yield []
+        return
+    for n in range(min(total, caps[0]) + 1):
+        for rest in _distributions(total - n, caps[1:]):
+            yield [n, *rest]
+
+
+def resolve(row: Row, k: int, identity: Identity | None = None, data_slots: tuple[int, ...] | None = None) -> Resolution:
+    vals = row.values
+    ne = row.nonempty()
+    if len(ne) == k:
+        return Resolution([ne], "values")
+    if len(ne) < k:
+        if row.delimited and vals:
+            # real blank cells: trim filler empties at both ends
+            a = next((i for i, v in enumerate(vals) if v.kind != "empty"), len(vals))
+            b = len(vals) - next((i for i, v in enumerate(reversed(vals)) if v.kind != "empty"), len(vals))
+            trimmed = vals[a:b]
+            if len(trimmed) == k:
+                return Resolution([trimmed], "blank cells inside the row")
+            if data_slots and len(data_slots) == k:
+                by_slot = {v.slot: v for v in vals}
+                if all(s in by_slot for s in data_slots) and all(v.slot in data_slots for v in ne):
+                    return Resolution([[by_slot[s] for s in data_slots]], "blank cells at the table's data columns")
+            if ne and len(vals) >= k and row.width and all(v.slot >= 0 for v in vals):
+                last = vals[-k:]
+                if all(v in last for v in ne) and row.width == vals[-1].slot + 1 and data_slots is None:
+                    return Resolution([last], "blank cells at the grid's last columns")
+        splits = split_run_together(ne, k, identity)
+        if splits:
+            return Resolution(splits, "run-together digits split")
+        return Resolution([], f"{len(ne)} values where {k} are printed")
+    # more values than columns: a window that satisfies the identity, if exactly one does
+    if identity is not None:
+        wins = [ne[i : i + k] for i in range(len(ne) - k + 1)]
+        good = [w for w in wins if identity([x.value for x in w])]
+        if len(good) == 1:
+            return Resolution(good, "window satisfying the identity")
+        if good:
+            return Resolution(good, "several windows satisfy the identity")
+    return Resolution([], f"{len(ne)} values where {k} are printed")
+
+
+# --------------------------------------------------------------------------- cells
+def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
+    if tok is None:
+        return Cell(table=table, row=row, col=col, kind="empty", label=label, note=note or "not found in the source")
+    span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
+    if tok.kind == "num":
+        kind = "zero" if tok.value == 0 else "number"
+        return Cell(
+            table=table, row=row, col=col, value=tok.value, kind=kind, raw=tok.text, span=span,
+            decimals=tok.decimals, label=label, note=(note or anchor),
+            confidence=doc.confidence(span) if (span and doc.geometry) else None,
+        )
+    if tok.kind == "na":
+        return Cell(table=table, row=row, col=col, kind="not_applicable", raw=tok.text, span=span, label=label, note=note or anchor)
+    if tok.kind == "empty":
+        return Cell(table=table, row=row, col=col, kind="empty", raw="", span=None, label=label, note=note or "blank cell")
+    return Cell(table=table, row=row, col=col, kind="text", raw=tok.text, span=span, label=label, note=note or anchor)
+
+
+def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None) -> list[Cell]:
+    out = []
+    for j, col in enumerate(cols):
+        cands = []
+        seen = set()
+        for vec in res.vectors:
+            t = vec[j]
+            if (t.value, t.text) in seen:
+                continue
+            seen.add((t.value, t.text))
+            cands.append(Candidate(value=t.value, raw=t.text, note=res.how))
+        if len(cands) == 1:
+            c = _cell(doc, table, row, col, res.vectors[0][j], label, "split", res.how)
+        else:
+            toks = [v[j] for v in res.vectors]
+            a, b = min(t.start for t in toks), max(t.end for t in toks)
+            c = Cell(
+                table=table, row=row, col=col, kind="ambiguous", raw=doc.text[a:b], span=doc.span(a, b),
+                label=label, candidates=cands, note=res.how,
+            )
+        out.append(c)
+    return out
+
+
+def _t3_identity(v: list) -> bool:
+    return all(isinstance(x, int) for x in v) and v[6] == sum(v[:6])
+
+
+def _t4_identity(v: list) -> bool:
+    if not all(isinstance(x, int) for x in v):
+        return False
+    return all(v[g + 4] == sum(v[g : g + 4]) for g in (0, 5, 10))
+
+
+def _data_slots(rows_: list[Row], k: int) -> tuple[int, ...] | None:
+    """The slot positions of the data columns in a grid-rendered table, from its complete rows."""
+    cnt: Counter[tuple[int, ...]] = Counter()
+    for r in rows_:
+        if r.delimited:
+            ne = r.nonempty()
+            if len(ne) == k and all(v.slot >= 0 for v in ne):
+                cnt[tuple(v.slot for v in ne)] += 1
+    if not cnt:
+        return None
+    slots, n = cnt.most_common(1)[0]
+    return slots if n >= 2 else None
+
+
+# --------------------------------------------------------------------------- table 三
+def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tuple[float, list[int | None]]:
+    """Monotone alignment of observed value rows to template rows (Needleman-Wunsch style).
+
+    Returns (score, assignment) where assignment[i] is the template index of observed row i."""
+    n, m = len(obs), len(template)
+    tindex = {k: j for j, k in enumerate(template)}
+    NEG = float("-inf")
+    dp = [[NEG] * (m + 1) for _ in range(n + 1)]
+    bt: list[list[tuple[int, int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    dp[0][0] = 0.0
+    SKIP_OBS_LABELED = -1.5
+    SKIP_OBS = -0.6
+    SKIP_TPL = -0.8
+    for i in range(n + 1):
+        for j in range(m + 1):
+            cur = dp[i][j]
+            if cur == NEG:
+                continue
+            if i < n:  # skip observed row
+                key = obs[i][0]
+                pen = SKIP_OBS_LABELED if key in tindex else SKIP_OBS
+                if cur + pen > dp[i + 1][j]:
+                    dp[i + 1][j] = cur + pen
+                    bt[i + 1][j] = (i, j, 0)
+            if j < m:  # template row not printed / not found
+                if cur + SKIP_TPL > dp[i][j + 1]:
+                    dp[i][j + 1] = cur + SKIP_TPL
+                    bt[i][j + 1] = (i, j, 1)
+            if i < n and j < m:
+                key, res = obs[i]
+                if key is None:
+                    s = 0.5
+                elif key == template[j]:
+                    s = 3.0
+                else:
+                    s = -4.0
+                if not res.ok:
+                    s -= 0.2
+                if cur + s > dp[i + 1][j + 1]:
+                    dp[i + 1][j + 1] = cur + s
+                    bt[i + 1][j + 1] = (i, j, 2)
+    assign: list[int | None] = [None] * n
+    i, j = n, m
+    while (i, j) != (0, 0):
+        p = bt[i][j]
+        assert p is not None
+        pi, pj, kind = p
+        if kind == 2:
+            assign[pi] = pj
+        i, j = pi, pj
+    return dp[n][m], assign
+
+
+def parse_table3(doc: Document, region: Region) -> Table:
+    tpl = load_templates()["table3"]
+    cols: list[str] = tpl["columns"]
+    all_specs = specs(tpl["rows"])
+    enc, rws = region_rows(doc.text, region.start, region.end)
+    k = len(cols)
+    slots = _data_slots(rws, k)
+    obs: list[tuple[str | None, Resolution, Row]] = []
+    for r in rws:
+        if not r.values:
+            continue
+        res = resolve(r, k, _t3_identity, slots)
+        if not res.vectors:
+            continue
+        obs.append((match_label(r.labels, all_specs), res, r))
+    best: tuple[float, str, list[int | None]] | None = None
+    for variant, keys in tpl["variants"].items():
+        score, assign = _align([(o[0], o[1]) for o in obs], keys)
+        if best is None or score > best[0]:
+            best = (score, variant, assign)
+    table = Table(key="table3", template=f"table3.{best[1] if best else 'three_other'}", encoding=enc,
+                  span=doc.span(region.start, region.end))
+    keys = tpl["variants"][best[1]] if best else tpl["variants"]["three_other"]
+    placed: dict[str, tuple[Resolution, Row, str]] = {}
+    if best:
+        for (key, res, r), j in zip(obs, best[2]):
+            if j is not None:
+                anchor = "label" if key == keys[j] else "order"
+                placed[keys[j]] = (res, r, anchor)
+    for key in keys:
+        if key in placed:
+            res, r, anchor = placed[key]
+            label = r.label or None
+            if res.ok:
+                for col, tok in zip(cols, res.vectors[0]):
+                    table.cells.append(_cell(doc, "table3", key, col, tok, label, anchor, "" if res.how == "values" else res.how))
+            else:
+                table.cells.extend(_ambiguous(doc, "table3", key, cols, res, label))
+        else:
+            table.complete = False
+            for col in cols:
+                table.cells.append(_cell(doc, "table3", key, col, None, None, ""))
+    skipped = [o for o, j in zip(obs, best[2] if best else []) if j is None]
+    if skipped:
+        table.notes.append(f"{len(skipped)} value row(s) in the region matched no template row")
+    return table
+
+
+# --------------------------------------------------------------------------- table 二
+def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
+    tpl = load_templates()["table2"]
+    variant = "2019" if fmt == "2019" else "2021"
+    row_specs = specs(tpl["variants"][variant]["rows"])
+    enc, rws = region_rows(doc.text, region.start, region.end)
+    table = Table(key="table2", template=f"table2.{variant}", encoding=enc, span=doc.span(region.start, region.end))
+    found: dict[str, tuple[Row, Resolution]] = {}
+    for r in rws:
+        if not r.values:
+            continue
+        key = match_label(r.labels, row_specs)
+        if key is None or key in found:
+            continue
+        spec = next(s for s in row_specs if s.key == key)
+        res = resolve(r, len(spec.columns), None, None)
+        found[key] = (r, res)
+    for spec in row_specs:
+        money_cols = set(spec.money_columns) | (set(spec.columns) if spec.money else set())
+        if spec.key not in found:
+            table.complete = False
+            for col in spec.columns:
+                table.cells.append(_cell(doc, "table2", spec.key, col, None, None, ""))
+            continue
+        r, res = found[spec.key]
+        if res.ok:
+            for col, tok in zip(spec.columns, res.vectors[0]):
+                c = _cell(doc, "table2", spec.key, col, tok, r.label, "label", "" if res.how == "values" else res.how)
+                if col not in money_cols and isinstance(c.value, Decimal):
+                    c.note = (c.note + "; decimal value in a count column").strip("; ")
+                table.cells.append(c)
+        elif res.vectors:
+            table.cells.extend(_ambiguous(doc, "table2", spec.key, spec.columns, res, r.label))
+        else:
+            table.complete = False
+            for col in spec.columns:
+                table.cells.append(_cell(doc, "table2", spec.key, col, None, r.label, "", f"row found but {res.how}"))
+    return table
+
+
+# --------------------------------------------------------------------------- table 四
+def parse_table4(doc: Document, region: Region) -> Table:
+    tpl = load_templates()["table4"]
+    cols: list[str] = tpl["columns"]
+    row_specs = specs(tpl["rows"])
+    groups = [s.key for s in row_specs]
+    enc, rws = region_rows(doc.text, region.start, region.end)
+    table = Table(key="table4", template="table4", encoding=enc, span=doc.span(region.start, region.end))
+    vrows = [r for r in rws if r.values]
+    vector: list[Tok] | None = None
+    res: Resolution | None = None
+    how = ""
+    # 1. one row carrying all 15 cells
+    for r in vrows:
+        rr = resolve(r, 15, _t4_identity, None)
+        if rr.vectors and (len(r.nonempty()) >= 5):
+            res = rr
+            break
+    # 2. three labelled rows of five
+    if res is None:
+        by_key: dict[str, Resolution] = {}
+        for r in vrows:
+            key = match_label(r.labels, row_specs)
+            rr = resolve(r, 5, lambda v: all(isinstance(x, int) for x in v) and v[4] == sum(v[:4]), None)
+            if key and rr.vectors and key not in by_key:
+                by_key[key] = rr
+        if len(by_key) == 3 and all(x.ok for x in by_key.values()):
+            vector = [t for g in groups for t in by_key[g].vectors[0]]
+            how = "three labelled rows"
+    # 3. all value cells of the region in printed order
+    if res is None and vector is None:
+        merged = Row(values=[v for r in vrows for v in r.nonempty()])
+        rr = resolve(merged, 15, _t4_identity, None)
+        if rr.vectors:
+            res = rr
+    if vector is None and res is not None and res.ok:
+        vector = res.vectors[0]
+        how = "" if res.how == "values" else res.how
+    for gi, g in enumerate(groups):
+        for ci, col in enumerate(cols):
+            idx = gi * 5 + ci
+            if vector is not None:
+                table.cells.append(_cell(doc, "table4", g, col, vector[idx], None, "order", how))
+            elif res is not None and res.vectors:
+                pass
+            else:
+                table.complete = False
+                table.cells.append(_cell(doc, "table4", g, col, None, None, ""))
+    if vector is None and res is not None and res.vectors:
+        amb = _ambiguous(doc, "table4", "_", [f"{g}|{c}" for g in groups for c in cols], res, None)
+        for c in amb:
+            g, col = c.col.split("|")
+            c.row, c.col = g, col
+            table.cells.append(c)
+    return table
+
+
+# --------------------------------------------------------------------------- legacy
+def _legacy_label(s: str) -> str:
+    return compact(s)
+
+
+def parse_legacy(doc: Document, region: Region) -> Table:
+    tpl = load_templates()["legacy"]
+    units = set(tpl["units"])
+    header = set(tpl["header_words"])
+    indicators = tpl["indicators"]
+    enc, rws = region_rows(doc.text, region.start, region.end)
+    table = Table(key="legacy", template="legacy", encoding=enc, span=doc.span(region.start, region.end))
+    seen_keys: list[str] = []
+    idx = 0
+    for r in rws:
+        parts = [t for t in r.labels if compact(t.text) not in header and not re.fullmatch(r"统计指标", compact(t.text))]
+        if not parts:
+            continue
+        unit: str | None = None
+        if len(parts) >= 2 and compact(parts[-1].text) in units:
+            unit = compact(parts[-1].text)
+            parts = parts[:-1]
+        elif parts and " " in parts[-1].text and parts[-1].text.rsplit(" ", 1)[-1] in units:
+            unit = parts[-1].text.rsplit(" ", 1)[-1]
+        vals = r.values
+        nonempty = [v for v in vals if v.kind != "empty"]
+        if not nonempty:
+            continue
+        if all(v.kind == "na" for v in nonempty) and unit is None:
+            continue  # a group heading (一、主动公开情况 | —— | ——)
+        label_tok = parts[-1]
+        label = label_tok.text
+        if unit and label.endswith(unit) and " " in label:
+            label = label[: -len(unit)].strip()
+        key = _legacy_key(label, indicators, seen_keys)
+        if key:
+            seen_keys.append(key)
+        columns = ["year", "cumulative"] if len(nonempty) >= 2 else ["year"]
+        for col, tok in zip(columns, nonempty):
+            c = _cell(doc, "legacy", f"L{idx}", col, tok, label, "label")
+            c.unit = unit
+            c.key = key
+            table.cells.append(c)
+        idx += 1
+    return table
+
+
+def _legacy_key(label: str, indicators: list[dict], seen: list[str]) -> str | None:
+    c = compact(label)
+    best: tuple[str | None, int] = (None, 0)
+    for ind in indicators:
+        if ind["key"] in seen:
+            continue
+        after = ind.get("after")
+        before = ind.get("before")
+        if after and after not in seen:
+            continue
+        if before and before in seen:
+            continue
+        for kw in ind["keywords"]:
+            if kw in c and len(kw) > best[1]:
+                best = (ind["key"], len(kw))
+    return best[0]
+
+
+# --------------------------------------------------------------------------- entry point
+def parse_tables(doc: Document, layout: Layout) -> dict[str, Table]:
+    out: dict[str, Table] = {}
+    regs = layout.regions
+    if "legacy" in regs:
+        out["legacy"] = parse_legacy(doc, regs["legacy"])
+        return out
+    if "table2" in regs:
+        out["table2"] = parse_table2(doc, regs["table2"], layout.format)
+    if "table3" in regs:
+        out["table3"] = parse_table3(doc, regs["table3"])
+    if "table4" in regs:
+        out["table4"] = parse_table4(doc, regs["table4"])
+    return out

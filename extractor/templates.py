@@ -1,0 +1,88 @@
+"""The known tables and rules as data: loaded once from ``rules/`` (YAML), validated lightly.
+
+``EXTRACTOR_RULES_DIR`` points elsewhere (tests, or a deployment with its own rule set).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+def rules_dir() -> Path:
+    env = os.environ.get("EXTRACTOR_RULES_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+@functools.lru_cache(maxsize=4)
+def _load_templates(root: str) -> dict[str, dict[str, Any]]:
+    tdir = Path(root) / "templates"
+    out: dict[str, dict[str, Any]] = {}
+    for p in sorted(tdir.glob("*.yaml")):
+        data = _read(p)
+        out[data.get("id", p.stem)] = data
+    for needed in ("table2", "table3", "table4", "legacy"):
+        if needed not in out:
+            raise ConfigError(f"template {needed!r} missing from {tdir}")
+    return out
+
+
+def load_templates() -> dict[str, dict[str, Any]]:
+    return _load_templates(str(rules_dir()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_rules(root: str) -> tuple[list[dict[str, Any]], str]:
+    rules: list[dict[str, Any]] = []
+    digest = hashlib.sha256()
+    seen: set[str] = set()
+    for p in sorted(Path(root).glob("*.yaml")):
+        raw = p.read_bytes()
+        digest.update(p.name.encode() + raw)
+        data = _read(p)
+        for r in data.get("rules", []) or []:
+            if "id" not in r:
+                raise ConfigError(f"{p}: a rule without an id")
+            if r["id"] in seen:
+                raise ConfigError(f"{p}: duplicate rule id {r['id']}")
+            seen.add(r["id"])
+            r = dict(r)
+            r.setdefault("version", 1)
+            r["file"] = p.name
+            rules.append(r)
+    return rules, digest.hexdigest()[:12]
+
+
+def load_rules() -> list[dict[str, Any]]:
+    return _load_rules(str(rules_dir()))[0]
+
+
+def rules_version() -> str:
+    """A digest of every rule file: changes whenever a rule or template changes."""
+    return _load_rules(str(rules_dir()))[1]
+
+
+def rule(rule_id: str) -> dict[str, Any]:
+    for r in load_rules():
+        if r["id"] == rule_id:
+            return r
+    raise ConfigError(f"unknown rule id {rule_id}")

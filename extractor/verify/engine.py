@@ -1,0 +1,165 @@
+"""The rule engine: evaluates the identities declared in ``rules/*.yaml`` on a Record.
+
+Each identity is ``sum(lhs) = sum(rhs)``, evaluated per column (operands are row keys) or per row
+(operands are column keys) or once (legacy indicators by canonical key). Outcomes:
+
+* PASS / FAIL: every operand is a number; counts compare exactly, money with interval tolerance
+  (a value printed with d decimals stands for ±½·10⁻ᵈ).
+* UNCERTAIN: some operands are numbers and some are blank, not-applicable, ambiguous or missing —
+  never silently read as 0. The message says whether the identity would hold with blanks as 0.
+* NOT_ASSESSABLE: no operand is a number (a blank column), or required indicators are not printed.
+
+A FAIL whose operands are all grounded, unambiguous and anchored by their printed labels is a
+``source_inconsistency`` (the published report is wrong; its numbers are kept as printed);
+otherwise it is a ``suspected_extraction_error``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..model import Cell, Finding, Operand, Record, Table
+from ..templates import load_rules, load_templates
+
+
+def _num(v: Any) -> Decimal:
+    return v if isinstance(v, Decimal) else Decimal(int(v))
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "∅"
+    return str(v)
+
+
+def _tolerance(cells: list[Cell]) -> Decimal:
+    tol = Decimal(0)
+    for c in cells:
+        if c.decimals > 0:
+            tol += Decimal(1).scaleb(-c.decimals) / 2
+    return tol
+
+
+def _operand(c: Cell | None, ref: str) -> Operand:
+    if c is None:
+        return Operand(ref=ref, value=None, kind="missing")
+    return Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)
+
+
+def _expand(items: list[Any], table: Table, groups: dict[str, list[str]], present: set[str]) -> list[str]:
+    out: list[str] = []
+    for it in items:
+        if isinstance(it, dict) and "group" in it:
+            out.extend(k for k in groups.get(it["group"], []) if k in present)
+        else:
+            out.append(str(it))
+    return out
+
+
+def evaluate_identity(
+    rule: dict[str, Any], scope: str, lhs: list[tuple[str, Cell | None]], rhs: list[tuple[str, Cell | None]], doc_key: str
+) -> Finding:
+    rid = rule["id"]
+    fid = f"{rid}:{scope}"
+    ops = [_operand(c, ref) for ref, c in lhs + rhs]
+    cells = [c for _, c in lhs + rhs]
+    numeric = [c for c in cells if c is not None and c.kind in ("number", "zero")]
+    lhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in lhs)
+    rhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in rhs)
+    base = dict(id=fid, rule=rid, version=int(rule.get("version", 1)), scope=scope, operands=ops)
+    if not numeric:
+        return Finding(**base, status="NOT_ASSESSABLE", severity="info",
+                       message=f"{rule.get('title', rid)} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
+    if len(numeric) < len(cells):
+        bad = [(ref, c) for ref, c in lhs + rhs if c is None or c.kind not in ("number", "zero")]
+        kinds = ", ".join(f"{ref.split('.')[-1] if '.' in ref else ref}={'missing' if c is None else c.kind}" for ref, c in bad)
+        ls = sum((_num(c.value) for _, c in lhs if c is not None and c.kind in ("number", "zero")), Decimal(0))
+        rs = sum((_num(c.value) for _, c in rhs if c is not None and c.kind in ("number", "zero")), Decimal(0))
+        would = "holds" if abs(ls - rs) <= _tolerance(numeric) else "fails"
+        ambiguous = any(c is not None and c.kind == "ambiguous" for c in cells)
+        return Finding(
+            **base, status="UNCERTAIN",
+            classification="ambiguous" if ambiguous else "suspected_extraction_error",
+            severity="warning",
+            message=f"{rule.get('title', rid)} [{scope}]: cannot be checked, operands not numbers ({kinds}); "
+                    f"with blanks read as 0 it {would} ({ls} vs {rs})",
+            arithmetic=f"{lhs_txt} ? {rhs_txt}",
+            values={"lhs_known": str(ls), "rhs_known": str(rs), "with_blanks_as_zero": would},
+        )
+    ls = sum((_num(c.value) for _, c in lhs), Decimal(0))
+    rs = sum((_num(c.value) for _, c in rhs), Decimal(0))
+    tol = _tolerance(numeric)
+    diff = ls - rs
+    if abs(diff) <= tol:
+        return Finding(**base, status="PASS", severity="info", message=f"{rule.get('title', rid)} [{scope}]",
+                       arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
+                       values={"lhs": str(ls), "rhs": str(rs)})
+    trusted = all(
+        c is not None and c.grounded is not False and c.kind in ("number", "zero") and c.producer in ("parser", "reviewer", "model")
+        and "order" not in (c.note or "") and "split" not in (c.note or "")
+        for c in cells
+    )
+    cls = "source_inconsistency" if trusted else "suspected_extraction_error"
+    lhs_names = " + ".join(ref for ref, _ in lhs)
+    rhs_names = " + ".join(ref for ref, _ in rhs)
+    return Finding(
+        **base, status="FAIL", classification=cls, severity="error",
+        message=f"{rule.get('title', rid)} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
+                + ("; the published table is inconsistent, numbers kept as printed" if cls == "source_inconsistency" else ""),
+        arithmetic=f"{lhs_txt} ≠ {rhs_txt}" + (f"  ({ls} vs {rs}, ±{tol})" if tol else f"  ({ls} vs {rs})"),
+        values={"lhs": str(ls), "rhs": str(rs), "difference": str(diff)},
+    )
+
+
+def check_identities(record: Record) -> list[Finding]:
+    tpls = load_templates()
+    findings: list[Finding] = []
+    doc_key = record.document.sha256
+    for rule in load_rules():
+        tkey = rule.get("table")
+        if not tkey or tkey not in record.tables or "lhs" not in rule:
+            continue
+        table = record.tables[tkey]
+        if tkey == "legacy":
+            findings.extend(_legacy_rule(rule, table, doc_key))
+            continue
+        tpl = tpls[tkey]
+        groups = tpl.get("groups", {})
+        rows_present = list(dict.fromkeys(c.row for c in table.cells))
+        cols_present = list(dict.fromkeys(c.col for c in table.cells))
+        index = {(c.row, c.col): c for c in table.cells}
+        if rule.get("each") == "column":
+            lhs_k = _expand(rule["lhs"], table, groups, set(rows_present))
+            rhs_k = _expand(rule["rhs"], table, groups, set(rows_present))
+            if not all(k in rows_present for k in lhs_k):
+                continue
+            for col in cols_present:
+                lhs = [(f"{tkey}.{r}.{col}", index.get((r, col))) for r in lhs_k]
+                rhs = [(f"{tkey}.{r}.{col}", index.get((r, col))) for r in rhs_k]
+                findings.append(evaluate_identity(rule, f"column {col}", lhs, rhs, doc_key))
+        elif rule.get("each") == "row":
+            lhs_k = [str(x) for x in rule["lhs"]]
+            rhs_k = [str(x) for x in rule["rhs"]]
+            for row in rows_present:
+                lhs = [(f"{tkey}.{row}.{c}", index.get((row, c))) for c in lhs_k]
+                rhs = [(f"{tkey}.{row}.{c}", index.get((row, c))) for c in rhs_k]
+                findings.append(evaluate_identity(rule, f"row {row}", lhs, rhs, doc_key))
+    return findings
+
+
+def _legacy_rule(rule: dict[str, Any], table: Table, doc_key: str) -> list[Finding]:
+    by_key: dict[str, Cell] = {}
+    for c in table.cells:
+        if c.key and c.col == "year" and c.key not in by_key:
+            by_key[c.key] = c
+    req = [str(k) for k in rule["lhs"]] + [str(k) for k in rule["rhs"]]
+    if not all(k in by_key for k in req):
+        missing = [k for k in req if k not in by_key]
+        return [Finding(id=f"{rule['id']}:year", rule=rule["id"], version=int(rule.get("version", 1)),
+                        status="NOT_ASSESSABLE", severity="info", scope="year",
+                        message=f"{rule.get('title', rule['id'])}: indicators not printed ({', '.join(missing)})")]
+    rhs_keys = [str(k) for k in rule["rhs"]] + [str(k) for k in rule.get("optional", []) if str(k) in by_key]
+    lhs = [(f"legacy.{k}", by_key[k]) for k in rule["lhs"]]
+    rhs = [(f"legacy.{k}", by_key[k]) for k in rhs_keys]
+    return [evaluate_identity(rule, "year", lhs, rhs, doc_key)]

@@ -1,0 +1,72 @@
+"""Grounding: every cell's value must re-read from its span of the *original* document text.
+
+The span is cut out of ``Document.original`` (the file as published, or the PDF/OCR text layer),
+normalized the same way as the document, and parsed again; the value must come back equal. Also
+here: completeness (every template cell found), ambiguity and OCR confidence.
+"""
+
+from __future__ import annotations
+
+from ..cells import classify
+from ..document import Document, normalize
+from ..model import Cell, Finding, Operand, Record
+
+OCR_MIN_CONFIDENCE = 0.90
+
+
+def reread(doc: Document, cell: Cell) -> Cell | None:
+    """What the cell's span says, read afresh from the original; None without a span."""
+    if cell.span is None:
+        return None
+    raw = normalize(doc.original[cell.span.start : cell.span.end])
+    tok = classify(raw, 0, len(raw))
+    kind = {"num": "number", "na": "not_applicable", "empty": "empty", "text": "text"}[tok.kind]
+    if kind == "number" and tok.value == 0:
+        kind = "zero"
+    return Cell(table=cell.table, row=cell.row, col=cell.col, value=tok.value, kind=kind, raw=raw)
+
+
+def check_grounding(record: Record, doc: Document) -> list[Finding]:
+    findings: list[Finding] = []
+    for c in record.cells():
+        fid_scope = f"{c.table}.{c.row}.{c.col}"
+        if c.kind in ("number", "zero", "not_applicable"):
+            again = reread(doc, c)
+            ok = again is not None and again.kind == c.kind and (
+                c.kind == "not_applicable" or again.value == c.value
+            )
+            c.grounded = ok
+            if not ok:
+                findings.append(Finding(
+                    id=f"G.GROUNDED:{fid_scope}", rule="G.GROUNDED", status="FAIL", classification="ungrounded",
+                    scope=fid_scope,
+                    message=f"{fid_scope}: value {c.value!r} does not re-read from its span"
+                            + (f" (reads {again.raw!r})" if again is not None else " (no span)"),
+                    operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
+                    values={c.producer: str(c.value), "source": again.raw if again is not None else None},
+                ))
+            elif c.confidence is not None and c.confidence < OCR_MIN_CONFIDENCE:
+                findings.append(Finding(
+                    id=f"G.OCR_CONFIDENCE:{fid_scope}", rule="G.OCR_CONFIDENCE", status="UNCERTAIN",
+                    classification="suspected_extraction_error", severity="warning", scope=fid_scope,
+                    message=f"{fid_scope}: OCR read {c.raw!r} with confidence {c.confidence:.2f} (< {OCR_MIN_CONFIDENCE})",
+                    operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
+                ))
+        elif c.kind == "ambiguous":
+            c.grounded = False
+            findings.append(Finding(
+                id=f"G.UNAMBIGUOUS:{fid_scope}", rule="G.UNAMBIGUOUS", status="UNCERTAIN", classification="ambiguous",
+                severity="warning", scope=fid_scope,
+                message=f"{fid_scope}: {len(c.candidates)} readings of {c.raw!r} fit ({c.note}): "
+                        + ", ".join(str(x.value) for x in c.candidates),
+                operands=[Operand(ref=c.ref, value=None, kind="ambiguous", span=c.span)],
+                values={"candidates": [str(x.value) for x in c.candidates]},
+            ))
+        elif c.kind == "empty" and c.note.startswith(("not found", "row found")):
+            findings.append(Finding(
+                id=f"G.COMPLETE:{fid_scope}", rule="G.COMPLETE", status="UNCERTAIN",
+                classification="suspected_extraction_error", severity="warning", scope=fid_scope,
+                message=f"{fid_scope}: {c.note}",
+                operands=[Operand(ref=c.ref, value=None, kind="missing")],
+            ))
+    return findings
