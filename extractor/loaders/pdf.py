@@ -390,15 +390,6 @@ def _white(color: object) -> bool:
     return False
 
 
-TABLE_SETTINGS = {
-    "vertical_strategy": "lines",
-    "horizontal_strategy": "lines",
-    "snap_tolerance": 3,
-    "join_tolerance": 3,
-    "intersection_tolerance": 3,
-}
-
-
 def _open(raw: bytes):  # -> pdfplumber.PDF
     import pdfplumber
 
@@ -445,14 +436,55 @@ def _page_glyphs(page) -> list[Glyph]:
     return out
 
 
+def tables_from_edges(edges: list[dict], tol: float = 3.0, min_len: float = 3.0) -> list[list[BBox]]:
+    """Cells of the ruled tables that ``edges`` (pdfplumber-style edge dicts) draw.
+
+    Tables cut by a page break have no closing rule; where two or more vertical rules end at the
+    same height with no horizontal rule there, one is added so the last (or first) row closes.
+    """
+    from pdfplumber import table as pt
+
+    edges = pt.merge_edges(edges, tol, tol, tol, tol)
+    edges = [
+        e for e in edges
+        if (e["x1"] - e["x0"] if e["orientation"] == "h" else e["bottom"] - e["top"]) >= min_len
+    ]
+    hs = [e for e in edges if e["orientation"] == "h"]
+    vs = [e for e in edges if e["orientation"] == "v"]
+    # (y, x, open?) for both ends of every vertical rule; open = meets no horizontal rule
+    ends: list[tuple[float, float, bool]] = []
+    for v in vs:
+        for y in (v["top"], v["bottom"]):
+            closed = any(
+                abs(h["top"] - y) <= tol and h["x0"] - tol <= v["x0"] <= h["x1"] + tol for h in hs
+            )
+            ends.append((y, v["x0"], not closed))
+    ends.sort()
+    group: list[tuple[float, float, bool]] = []
+    extra = []
+    for end in ends + [(float("inf"), 0.0, False)]:
+        if group and end[0] - group[0][0] > tol:
+            if len(group) >= 2 and any(g[2] for g in group):
+                yy = sum(g[0] for g in group) / len(group)
+                x0 = min(g[1] for g in group)
+                x1 = max(g[1] for g in group)
+                extra.append({
+                    "object_type": "line", "orientation": "h", "x0": x0, "x1": x1, "top": yy,
+                    "bottom": yy, "width": x1 - x0, "height": 0.0, "doctop": yy,
+                })
+            group = []
+        group.append(end)
+    if extra:
+        edges = pt.merge_edges(edges + extra, tol, tol, tol, tol)
+    inter = pt.edges_to_intersections(edges, tol, tol)
+    cells = pt.intersections_to_cells(inter)
+    return [[tuple(float(v) for v in c) for c in t] for t in pt.cells_to_tables(cells)]  # type: ignore[misc]
+
+
 def _page_tables(page) -> list[list[BBox]]:
-    tables = page.find_tables(TABLE_SETTINGS)
-    out = []
-    for t in tables:
-        cells = [tuple(float(v) for v in c) for c in t.cells]
-        if len(cells) >= 2:
-            out.append(cells)  # type: ignore[arg-type]
-    return out
+    """Ruled tables of a page (drawn with visible lines or thin rectangles)."""
+    edges = [e for e in page.edges if (e["x1"] - e["x0"]) >= 1 or (e["bottom"] - e["top"]) >= 1]
+    return [t for t in tables_from_edges(edges) if len(t) >= 2]
 
 
 def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):

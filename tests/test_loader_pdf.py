@@ -1,0 +1,185 @@
+"""PDF loader: tables rebuilt as grids from ruling lines, spans with page + box, clear errors.
+
+The corpus PDFs are read from ../shared (never copied into the project); the tests that need them
+are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from extractor.errors import LoadError
+from extractor.loaders import load, load_bytes
+from extractor.loaders.pdf import load_pdf, text_quality
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+NUM = re.compile(r"\d+(?:\.\d+)?")
+
+
+def corpus_pdf(n: str) -> Path:
+    p = CORPUS / "reports" / f"{n}.pdf"
+    if not p.exists():
+        pytest.skip(f"corpus PDF {p} not available (../shared/corpus is not mounted)")
+    return p
+
+
+def gold(n: str) -> dict:
+    return json.loads((CORPUS / "gold" / f"{n}.json").read_text("utf-8"))
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Every rendered table row as its list of slots."""
+    out = []
+    for line in text.split("\n"):
+        if line.endswith(" |"):
+            out.append([s.strip() for s in line[: -len(" |")].split(" | ")])
+    return out
+
+
+_cache: dict[str, object] = {}
+
+
+def doc(n: str):
+    if n not in _cache:
+        _cache[n] = load(corpus_pdf(n))
+    return _cache[n]
+
+
+@pytest.mark.parametrize("n", ["001", "002"])
+def test_table3_rows_are_single_lines_with_seven_numbers(n):
+    d = doc(n)
+    rows = [r for r in table_rows(d.text) if sum(bool(NUM.fullmatch(s)) for s in r) == 7]
+    g = gold(n)
+    expected = [[g["table3"][r][c] for c in g["table3_columns"]] for r in g["table3_rows"]]
+    got = [[int(s) for s in r if NUM.fullmatch(s)] for r in rows]
+    assert got == expected
+    # every table-3 row carries its label in the same line and has the same slot count
+    assert len({len(r) for r in rows}) == 1
+    assert all(any(re.search(r"[\u4e00-\u9fff]", s) for s in r) for r in rows)
+
+
+@pytest.mark.parametrize("n", ["001", "002"])
+def test_table4_is_one_line_of_fifteen_numbers(n):
+    d = doc(n)
+    rows = [r for r in table_rows(d.text) if sum(bool(NUM.fullmatch(s)) for s in r) == 15]
+    assert len(rows) == 1
+    g = gold(n)["table4"]
+    expected = [
+        g[grp][k]
+        for grp in ("review", "litigation_direct", "litigation_after_review")
+        for k in ("upheld", "corrected", "other", "pending", "total")
+    ]
+    assert [int(s) for s in rows[0]] == expected
+
+
+def test_table2_rows_and_page_break_continuation():
+    d = doc("001")
+    lines = d.text.split("\n")
+    assert "规章 | 0 | 0 | 0 |" in lines
+    assert "行政规范性文件 | 0 | 5 | 5 |" in lines
+    # table 二 continues on page 3 without a top rule: its first row still comes out whole
+    assert "行政处罚 | 4119 |" in lines
+    assert "行政事业性收费 | 7730.28 |" in lines
+    # table 三 is cut by the page break under row "2.没有现成信息…": that row is complete
+    row = next(r for r in table_rows(d.text) if r[2:3] == ["2.没有现成信息需要另行制作"])
+    assert [s for s in row if NUM.fullmatch(s)] == ["3", "0", "0", "0", "0", "0", "3"]
+    # the vertical label of the rowspan cell is read top to bottom
+    assert any(r[0] == "三、本年度办理结果" for r in table_rows(d.text))
+
+
+def test_spans_map_back_with_page_and_box():
+    d = doc("001")
+    pages_seen = set()
+    pos = 0
+    for line in d.text.split("\n"):
+        if line.endswith(" |"):
+            col = 0
+            for m in re.finditer(r"[^|]+", line):
+                s = m.group().strip()
+                if NUM.fullmatch(s):
+                    a = pos + m.start() + m.group().index(s)
+                    sp = d.span(a, a + len(s))
+                    assert d.original_text(sp) == s
+                    assert sp.page is not None and sp.bbox is not None
+                    x0, top, x1, bottom = sp.bbox
+                    assert 0 <= x0 < x1 <= 612 and 0 <= top < bottom <= 842
+                    pages_seen.add(sp.page)
+                col += 1
+        pos += len(line) + 1
+    assert pages_seen == {2, 3, 4}
+    i = d.text.index("1136")
+    sp = d.span(i, i + 4)
+    assert sp.page == 1 and d.original_text(sp) == "1136"
+    assert [g.start for g in d.geometry] == sorted(g.start for g in d.geometry)
+
+
+def test_page_numbers_dropped_and_text_in_reading_order():
+    d = doc("001")
+    assert not re.search(r"^\s*-\s*\d+\s*-\s*$", d.text, re.M)
+    heads = ["一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
+             "四、政府信息公开行政复议、行政诉讼情况", "六、其他需要报告的事项"]
+    idx = [d.text.index(h) for h in heads]
+    assert idx == sorted(idx)
+    assert d.kind == "pdf" and not d.notes  # text layer, no OCR
+
+
+def test_text_quality():
+    assert text_quality("本报告由淮安市人民政府办公室编制, 2023年") > 0.95
+    assert text_quality("(cid:12)(cid:13)(cid:14)") < 0.5
+    assert text_quality("ÿþ‰s‹[:_ÿþ‰s‹ÿþ") < 0.5
+
+
+# -- bad inputs --------------------------------------------------------------------------------
+
+_MINI = b"""%PDF-1.4
+1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj
+"""
+
+
+def _encrypted_pdf() -> bytes:
+    """A PDF whose standard security handler needs a user password we do not know."""
+    body = _MINI + (
+        b"4 0 obj << /Filter /Standard /V 1 /R 2 /P -4 /O <" + b"11" * 32 + b"> /U <"
+        + b"22" * 32 + b"> >> endobj\n"
+    )
+    xref = len(body)
+    offs = [body.index(f"{i} 0 obj".encode()) for i in range(1, 5)]
+    x = b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offs)
+    trailer = (
+        b"trailer << /Size 5 /Root 1 0 R /Encrypt 4 0 R /ID [<" + b"ab" * 16 + b"> <"
+        + b"ab" * 16 + b">] >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    )
+    return body + x + trailer
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "empty file"),
+        (os.urandom(4096), "not a PDF"),
+        (b"%PDF-1.7\n" + bytes(range(256)) * 20, "PDF"),
+        (_MINI, "PDF"),  # no xref, no trailer, no %%EOF
+        (_encrypted_pdf(), "encrypted"),
+    ],
+    ids=["zero-byte", "garbage", "garbage-with-header", "no-trailer", "encrypted"],
+)
+def test_bad_pdfs_give_one_clear_line(raw, message):
+    with pytest.raises(LoadError) as ei:
+        load_pdf(raw, name="bad.pdf")
+    msg = str(ei.value)
+    assert message in msg and "\n" not in msg and len(msg) < 300
+
+
+def test_truncated_corpus_pdf():
+    raw = corpus_pdf("001").read_bytes()
+    for cut in (len(raw) // 2, len(raw) - 200, 2000):
+        with pytest.raises(LoadError, match="truncated|damaged"):
+            load_bytes(raw[:cut], "cut.pdf")
