@@ -25,6 +25,7 @@ NA_MARKS = {"/", "-", "—", "——", "－", "─", "无", "\\", "--", "---", "
 _NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无)$")
 _SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
+_NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|亿元|元|件|条|个|项|次|人|家|篇|%)")
 _FILLER = re.compile(r"^\s*\|[\s|]*$")
 
 
@@ -85,6 +86,11 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
     v, d = parse_number(compact)
     if v is not None and (compact == t or re.fullmatch(r"[\d ,.]+", t)):
         return Tok(t, start, end, "num", v, d, slot)
+    m = _NUM_UNIT.fullmatch(t)
+    if m:  # a number printed with its unit inside the cell (27225290916元): the span is the digits
+        v, d = parse_number(m.group(1))
+        if v is not None:
+            return Tok(m.group(1), start, start + len(m.group(1)), "num", v, d, slot)
     if _NA_RE.match(compact):
         return Tok(t, start, end, "na", slot=slot)
     return Tok(t, start, end, "text", slot=slot)

@@ -437,12 +437,14 @@ def parse_table4(doc: Document, region: Region) -> Table:
         if len(by_key) == 3 and all(x.ok for x in by_key.values()):
             vector = [t for g in groups for t in by_key[g].vectors[0]]
             how = "three labelled rows"
-    # 3. all value cells of the region in printed order
+    anchor = "position"  # the table's fixed printed order, within one row
+    # 3. all value cells of the region in printed order, across rows
     if res is None and vector is None:
         merged = Row(values=[v for r in vrows for v in r.nonempty()])
         rr = resolve(merged, 15, _t4_identity, None)
         if rr.vectors:
             res = rr
+            anchor = "order"
     if vector is None and res is not None and res.ok:
         vector = res.vectors[0]
         how = "" if res.how == "values" else res.how
@@ -450,7 +452,7 @@ def parse_table4(doc: Document, region: Region) -> Table:
         for ci, col in enumerate(cols):
             idx = gi * 5 + ci
             if vector is not None:
-                table.cells.append(_cell(doc, "table4", g, col, vector[idx], None, "order", how))
+                table.cells.append(_cell(doc, "table4", g, col, vector[idx], None, anchor, how))
             elif res is not None and res.vectors:
                 pass
             else:

@@ -1,0 +1,215 @@
+"""`extractor run`, `extractor check`, `extractor eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table as RTable
+
+from . import app
+from ..batch import discover, run_batch
+from ..evaluate import DocEval, evaluate_record, find_gold, summarize
+from ..errors import ExtractorError
+from ..pipeline import extract
+from ..store import Store
+
+console = Console(stderr=True)
+out_console = Console()
+
+
+def model_steps(llm: str, model: Optional[str], tables: str, db_path: Path):
+    """The LLM layer's steps for this run, or None with the reason they are skipped."""
+    if llm == "off":
+        return None, "model steps skipped: --llm off"
+    try:
+        from ..llm import make_steps  # noqa: PLC0415
+    except ImportError:
+        return None, "model steps skipped: the LLM layer is not installed"
+    return make_steps(mode=llm, model=model, tables=tables, db_path=db_path)
+
+
+@app.command()
+def run(
+    paths: list[Path] = typer.Argument(..., help="report files and/or folders (searched recursively)"),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="output folder (records.jsonl, cells.csv, findings.csv, extractor.db)"),
+    force: bool = typer.Option(False, "--force", help="redo documents already finished in this output folder"),
+    llm: str = typer.Option("auto", "--llm", help="auto (use OPENAI_* if set) | off | local"),
+    model: Optional[str] = typer.Option(None, "--model", help="model name for the OpenAI-compatible endpoint"),
+    tables: str = typer.Option("auto", "--tables", help="auto (model reads only tables the parser left incomplete) | both"),
+) -> None:
+    """Extract and verify every report under PATHS; resumable (re-run to continue)."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ExtractorError(f"no such file or folder: {missing[0]}")
+    files = discover(paths)
+    if not files:
+        raise ExtractorError("no report files found (.txt .md .html .htm .pdf .docx .png .jpg)")
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / "extractor.db"
+    steps, reason = model_steps(llm, model, tables, db_path)
+    if reason:
+        console.print(f"[yellow]{reason}[/yellow] — running the deterministic path only")
+    with Store(db_path) as store:
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
+            console=console, transient=False, disable=not console.is_terminal and bool(os.environ.get("CI")),
+        )
+        interrupted = False
+        res = None
+        with progress:
+            task = progress.add_task("extracting", total=len(files), current="")
+
+            def tick(path: Path, status: str, rec) -> None:
+                progress.update(task, advance=1, current=f"{path.name[:40]} {status}")
+
+            try:
+                res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick)
+            except KeyboardInterrupt:
+                interrupted = True
+        paths_out = store.write_outputs(out)
+        counts = store.counts()
+        usage = None
+        if steps is not None and hasattr(steps, "usage_summary"):
+            usage = steps.usage_summary()
+    t = RTable(title="extractor run", show_header=True)
+    t.add_column("")
+    t.add_column("count", justify="right")
+    if res is not None:
+        t.add_row("processed now", str(res.processed))
+        t.add_row("skipped (already done)", str(res.skipped))
+    for k in ("accepted", "needs_review", "failed"):
+        t.add_row(f"{k} (all in {out})", str(counts.get(k, 0)))
+    if usage:
+        for k, v in usage.items():
+            t.add_row(f"model {k}", str(v))
+    console.print(t)
+    if res is not None:
+        for f, err in res.errors[:20]:
+            console.print(f"[red]failed[/red] {f}: {err}")
+    console.print("outputs: " + ", ".join(str(p) for p in paths_out.values()) + f", {db_path}")
+    if interrupted:
+        console.print("[yellow]interrupted: finished documents are saved; run the same command again to resume[/yellow]")
+        raise typer.Exit(130)
+
+
+@app.command()
+def check(
+    file: Path = typer.Argument(..., help="one report file"),
+    as_json: bool = typer.Option(False, "--json", help="print the record as JSON"),
+    all_findings: bool = typer.Option(False, "--all", help="also list the checks that passed"),
+) -> None:
+    """Print one report's tables and findings readably."""
+    if not file.exists():
+        raise ExtractorError(f"no such file: {file}")
+    rec = extract(file)
+    if as_json:
+        out_console.print_json(rec.model_dump_json())
+        return
+    colour = {"accepted": "green", "needs_review": "yellow", "failed": "red"}[rec.decision]
+    out_console.print(f"[bold]{rec.document.name}[/bold]  organ={rec.organ}  year={rec.year}  format={rec.format}  "
+                      f"decision=[{colour}]{rec.decision}[/{colour}]")
+    for r in rec.reasons:
+        out_console.print(f"  · {r}")
+    for s in rec.skipped:
+        out_console.print(f"  · skipped: {s}")
+    for key, table in rec.tables.items():
+        out_console.print(_render_table(key, table))
+    shown = [f for f in rec.findings if all_findings or f.status != "PASS"]
+    if shown:
+        ft = RTable(title="findings", show_lines=False)
+        for col in ("status", "rule", "class", "scope", "arithmetic / message"):
+            ft.add_column(col, overflow="fold")
+        for f in shown:
+            ft.add_row(f.status, f.rule, f.classification, f.scope, f.arithmetic or f.message)
+        out_console.print(ft)
+    else:
+        out_console.print("no findings: every value grounded, every identity holds")
+
+
+def _render_table(key: str, table) -> RTable:
+    rows = list(dict.fromkeys(c.row for c in table.cells))
+    cols = list(dict.fromkeys(c.col for c in table.cells))
+    if key == "legacy":
+        t = RTable(title=f"{key} ({table.encoding})")
+        for col in ("label", "unit", "value", "column", "key"):
+            t.add_column(col, overflow="fold")
+        for c in table.cells:
+            t.add_row(c.label or "", c.unit or "", _show(c), c.col, c.key or "")
+        return t
+    t = RTable(title=f"{key} [{table.template}] ({table.encoding})" + ("" if table.complete else " INCOMPLETE"))
+    t.add_column("row")
+    for col in cols:
+        t.add_column(col, justify="right")
+    index = {(c.row, c.col): c for c in table.cells}
+    for r in rows:
+        t.add_row(r, *[_show(index.get((r, c))) for c in cols])
+    return t
+
+
+def _show(c) -> str:
+    if c is None:
+        return ""
+    if c.kind == "empty":
+        return "[dim]·[/dim]" if c.note == "blank cell" else "[red]?[/red]"
+    if c.kind == "not_applicable":
+        return c.raw or "-"
+    if c.kind == "ambiguous":
+        return "[magenta]" + "|".join(str(x.value) for x in c.candidates) + "[/magenta]"
+    v = str(c.value)
+    return v if c.grounded is not False else f"[red]{v}![/red]"
+
+
+@app.command("eval")
+def eval_cmd(
+    paths: list[Path] = typer.Argument(..., help="report files and/or folders"),
+    gold: Path = typer.Option(..., "--gold", help="folder of gold JSON files (gold-format.md)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    show_wrong: int = typer.Option(10, "--show-wrong", help="wrong cells to list per document"),
+) -> None:
+    """Compare extracted records with gold files: cell accuracy, acceptance precision, violation recall."""
+    if not gold.is_dir():
+        raise ExtractorError(f"gold folder not found: {gold}")
+    files = discover(paths)
+    evals: list[DocEval] = []
+    no_gold: list[str] = []
+    for f in files:
+        rec = extract(f)
+        gp = find_gold(gold, rec)
+        if gp is None:
+            no_gold.append(f.name)
+            continue
+        evals.append(evaluate_record(rec, json.loads(gp.read_text(encoding="utf-8"))))
+    summary = summarize(evals)
+    summary["without_gold"] = no_gold
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
+        return
+    t = RTable(title="per document")
+    for col in ("document", "format", "decision", "cells", "accuracy %", "violations found"):
+        t.add_column(col)
+    for d in summary["by_document"]:
+        t.add_row(d["document"], d["format"], d["decision"], str(d["cells"]), str(d["accuracy"]), d["violations"])
+    out_console.print(t)
+    for d in summary["by_document"]:
+        for w in d["wrong"][:show_wrong]:
+            out_console.print(f"  wrong {d['document']} {w['cell']}: gold={w['gold']!r} got={w['got']!r} ({w['kind']})")
+    for name, s in summary["per_table"].items():
+        out_console.print(f"table {name}: {s['correct']}/{s['total']} = {s['accuracy']}%")
+    for name, s in summary["per_format"].items():
+        out_console.print(f"format {name}: {s['correct']}/{s['total']} = {s['accuracy']}%")
+    if no_gold:
+        out_console.print(f"no gold for: {', '.join(no_gold)}")
+    out_console.print(
+        f"cell accuracy {summary['cell_accuracy']}% ({summary['cells_correct']}/{summary['cells']}) · "
+        f"accepted {summary['accepted']} (with wrong cells: {summary['accepted_with_wrong_cells']}, "
+        f"precision {summary['acceptance_precision']}%) · source violations recalled "
+        f"{summary['source_violations_found']}/{summary['source_violations_gold']}"
+    )

@@ -1,0 +1,186 @@
+"""SQLite state of a run: documents, records, cells, findings, reviews; and the output files.
+
+Every document is keyed by the SHA-256 of its bytes. A document's record, cells and findings are
+written in one transaction, so a run killed at any point leaves either all of a document or none
+of it; the next run skips documents already done (``force`` redoes them) and the output files
+are regenerated from the database, so they never hold duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .model import Record
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE IF NOT EXISTS documents (
+  sha256 TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT,
+  url TEXT,
+  kind TEXT,
+  status TEXT NOT NULL,             -- done | failed | error
+  decision TEXT,
+  error TEXT,
+  updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+  sha256 TEXT PRIMARY KEY REFERENCES documents(sha256),
+  format TEXT, organ TEXT, year INTEGER, decision TEXT,
+  json TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cells (
+  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
+  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
+  PRIMARY KEY (sha256, tbl, row, col)
+);
+CREATE TABLE IF NOT EXISTS findings (
+  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (sha256, id)
+);
+CREATE TABLE IF NOT EXISTS reviews (
+  sha256 TEXT NOT NULL, finding_id TEXT NOT NULL,
+  action TEXT NOT NULL,              -- accept | correct | confirm_source
+  cell TEXT, value TEXT, grounded INTEGER, comment TEXT,
+  reviewer TEXT, created_at REAL NOT NULL,
+  PRIMARY KEY (sha256, finding_id)
+);
+"""
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- documents
+    def is_done(self, sha256: str) -> bool:
+        row = self.db.execute("SELECT status FROM documents WHERE sha256=?", (sha256,)).fetchone()
+        return row is not None and row["status"] in ("done", "failed")
+
+    def save(self, record: Record) -> None:
+        """Write one document's record, cells and findings atomically (replacing earlier ones)."""
+        d = record.document
+        sha = d.sha256
+        now = time.time()
+        status = "failed" if record.decision == "failed" else "done"
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error, now),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
+                (sha, record.format, record.organ, record.year, record.decision, record.model_dump_json(), now),
+            )
+            self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
+            self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
+                     c.span.start if c.span else None, c.span.end if c.span else None,
+                     c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
+                     None if c.grounded is None else int(c.grounded), c.note)
+                    for c in record.cells()
+                ],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
+                     f.arithmetic, f.model_dump_json())
+                    for f in record.findings
+                ],
+            )
+
+    def save_error(self, sha256: str, name: str, path: str, error: str) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                (sha256, name, path, None, None, "error", "failed", error, time.time()),
+            )
+
+    def records(self) -> Iterator[Record]:
+        for row in self.db.execute("SELECT json FROM records ORDER BY rowid"):
+            yield Record.model_validate_json(row["json"])
+
+    def record(self, sha256: str) -> Record | None:
+        row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
+        return Record.model_validate_json(row["json"]) if row else None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            r["decision"] or "?": r["n"]
+            for r in self.db.execute("SELECT decision, COUNT(*) AS n FROM documents GROUP BY decision")
+        }
+
+    # ----------------------------------------------------------------- reviews
+    def reviews(self, sha256: str | None = None) -> list[sqlite3.Row]:
+        if sha256:
+            return list(self.db.execute("SELECT * FROM reviews WHERE sha256=?", (sha256,)))
+        return list(self.db.execute("SELECT * FROM reviews"))
+
+    # ----------------------------------------------------------------- outputs
+    def write_outputs(self, out_dir: str | Path) -> dict[str, Path]:
+        """records.jsonl, cells.csv and findings.csv, regenerated from the database."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "records": out / "records.jsonl",
+            "cells": out / "cells.csv",
+            "findings": out / "findings.csv",
+        }
+        tmp = {k: p.with_suffix(p.suffix + ".tmp") for k, p in paths.items()}
+        with open(tmp["records"], "w", encoding="utf-8") as fh:
+            for rec in self.records():
+                canon = rec.to_canonical()
+                canon["sha256"] = rec.document.sha256
+                canon["reasons"] = rec.reasons
+                canon["skipped"] = rec.skipped
+                canon["record"] = json.loads(rec.model_dump_json())
+                fh.write(json.dumps(canon, ensure_ascii=False) + "\n")
+        with open(tmp["cells"], "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
+                        "span_end", "page", "producer", "grounded", "label", "unit", "key", "note"])
+            for r in self.db.execute(
+                "SELECT d.name, c.* FROM cells c JOIN documents d USING (sha256) ORDER BY d.rowid, c.rowid"
+            ):
+                w.writerow([r["name"], r["sha256"], r["tbl"], r["row"], r["col"], r["value"], r["kind"], r["raw"],
+                            r["span_start"], r["span_end"], r["page"], r["producer"], r["grounded"], r["label"],
+                            r["unit"], r["key"], r["note"]])
+        with open(tmp["findings"], "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
+                        "scope", "message", "arithmetic"])
+            for r in self.db.execute(
+                "SELECT d.name, f.* FROM findings f JOIN documents d USING (sha256) "
+                "WHERE f.status != 'PASS' ORDER BY d.rowid, f.rowid"
+            ):
+                w.writerow([r["name"], r["sha256"], r["id"], r["rule"], r["version"], r["status"],
+                            r["classification"], r["severity"], r["scope"], r["message"], r["arithmetic"]])
+        for k, p in paths.items():
+            tmp[k].replace(p)
+        return paths
