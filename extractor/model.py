@@ -113,6 +113,9 @@ class Fact(BaseModel):
     prompt: str | None = None  # "<prompt id>@<version>" that produced it
     model: str | None = None
     grounded: bool | None = None
+    label: str = ""  # the printed label, when ``metric`` is a canonical key
+    approximate: bool = False  # printed as an approximation ("300余条", "40多家"): never summed or matched
+    implicit: bool = False  # a sum whose parts follow the total in a separate list (no 其中)
 
 
 class Operand(BaseModel):
