@@ -1,0 +1,866 @@
+"""Narrative facts: a deterministic finder for the common statements, and the rules that check any fact.
+
+Two jobs, both without a model:
+
+* :func:`find_facts` reads the narrative (sections 一, 五, 六; the whole narrative of a pre-2019
+  report) with regular expressions and returns :class:`~extractor.model.Fact` objects with
+  ``producer="parser"``: plain counts ("收到政府信息公开申请5件"), zero statements in words
+  ("没有收到…申请"), sum statements (a total, then 其中 parts) and rates whose parts are printed
+  ("收到网上信访25件，办结22件，办结率88%").
+* :func:`check_facts` applies the rules of ``rules/narrative.yaml`` to facts from any producer (the
+  parser above or the model) and returns :class:`~extractor.model.Finding` objects: the quote is in
+  the source, the value re-parses from the quote, sums add up, rates match to the printed precision,
+  canonical facts equal their table cells, one quantity has one value, parser and model agree.
+
+Numbers are never corrected: a statement that does not check out is a finding with both values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from ..document import Document, normalize
+from ..model import Fact, Finding, Number, Operand, Record, Span
+
+RULES_PATH = Path(__file__).resolve().parents[2] / "rules" / "narrative.yaml"
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_MAG = {"万": 10_000, "亿": 100_000_000}
+
+UNITS = (
+    "人次", "场次", "万元", "亿元", "元", "件", "条", "个", "次", "人", "项", "篇", "期", "家", "份",
+    "起", "场", "批", "名", "户", "本", "部", "张", "处", "所", "%",
+)
+_UNIT_RE = "|".join(re.escape(u) for u in UNITS)
+_AR = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_CN = r"[零〇一二两三四五六七八九十百千]+(?:[万亿][零〇一二两三四五六七八九十百千]*)?"
+
+# A number with its unit: "2623条", "1.2万条", "300余条", "0.5万元", "88%", "五件", "百分之八十八".
+NUMBER_RE = re.compile(
+    rf"(?<![\d.第])(?P<num>{_AR})\s*(?P<mag>[万亿](?!元))?(?P<approx>余|多)?\s*(?P<unit>{_UNIT_RE})"
+    rf"|(?<![第\u4e00-\u9fff])(?P<cnum>{_CN})(?P<capprox>余|多)?(?P<cunit>{_UNIT_RE})"
+    rf"|百分之(?P<pct>{_AR}|{_CN})"
+)
+# Any number at all (for re-parsing a quote): digits, or Chinese numerals followed by a unit.
+ANY_NUMBER_RE = re.compile(rf"(?<![\d.])(?P<num>{_AR})\s*(?P<mag>[万亿])?|(?P<cnum>{_CN})(?=余|多|{_UNIT_RE})|百分之(?P<pct>{_AR}|{_CN})")
+
+_NEGATION_ZERO = re.compile(r"没有|未|无|零")
+
+
+def parse_chinese(s: str) -> int | None:
+    """``"二千六百二十三"`` → 2623, ``"十五"`` → 15, ``"三万五千"`` → 35000, ``"一二"`` → 12."""
+    if not s:
+        return None
+    if all(ch in _CN_DIGITS for ch in s):  # digit-by-digit: 二〇二三
+        return int("".join(str(_CN_DIGITS[ch]) for ch in s))
+    total, section, digit = 0, 0, None
+    for ch in s:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            section += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        elif ch in _CN_MAG:
+            section += digit or 0
+            total += (section or 1) * _CN_MAG[ch]
+            section, digit = 0, None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+def parse_number(s: str) -> tuple[Number, int] | None:
+    """A printed number → (value, printed decimals). Handles ``1,234``, ``12.50``, 中文数字, 万/亿."""
+    s = normalize(s).strip().replace(" ", "")
+    mag = 1
+    if s and s[-1] in _CN_MAG and len(s) > 1 and (s[-2].isdigit()):
+        mag = _CN_MAG[s[-1]]
+        s = s[:-1]
+    if re.fullmatch(_AR, s):
+        d = Decimal(s.replace(",", ""))
+        decimals = len(s.split(".")[1]) if "." in s else 0
+        v = d * mag
+        if v == v.to_integral_value():
+            return int(v), (decimals if mag == 1 else 0)
+        return v, max(0, -v.as_tuple().exponent)
+    n = parse_chinese(s)
+    return (n * mag, 0) if n is not None else None
+
+
+def numbers_in(quote: str) -> list[Number]:
+    """Every number written in ``quote`` (with magnitudes applied)."""
+    out: list[Number] = []
+    q = normalize(quote)
+    for m in ANY_NUMBER_RE.finditer(q):
+        raw = m.group("num") or m.group("cnum") or m.group("pct")
+        p = parse_number(raw + (m.group("mag") or "") if m.group("num") else raw)
+        if p is not None:
+            out.append(p[0])
+            if m.group("mag"):  # "0.5万元": the printed figure is also the value in 万元
+                bare = parse_number(raw)
+                if bare is not None:
+                    out.append(bare[0])
+    return out
+
+
+def same_number(a: Any, b: Any) -> bool:
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except Exception:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules file
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    version: int
+    severity: str
+    classification: str
+
+
+@lru_cache(maxsize=1)
+def load_rules(path: str | None = None) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path or RULES_PATH).read_text(encoding="utf-8"))
+    data["by_id"] = {
+        r["id"]: RuleInfo(r["id"], int(r.get("version", 1)), r.get("severity", "error"), r.get("classification", "narrative"))
+        for r in data["rules"]
+    }
+    return data
+
+
+def rules_version() -> str:
+    d = load_rules()
+    return f"{d['id']}@{d['version']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Locating quotes
+# ---------------------------------------------------------------------------------------------
+
+
+def locate(doc: Document, quote: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """Find ``quote`` in ``doc.text`` (normalized), preferring ``[start, end)``; whitespace-tolerant."""
+    q = normalize(quote).strip()
+    if not q:
+        return None
+    text = doc.text
+    end = len(text) if end is None else end
+    for a0, b0 in ((start, end), (0, len(text))):
+        i = text.find(q, a0, b0)
+        if i >= 0:
+            return i, i + len(q)
+    compact = re.sub(r"\s+", "", q)
+    if not compact:
+        return None
+    pat = re.compile(r"\s*".join(re.escape(ch) for ch in compact))
+    for a0, b0 in ((start, end), (0, len(text))):
+        m = pat.search(text, a0, b0)
+        if m:
+            return m.start(), m.end()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Narrative regions
+# ---------------------------------------------------------------------------------------------
+
+NARRATIVE_KEYS = ("一", "五", "六")
+
+
+def _table_ranges(layout: Any) -> list[tuple[int, int]]:
+    regions = getattr(layout, "regions", {}) or {}
+    return sorted((r.start, r.end) for r in regions.values())
+
+
+def _minus(a: int, b: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out, pos = [], a
+    for s, e in holes:
+        if e <= pos or s >= b:
+            continue
+        if s > pos:
+            out.append((pos, s))
+        pos = max(pos, e)
+    if pos < b:
+        out.append((pos, b))
+    return out
+
+
+def narrative_chunks(doc: Document, layout: Any = None) -> list[tuple[str, list[tuple[int, int]]]]:
+    """The narrative, grouped by section kind, as ranges of ``doc.text`` outside the table regions.
+
+    ``一`` is everything before the first table (the overview and whatever precedes the tables:
+    some reports number their sub-sections so that a title finder mistakes them for sections
+    二…四); ``五`` and ``六`` are those sections minus any table. Kinds with no text are left out.
+    """
+    layout = layout if layout is not None else _analyze(doc)
+    n = len(doc.text)
+    holes = _table_ranges(layout)
+    sections = {s.key: s for s in getattr(layout, "sections", [])}
+    later = [sections[k].start for k in ("五", "六") if k in sections]
+    first_table = holes[0][0] if holes else n
+    cut = min([first_table, *later]) if later or holes else n
+    out: list[tuple[str, list[tuple[int, int]]]] = []
+    first = sections["一"].start if "一" in sections and sections["一"].start < cut else 0
+    head = _minus(first, cut, holes)
+    if any(doc.text[a:b].strip() for a, b in head):
+        out.append(("一", head))
+    for k in ("五", "六"):
+        s = sections.get(k)
+        if s is None:
+            continue
+        rs = _minus(max(s.start, cut), s.end, holes)
+        if any(doc.text[a:b].strip() for a, b in rs):
+            out.append((k, rs))
+    return out
+
+
+def _analyze(doc: Document) -> Any:
+    from ..layout import analyze  # the deterministic layout pass
+
+    return analyze(doc)
+
+
+def chunk_text(doc: Document, ranges: list[tuple[int, int]]) -> str:
+    return "\n".join(doc.text[a:b].strip("\n") for a, b in ranges)
+
+
+def _section_of(layout: Any, pos: int) -> str:
+    for s in getattr(layout, "sections", []):
+        if s.start <= pos < s.end:
+            return s.key
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical metrics
+# ---------------------------------------------------------------------------------------------
+
+_CHANNELS = (
+    ("website", ("网站", "门户网", "政府网")),
+    ("wechat", ("微信",)),
+    ("weibo", ("微博",)),
+    ("douyin", ("抖音",)),
+    ("gazette", ("公报",)),
+    ("new_media", ("新媒体", "客户端", "APP", "app", "头条", "视频号")),
+)
+_PUBLISHED_END = re.compile(r"(主动公开|公开|发布|发送|推送)了?(各类|各项|各种)?(政府|政务)?信息(数|数量|总数)?$")
+_LEAD = re.compile(r"^(全年|年内|本年度?|共|累计|总计|合计|其中|以及|并|和|及|又|另|还)+")
+
+
+def channel_of(text: str) -> str | None:
+    for key, words in _CHANNELS:
+        if any(w in text for w in words):
+            return key
+    return None
+
+
+_COUNT_UNITS = ("件", "个", "次", "起", "")
+_ITEM_UNITS = ("条", "篇", "个", "件", "")
+
+
+def canonical_metric(
+    label: str, context: str = "", *, post: str = "", unit: str = "", prev: str | None = None, in_published: bool = False
+) -> str | None:
+    """Map a printed label (with the words after the number and the previous clause) to a canonical key."""
+    m = _canonical(_LEAD.sub("", label), context, post, prev, in_published)
+    if m is None:
+        return None
+    if m == "fees":
+        return m if unit.endswith("元") or unit == "" else None
+    if m.startswith("items_published"):
+        return m if unit in _ITEM_UNITS else None
+    return m if unit in _COUNT_UNITS else None
+
+
+def _canonical(lab: str, context: str, post: str, prev: str | None, in_published: bool) -> str | None:
+    both = context + lab
+    full = lab + post
+    if "信访" in full or "来信" in full or "投诉" in full or "办证" in full:
+        return None
+    if re.search(r"复议", lab) and not re.search(r"诉讼", lab):
+        return "reviews"
+    if re.search(r"诉讼", lab) and not re.search(r"复议", lab):
+        return "lawsuits"
+    if "上年结转" in full:
+        return "carried_over"
+    if re.search(r"结转(至|到)?下(一)?年", full):
+        return "carried_forward"
+    if re.search(r"(收到|新收|受理|接到|接收)", lab) and "申请" in full:
+        return "applications_received"
+    if re.search(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)", lab) and (
+        "申请" in full or prev == "applications_received"
+    ):
+        return "applications_closed"
+    if re.search(r"(收取|收费|处理费)", lab):
+        return "fees"
+    if _PUBLISHED_END.search(lab) or (in_published and channel_of(lab)):
+        ch = channel_of(both if not in_published else lab)
+        return f"items_published.{ch}" if ch else "items_published"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The finder
+# ---------------------------------------------------------------------------------------------
+
+_DELIMS = "，,、；;：:。（()）\n"
+_SENT_END = re.compile(r"[。\n]")
+
+
+@dataclass
+class _Tok:
+    start: int  # offsets in doc.text
+    end: int
+    value: Number
+    unit: str
+    decimals: int
+    approx: bool
+    label: str  # printed label before the number (its clause)
+    post: str  # words right after the unit (for "收到1件…申请")
+    clause_start: int
+    prev_clause: str
+
+
+def _tokens(text: str, a: int, b: int) -> list[_Tok]:
+    toks: list[_Tok] = []
+    last_end = a
+    for m in NUMBER_RE.finditer(text, a, b):
+        if m.group("pct") is not None:
+            p = parse_number(m.group("pct"))
+            unit, approx = "%", False
+        elif m.group("num") is not None:
+            mag, unit = m.group("mag") or "", m.group("unit")
+            p = parse_number(m.group("num") + mag)
+            approx = bool(m.group("approx"))
+        else:
+            p = parse_number(m.group("cnum"))
+            unit, approx = m.group("cunit"), bool(m.group("capprox"))
+            if text[m.end() : m.end() + 1] == "是":
+                continue
+        if p is None:
+            continue
+        value, decimals = p
+        cs = m.start()
+        while cs > last_end and text[cs - 1] not in _DELIMS:
+            cs -= 1
+        label = text[cs : m.start()].strip()
+        pe = m.end()
+        post_end = pe
+        while post_end < b and post_end - pe < 24 and text[post_end] not in _DELIMS:
+            post_end += 1
+        ps = cs - 1
+        while ps > a and text[ps - 1] not in "，,；;。\n":
+            ps -= 1
+        prev_clause = text[max(a, ps) : max(a, cs - 1)]
+        toks.append(
+            _Tok(m.start(), m.end(), value, unit, decimals, approx, label, text[pe:post_end], cs, prev_clause)
+        )
+        last_end = m.end()
+    return toks
+
+
+def _sentences(text: str, a: int, b: int) -> Iterable[tuple[int, int]]:
+    pos = a
+    for m in _SENT_END.finditer(text, a, b):
+        if m.end() > pos:
+            yield pos, m.end()
+        pos = m.end()
+    if pos < b:
+        yield pos, b
+
+
+def _unit_kind(unit: str) -> str:
+    return "money" if unit.endswith("元") else ("rate" if unit == "%" else "count")
+
+
+_ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"(没有|未|无)(收到|接到|受理|接收)[^。；;\n]{0,40}?申请"), ("applications_received",)),
+    (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)?[^。；;，,\n]{0,30}?行政复议[^。；;，,\n]{0,4}?(和|及|或|、)[^。；;，,\n]{0,6}?诉讼"), ("reviews", "lawsuits")),
+    (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)[^。；;，,\n]{0,30}?(行政)?复议"), ("reviews",)),
+    (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)[^。；;，,\n]{0,30}?(行政)?诉讼"), ("lawsuits",)),
+    (re.compile(r"(没有|未|无)(产生|收取)?[^。；;，,\n]{0,12}?(处理费|收费)"), ("fees",)),
+]
+
+
+class _Finder:
+    def __init__(self, doc: Document, layout: Any):
+        self.doc = doc
+        self.layout = layout
+        self.facts: list[Fact] = []
+
+    def fact(self, metric: str, value: Number, unit: str, a: int, b: int, **kw: Any) -> Fact:
+        quote = self.doc.text[a:b]
+        return Fact(
+            metric=metric,
+            value=value,
+            unit=unit,
+            quote=quote,
+            span=self.doc.span(a, b),
+            section=_section_of(self.layout, a),
+            producer="parser",
+            grounded=None,
+            **kw,
+        )
+
+    def tok_fact(self, t: _Tok, metric: str | None) -> Fact:
+        label = t.label or t.post.strip()
+        # "全市收到1件依申请公开政府信息申请": the words after the number are part of the statement.
+        end = t.end + len(t.post) if metric and "申请" in t.post and "申请" not in t.label else t.end
+        return self.fact(
+            metric or (label or "?"),
+            t.value,
+            t.unit,
+            t.clause_start,
+            end,
+            kind=_unit_kind(t.unit),
+            decimals=t.decimals,
+            approximate=t.approx,
+            label=label,
+        )
+
+    def run(self, ranges: list[tuple[int, int]]) -> list[Fact]:
+        text = self.doc.text
+        for a, b in ranges:
+            prev_sum: tuple[Fact, list[_Tok], int] | None = None
+            for sa, sb in _sentences(text, a, b):
+                prev_sum = self.sentence(sa, sb, prev_sum)
+        return self.facts
+
+    def sentence(self, sa: int, sb: int, prev_sum: Any) -> Any:
+        text = self.doc.text
+        toks = _tokens(text, sa, sb)
+        self.zero_statements(sa, sb, toks)
+        if not toks:
+            return None
+        used: set[int] = set()
+        new_sum = None
+        metrics: dict[int, str | None] = {}
+        prev: str | None = None
+        for i, t in enumerate(toks):
+            metrics[i] = canonical_metric(t.label, t.prev_clause, post=t.post, unit=t.unit, prev=prev)
+            prev = metrics[i]
+        # Sum statements: a total, then 其中 parts.
+        for q in [m.start() for m in re.finditer("其中", text[sa:sb])]:
+            q += sa
+            before = [i for i, t in enumerate(toks) if t.end <= q and i not in used]
+            if not before:
+                continue
+            ti = before[-1]
+            total = toks[ti]
+            if total.unit == "%" or q - total.end > 16:
+                continue
+            paren = text[q - 1 : q] in "(（"
+            stop = sb
+            if paren:
+                close = re.search(r"[)）]", text[q:sb])
+                stop = q + close.start() if close else sb
+            parts_i = []
+            for j in range(ti + 1, len(toks)):
+                t = toks[j]
+                if t.start >= stop or t.unit != total.unit:
+                    break
+                if j > ti + 1 and "其中" in text[toks[j - 1].end : t.start]:
+                    break
+                parts_i.append(j)
+            if not parts_i:
+                continue
+            published = (metrics[ti] or "").startswith("items_published")
+            parts = []
+            for j in parts_i:
+                m = canonical_metric(toks[j].label, "", unit=toks[j].unit, in_published=published)
+                if m == metrics[ti]:
+                    m = None
+                parts.append(self.tok_fact(toks[j], m))
+            end = toks[parts_i[-1]].end
+            f = self.fact(
+                metrics[ti] or (total.label or "?"),
+                total.value,
+                total.unit,
+                total.clause_start,
+                end,
+                kind="sum",
+                parts=parts,
+                approximate=total.approx,
+                label=total.label,
+                decimals=total.decimals,
+            )
+            self.facts.append(f)
+            used.update([ti, *parts_i])
+            new_sum = (f, [toks[j] for j in parts_i], end)
+        # A bare list of counts right after a sum statement: checked against that total.
+        if prev_sum is not None and new_sum is None and "其中" not in text[sa:sb]:
+            pf, _, pend = prev_sum
+            same = [t for t in toks if t.unit == pf.unit]
+            if len(toks) >= 3 and len(same) == len(toks) and all(not t.approx for t in toks):
+                a = self.doc.text.find(pf.quote, max(0, pend - len(pf.quote) - 1))
+                a = a if a >= 0 else toks[0].clause_start
+                parts = [self.tok_fact(t, None) for t in toks]
+                f = self.fact(
+                    pf.metric,
+                    pf.value,
+                    pf.unit,
+                    a,
+                    toks[-1].end,
+                    kind="sum",
+                    parts=parts,
+                    label=getattr(pf, "label", ""),
+                    implicit=True,
+                )
+                self.facts.append(f)
+                used.update(range(len(toks)))
+        # Rates whose numerator and denominator are printed before them in the sentence.
+        for i, t in enumerate(toks):
+            if t.unit != "%" or i in used:
+                continue
+            name = re.sub(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$", "", t.label)
+            if not name.endswith("率"):
+                continue
+            stem = name[:-1][-2:]
+            num_i = next(
+                (j for j in range(i - 1, -1, -1) if toks[j].unit != "%" and stem and stem in toks[j].label),
+                None,
+            )
+            if num_i is None or num_i == 0 or toks[num_i - 1].unit != toks[num_i].unit:
+                self.facts.append(self.tok_fact(t, name))
+                used.add(i)
+                continue
+            num, den = toks[num_i], toks[num_i - 1]
+            nf = self.tok_fact(num, metrics[num_i])
+            df = self.tok_fact(den, metrics[num_i - 1])
+            self.facts.append(
+                self.fact(
+                    name,
+                    t.value,
+                    "%",
+                    den.clause_start,
+                    t.end,
+                    kind="rate",
+                    parts=[nf, df],
+                    rate_of=[nf.metric, df.metric],
+                    decimals=t.decimals,
+                    label=name,
+                )
+            )
+            used.update([i, num_i, num_i - 1])
+        # Everything else: plain counts (canonical ones matter most; others are kept as printed).
+        for i, t in enumerate(toks):
+            if i in used:
+                continue
+            self.facts.append(self.tok_fact(t, metrics[i]))
+        return new_sum
+
+    def zero_statements(self, sa: int, sb: int, toks: list[_Tok]) -> None:
+        text = self.doc.text
+        seen: set[str] = set()
+        for pat, metrics in _ZERO_PATTERNS:
+            for m in pat.finditer(text, sa, sb):
+                if any(m.start() <= t.start < m.end() for t in toks):
+                    continue  # a printed number: not a statement in words
+                for metric in metrics:
+                    if metric in seen:
+                        continue
+                    seen.add(metric)
+                    self.facts.append(self.fact(metric, 0, "", m.start(), m.end(), label=m.group()))
+
+
+def find_facts(doc: Document, layout: Any = None) -> list[Fact]:
+    """Regex reading of the narrative: counts, zero statements, sums with parts, rates with parts."""
+    layout = layout if layout is not None else _analyze(doc)
+    ranges = [r for _k, rs in narrative_chunks(doc, layout) for r in rs]
+    return _Finder(doc, layout).run(ranges)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _fid(rule: str, f: Fact, suffix: str = "") -> str:
+    if f.span is not None:
+        where = f"{f.span.start}-{f.span.end}"
+    else:
+        where = "q" + hashlib.sha1(f.quote.encode("utf-8")).hexdigest()[:8]
+    return f"{rule}:{f.metric}@{where}{(':' + suffix) if suffix else ''}"
+
+
+def _finding(rule: str, f: Fact | None, status: str, message: str, *, fid: str | None = None, **kw: Any) -> Finding:
+    info = load_rules()["by_id"][rule]
+    severity = kw.pop("severity", info.severity if status != "PASS" else "info")
+    classification = kw.pop("classification", info.classification if status != "PASS" else "ok")
+    return Finding(
+        id=fid or _fid(rule, f),  # type: ignore[arg-type]
+        rule=rule,
+        version=info.version,
+        status=status,  # type: ignore[arg-type]
+        classification=classification,
+        severity=severity,
+        scope=kw.pop("scope", f"fact {f.metric}" if f is not None else ""),
+        message=message,
+        **kw,
+    )
+
+
+def _op(f: Fact) -> Operand:
+    return Operand(ref=f"fact:{f.metric}", value=f.value, kind=f.kind, span=f.span, decimals=f.decimals)
+
+
+def _flat(facts: Iterable[Fact]) -> Iterable[Fact]:
+    for f in facts:
+        yield f
+        yield from _flat(f.parts)
+
+
+def _is_approx(f: Fact) -> bool:
+    return bool(getattr(f, "approximate", False))
+
+
+def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | None = None) -> list[Finding]:
+    """N.QUOTE_GROUNDED and N.VALUE_REPARSES for one fact and its parts (sets span and grounded)."""
+    out: list[Finding] = []
+    a0, b0 = section_range or (0, len(doc.text))
+    loc = None
+    if f.span is not None and f.producer == "parser":
+        loc = (f.span.start, f.span.end)  # the finder read it from the text itself
+        found = True
+    else:
+        hit = locate(doc, f.quote, a0, b0)
+        found = hit is not None
+        if hit:
+            f.span = doc.span(*hit)
+            loc = hit
+    if not found:
+        out.append(_finding("N.QUOTE_GROUNDED", f, "FAIL", f"quote not found in the document: {f.quote!r}"))
+    else:
+        out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located"))
+    nums = numbers_in(f.quote)
+    zero_words = f.value == 0 and bool(_NEGATION_ZERO.search(f.quote))
+    reparses = any(same_number(n, f.value) for n in nums) or zero_words
+    if reparses:
+        out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{f.value} re-read from the quote"))
+    else:
+        shown = ", ".join(str(n) for n in nums) or "no number"
+        out.append(
+            _finding(
+                "N.VALUE_REPARSES",
+                f,
+                "FAIL",
+                f"value {f.value} is not written in its quote (the quote has {shown})",
+                values={"claimed": f.value, "in_quote": nums},
+            )
+        )
+    f.grounded = found and reparses
+    for p in f.parts:
+        if not p.quote:
+            p.quote = f.quote
+        rng = (loc[0], loc[1]) if loc else section_range
+        out.extend(check_grounding(doc, p, section_range=rng))
+        if p.span is None or p.grounded is False:
+            f.grounded = False
+    return out
+
+
+def check_sum(f: Fact) -> Finding | None:
+    if f.kind != "sum" or not f.parts:
+        return None
+    if _is_approx(f) or any(_is_approx(p) for p in f.parts):
+        return _finding("N.SUM", f, "NOT_ASSESSABLE", "an approximate figure (余/多) takes part", severity="info", classification="ok")
+    total = Decimal(str(f.value))
+    parts = [Decimal(str(p.value)) for p in f.parts]
+    s = sum(parts, Decimal(0))
+    arithmetic = " + ".join(str(p.value) for p in f.parts)
+    ops = [_op(f), *(_op(p) for p in f.parts)]
+    implicit = bool(getattr(f, "implicit", False))
+    if s == total:
+        return _finding("N.SUM", f, "PASS", f"{f.value} = {arithmetic}", arithmetic=f"{arithmetic} = {f.value}", operands=ops)
+    if implicit:
+        return _finding(
+            "N.SUM", f, "UNCERTAIN", f"a list after the total {f.value} adds up to {s}: a different breakdown, or an error",
+            arithmetic=f"{arithmetic} = {s} ≠ {f.value}", operands=ops, severity="warning",
+        )
+    if s > total:
+        return _finding(
+            "N.SUM", f, "FAIL", f"the parts of {f.metric} add up to {s}, more than the stated total {f.value}",
+            arithmetic=f"{arithmetic} = {s} > {f.value}", operands=ops,
+        )
+    if len(parts) == 1:
+        return _finding("N.SUM", f, "PASS", f"one part ({f.parts[0].value}) within the total {f.value}: a subset",
+                        arithmetic=f"{arithmetic} ≤ {f.value}", operands=ops)
+    return _finding(
+        "N.SUM", f, "UNCERTAIN", f"the parts of {f.metric} add up to {s}, less than the stated total {f.value} (a partial list, or an error)",
+        arithmetic=f"{arithmetic} = {s} < {f.value}", operands=ops, severity="warning",
+    )
+
+
+def check_rate(f: Fact) -> Finding | None:
+    if f.kind != "rate" or len(f.parts) != 2:
+        return None
+    num, den = (Decimal(str(p.value)) for p in f.parts)
+    if den == 0:
+        return _finding("N.RATE", f, "NOT_ASSESSABLE", "denominator is 0", severity="info", classification="ok")
+    q = Decimal(1).scaleb(-f.decimals)
+    computed = (num / den * 100).quantize(q, rounding=ROUND_HALF_UP)
+    printed = Decimal(str(f.value))
+    arithmetic = f"{f.parts[0].value} / {f.parts[1].value} × 100 = {computed}%"
+    ops = [_op(f), *(_op(p) for p in f.parts)]
+    if computed == printed:
+        return _finding("N.RATE", f, "PASS", f"{arithmetic} as printed", arithmetic=arithmetic, operands=ops)
+    return _finding("N.RATE", f, "FAIL", f"{arithmetic}, printed {f.value}%", arithmetic=f"{arithmetic} ≠ {f.value}%",
+                    operands=ops, values={"printed": f.value, "computed": computed})
+
+
+def _norm_label(s: str) -> str:
+    s = unicodedata.normalize("NFKC", s or "")
+    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"^(其中[:：]?)", "", s)
+    s = re.sub(r"^([（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])", "", s)
+    return s
+
+
+def table_value(record: Record, metric: str) -> tuple[Number | None, list[Operand]] | None:
+    """The table value counting the same quantity as ``metric``, or None when there is none."""
+    rules = load_rules()
+    refs = rules.get("table_map", {}).get(metric)
+    if refs and any(r.split(".")[0] in record.tables for r in refs):
+        total: Decimal = Decimal(0)
+        ops: list[Operand] = []
+        for ref in refs:
+            t, row, col = ref.split(".")
+            table = record.tables.get(t)
+            cell = table.get(row, col) if table else None
+            if cell is None or cell.kind not in ("number", "zero") or cell.value is None:
+                return None
+            total += Decimal(str(cell.value))
+            ops.append(Operand(ref=ref, value=cell.value, kind=cell.kind, span=cell.span, decimals=cell.decimals))
+        v: Number = int(total) if total == total.to_integral_value() else total
+        return v, ops
+    pat = rules.get("legacy_map", {}).get(metric)
+    legacy = record.tables.get("legacy")
+    if pat and legacy:
+        for c in legacy.cells:
+            if c.col == "year" and re.search(pat, _norm_label(c.label or "")):
+                if c.kind not in ("number", "zero") or c.value is None:
+                    return None
+                return c.value, [Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)]
+    return None
+
+
+def check_table(f: Fact, record: Record) -> Finding | None:
+    if _is_approx(f) or f.kind == "rate":
+        return None
+    tv = table_value(record, f.metric)
+    if tv is None:
+        return None
+    value, ops = tv
+    refs = " + ".join(o.ref for o in ops)
+    if same_number(value, f.value):
+        return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {value}",
+                        operands=[_op(f), *ops], arithmetic=f"{f.value} = {value}")
+    return _finding(
+        "N.TABLE_MATCH", f, "FAIL",
+        f"narrative says {f.metric} = {f.value} ({f.quote!r}); the table says {value} ({refs})",
+        operands=[_op(f), *ops], arithmetic=f"{f.value} ≠ {value}",
+        values={"narrative": f.value, "table": value},
+    )
+
+
+def _overlap(a: Span | None, b: Span | None) -> bool:
+    return a is not None and b is not None and a.start < b.end and b.start < a.end
+
+
+def check_same_quantity(facts: list[Fact]) -> list[Finding]:
+    """N.SAME_QUANTITY across statements, N.AGREE within one statement read by parser and model."""
+    out: list[Finding] = []
+    groups: dict[str, list[Fact]] = {}
+    known = set(load_rules().get("table_map", {})) | set(load_rules().get("legacy_map", {}))
+    for f in _flat(facts):
+        if _is_approx(f) or f.kind == "rate" or f.grounded is False:
+            continue
+        if f.metric in known or f.metric.startswith("items_published") or f.metric == "fees":
+            groups.setdefault(f.metric, []).append(f)
+    for metric, fs in sorted(groups.items()):
+        # Statements: facts with overlapping spans are one statement.
+        stmts: list[list[Fact]] = []
+        for f in fs:
+            for st in stmts:
+                if any(_overlap(f.span, g.span) or (f.span is None and g.quote == f.quote) for g in st):
+                    st.append(f)
+                    break
+            else:
+                stmts.append([f])
+        for st in stmts:
+            producers = {g.producer for g in st}
+            if {"parser", "model"} <= producers:
+                pv = {str(g.value) for g in st if g.producer == "parser"}
+                mv = {str(g.value) for g in st if g.producer == "model"}
+                anchor = next(g for g in st if g.producer == "parser")
+                if pv == mv:
+                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = {anchor.value}"))
+                else:
+                    out.append(_finding(
+                        "N.AGREE", anchor, "FAIL",
+                        f"parser reads {metric} = {'/'.join(sorted(pv))}, model reads {'/'.join(sorted(mv))}",
+                        values={"parser": sorted(pv), "model": sorted(mv)},
+                    ))
+        values: dict[str, Fact] = {}
+        for st in stmts:
+            g = next((x for x in st if x.producer == "parser"), st[0])
+            values.setdefault(str(Decimal(str(g.value)).normalize()), g)
+        if len(values) > 1:
+            ordered = sorted(values.values(), key=lambda g: g.span.start if g.span else 0)
+            desc = " vs ".join(f"{g.value} ({g.quote[:30]!r})" for g in ordered)
+            out.append(_finding(
+                "N.SAME_QUANTITY", ordered[0], "FAIL",
+                f"{metric} is stated with {len(values)} different values: {desc}",
+                fid=f"N.SAME_QUANTITY:{metric}", scope=f"quantity {metric}",
+                operands=[_op(g) for g in ordered], values={str(i): g.value for i, g in enumerate(ordered)},
+            ))
+    return out
+
+
+def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, *, layout: Any = None) -> list[Finding]:
+    """Every narrative rule over ``facts`` (any producer). Sets ``span``/``grounded`` on the facts."""
+    out: list[Finding] = []
+    sec_ranges = {s.key: (s.start, s.end) for s in getattr(layout, "sections", [])} if layout is not None else {}
+    for f in facts:
+        out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section)))
+    for f in facts:
+        if f.grounded is False:
+            continue  # an ungrounded fact is not evidence for anything else
+        for chk in (check_sum(f), check_rate(f)):
+            if chk is not None:
+                out.append(chk)
+        if record is not None:
+            for g in _flat([f]):
+                t = check_table(g, record)
+                if t is not None:
+                    out.append(t)
+    out.extend(check_same_quantity(facts))
+    return _dedupe(out)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        if f.id in seen and seen[f.id].status != "PASS":
+            continue  # keep the first non-PASS for an id
+        seen[f.id] = f
+    return list(seen.values())

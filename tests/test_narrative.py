@@ -1,0 +1,351 @@
+"""Deterministic narrative facts and their rules (no model involved).
+
+Synthetic fixtures are written here; the samples in ../shared/samples are read at test time and the
+tests that need them skip with a reason when they are absent.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from extractor.document import from_text
+from extractor.model import Cell, DocumentInfo, Fact, Record, Table
+from extractor.verify.narrative import (
+    canonical_metric,
+    check_facts,
+    find_facts,
+    load_rules,
+    locate,
+    numbers_in,
+    parse_chinese,
+    parse_number,
+)
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+def doc_of(text: str, name: str = "fixture.txt"):
+    return from_text(text, name=name, kind="text", raw=text.encode("utf-8"), encoding="utf-8")
+
+
+class _Layout:
+    """A hand-made layout: the whole fixture is section 一, no tables."""
+
+    def __init__(self, n: int):
+        from types import SimpleNamespace
+
+        self.sections = [SimpleNamespace(key="一", title="一、总体情况", start=0, end=n)]
+        self.regions = {}
+        self.format = "2021"
+
+
+def facts_and_findings(text: str, record: Record | None = None):
+    d = doc_of(text)
+    lay = _Layout(len(d.text))
+    facts = find_facts(d, lay)
+    return d, facts, check_facts(d, facts, record, layout=lay)
+
+
+def by_rule(findings, rule, status=None):
+    return [f for f in findings if f.rule == rule and (status is None or f.status == status)]
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw,value",
+    [
+        ("2623", 2623),
+        ("1,234", 1234),
+        ("12.50", Decimal("12.50")),
+        ("1.2万", 12000),
+        ("3亿", 300_000_000),
+        ("二千六百二十三", 2623),
+        ("十五", 15),
+        ("三万五千", 35000),
+        ("两百", 200),
+        ("一〇五", 105),
+    ],
+)
+def test_parse_number(raw, value):
+    assert parse_number(raw)[0] == value
+
+
+def test_parse_number_keeps_printed_decimals():
+    assert parse_number("98.02") == (Decimal("98.02"), 2)
+    assert parse_chinese("零") == 0
+
+
+def test_numbers_in_quote_handles_magnitudes_percent_and_words():
+    assert 12000 in numbers_in("共发布信息1.2万条")
+    assert 88 in numbers_in("办结率百分之八十八")
+    assert 3 in numbers_in("收到申请三件")
+    assert Decimal("0.5") in numbers_in("收费0.5万元")
+
+
+def test_full_width_digits_are_read():
+    _, facts, _ = facts_and_findings("全年收到政府信息公开申请１２件。")
+    f = next(f for f in facts if f.metric == "applications_received")
+    assert f.value == 12
+
+
+# --- canonical keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label,post,unit,key",
+    [
+        ("全年收到政府信息公开申请", "", "件", "applications_received"),
+        ("共受理依申请公开", "", "件", "applications_received"),
+        ("受理群众来电", "", "件", None),
+        ("全市收到", "依申请公开政府信息申请", "件", "applications_received"),
+        ("收到网上信访", "", "件", None),
+        ("受理申请办证", "", "家", None),
+        ("引发行政复议", "", "件", "reviews"),
+        ("提起行政诉讼", "", "起", "lawsuits"),
+        ("上年结转", "", "件", "carried_over"),
+        ("主动公开政府信息", "", "条", "items_published"),
+        ("通过门户网站发布信息", "", "条", "items_published.website"),
+        ("向社会发布教育教学、医疗卫生等信息", "", "条", None),
+    ],
+)
+def test_canonical_metric(label, post, unit, key):
+    assert canonical_metric(label, post=post, unit=unit) == key
+
+
+# --- the finder and the rules on synthetic text --------------------------------------------------
+
+
+def test_sum_statement_adds_up():
+    _, facts, findings = facts_and_findings("本年度主动公开政府信息120条，其中通过网站发布信息100条、微信发布信息20条。")
+    s = next(f for f in facts if f.kind == "sum")
+    assert s.metric == "items_published" and s.value == 120
+    assert [(p.metric, p.value) for p in s.parts] == [("items_published.website", 100), ("items_published.wechat", 20)]
+    assert [f.status for f in by_rule(findings, "N.SUM")] == ["PASS"]
+
+
+def test_sum_statement_that_exceeds_its_total_fails():
+    _, _, findings = facts_and_findings("本年度主动公开政府信息100条，其中通过网站发布信息90条、微信发布信息20条。")
+    (f,) = by_rule(findings, "N.SUM")
+    assert f.status == "FAIL" and "110" in f.message
+
+
+def test_partial_list_is_uncertain_not_fail():
+    _, _, findings = facts_and_findings("共办理事项100件，其中甲类30件、乙类20件。")
+    (f,) = by_rule(findings, "N.SUM")
+    assert f.status == "UNCERTAIN"
+
+
+def test_rate_matches_printed_precision():
+    _, facts, findings = facts_and_findings("受理群众来电40件，办结30件，办结率75%。")
+    r = next(f for f in facts if f.kind == "rate")
+    assert [p.value for p in r.parts] == [30, 40] and r.rate_of == ["办结", "受理群众来电"]
+    assert by_rule(findings, "N.RATE")[0].status == "PASS"
+    _, _, bad = facts_and_findings("受理群众来电40件，办结30件，办结率76%。")
+    assert by_rule(bad, "N.RATE")[0].status == "FAIL"
+    _, _, dec = facts_and_findings("受理群众来电3件，办结2件，办结率66.67%。")
+    assert by_rule(dec, "N.RATE")[0].status == "PASS"
+
+
+def test_zero_statement_in_words():
+    _, facts, findings = facts_and_findings("本年度没有收到公民、法人要求公开政府信息的申请。")
+    f = next(f for f in facts if f.metric == "applications_received")
+    assert f.value == 0
+    assert all(x.status == "PASS" for x in findings)
+
+
+def test_same_quantity_with_two_values_is_a_finding():
+    text = "通过门户网站发布信息50条。全年主动公开政府信息90条，其中通过网站发布信息60条、微信发布信息30条。"
+    _, _, findings = facts_and_findings(text)
+    (f,) = by_rule(findings, "N.SAME_QUANTITY")
+    assert f.status == "FAIL" and "50" in f.message and "60" in f.message
+
+
+def test_approximate_figures_are_not_summed_or_compared():
+    _, facts, findings = facts_and_findings("通过网站发布信息300余条。通过门户网站发布信息42条。")
+    assert any(getattr(f, "approximate", False) for f in facts)
+    assert not by_rule(findings, "N.SAME_QUANTITY")
+
+
+def test_rules_file_declares_every_rule_with_a_version():
+    ids = {r["id"]: r["version"] for r in load_rules()["rules"]}
+    for rule in ("N.QUOTE_GROUNDED", "N.VALUE_REPARSES", "N.SUM", "N.RATE", "N.TABLE_MATCH", "N.SAME_QUANTITY", "N.AGREE"):
+        assert ids[rule] >= 1
+
+
+def test_locate_tolerates_whitespace_only():
+    d = doc_of("全年 收到 申请 5 件。")
+    assert locate(d, "全年收到申请5件") is not None
+    assert locate(d, "全年收到申请6件") is None
+
+
+# --- model facts are rechecked ---------------------------------------------------------------------
+
+
+def _model_fact(**kw) -> Fact:
+    base = dict(producer="model", prompt="narrative_facts@1", model="fixture-model", section="一", unit="件")
+    base.update(kw)
+    return Fact(**base)
+
+
+def test_fabricated_number_is_never_grounded():
+    """A model answer whose number is absent from the source fails N.VALUE_REPARSES."""
+    d = doc_of("全年收到政府信息公开申请5件，办结5件。")
+    fake = _model_fact(metric="applications_received", value=7, quote="全年收到政府信息公开申请5件")
+    findings = check_facts(d, [fake])
+    assert fake.grounded is False
+    assert by_rule(findings, "N.VALUE_REPARSES", "FAIL")
+
+
+def test_quote_not_in_source_is_never_grounded():
+    d = doc_of("全年收到政府信息公开申请5件，办结5件。")
+    fake = _model_fact(metric="applications_received", value=8, quote="全年收到政府信息公开申请8件")
+    findings = check_facts(d, [fake])
+    assert fake.grounded is False
+    assert by_rule(findings, "N.QUOTE_GROUNDED", "FAIL")
+    assert fake.span is None
+
+
+def test_ungrounded_model_fact_is_not_evidence_for_table_match():
+    d = doc_of("全年收到政府信息公开申请5件。")
+    rec = _record({"table3": {"new_received": {"total": 9}}})
+    fake = _model_fact(metric="applications_received", value=9, quote="全年收到政府信息公开申请9件")
+    findings = check_facts(d, [fake], rec)
+    assert not by_rule(findings, "N.TABLE_MATCH", "PASS")
+
+
+def test_parser_and_model_agree_or_disagree_on_one_statement():
+    text = "全年收到政府信息公开申请5件。"
+    d = doc_of(text)
+    lay = _Layout(len(d.text))
+    parsed = find_facts(d, lay)
+    good = _model_fact(metric="applications_received", value=5, quote="全年收到政府信息公开申请5件")
+    assert by_rule(check_facts(d, parsed + [good], layout=lay), "N.AGREE")[0].status == "PASS"
+    parsed = find_facts(d, lay)
+    wrong = _model_fact(metric="applications_received", value=5, quote="收到政府信息公开申请5件")
+    wrong.value = 6
+    out = check_facts(d, parsed + [wrong], layout=lay)
+    assert not by_rule(out, "N.AGREE", "PASS")  # the wrong reading is ungrounded, so it is no voice
+
+
+# --- narrative vs table ----------------------------------------------------------------------------
+
+
+def _record(tables: dict, fmt: str = "2021") -> Record:
+    rec = Record(document=DocumentInfo(name="fixture"), format=fmt)
+    for key, rows in tables.items():
+        if key == "legacy":
+            cells = [
+                Cell(table="legacy", row=f"L{i}", col=c.get("column", "year"), label=c["label"], value=c["value"],
+                     kind=_kind(c["value"]))
+                for i, c in enumerate(rows)
+                if not isinstance(c["value"], str)
+            ]
+        else:
+            cells = [
+                Cell(table=key, row=r, col=c, value=v if not isinstance(v, str) else None, kind=_kind(v))
+                for r, cols in rows.items()
+                for c, v in cols.items()
+            ]
+        rec.tables[key] = Table(key=key, template=f"{fmt}.{key}", cells=cells)
+    return rec
+
+
+def _kind(v):
+    if v is None:
+        return "empty"
+    if isinstance(v, str):
+        return "not_applicable"
+    return "zero" if v == 0 else "number"
+
+
+def test_table_match_and_mismatch():
+    rec = _record({"table3": {"new_received": {"total": 5}, "total": {"total": 0}}, "table4": {
+        "review": {"total": 0}, "litigation_direct": {"total": 1}, "litigation_after_review": {"total": 1}}})
+    _, _, findings = facts_and_findings("全年收到政府信息公开申请5件，办结5件。被提起行政诉讼3件。", rec)
+    tm = {f.scope: f.status for f in by_rule(findings, "N.TABLE_MATCH")}
+    assert tm == {"fact applications_received": "PASS", "fact applications_closed": "FAIL", "fact lawsuits": "FAIL"}
+    lawsuit = next(f for f in by_rule(findings, "N.TABLE_MATCH") if f.scope == "fact lawsuits")
+    assert lawsuit.values == {"narrative": 3, "table": 2}
+
+
+def test_blank_table_cell_is_not_compared():
+    rec = _record({"table3": {"new_received": {"total": None}}})
+    _, _, findings = facts_and_findings("全年收到政府信息公开申请5件。", rec)
+    assert not by_rule(findings, "N.TABLE_MATCH")
+
+
+# --- the samples ----------------------------------------------------------------------------------
+
+needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not present")
+
+
+def _sample(prefix: str):
+    from extractor.layout import analyze
+    from extractor.loaders.text import load_text
+
+    path = next(SAMPLES.glob(f"{prefix}_*.txt"))
+    d = load_text(path.read_bytes(), name=path.name)
+    lay = analyze(d)
+    gold = json.loads((SAMPLES / "gold" / (path.stem + ".json")).read_text(encoding="utf-8"))
+    rec = _record({k: gold[k] for k in ("table2", "table3", "table4", "legacy") if k in gold}, gold["format"])
+    facts = find_facts(d, lay)
+    return d, facts, check_facts(d, facts, rec, layout=lay)
+
+
+def _sums(facts):
+    return {(f.value, tuple(p.value for p in f.parts)) for f in facts if f.kind == "sum"}
+
+
+@needs_samples
+def test_seed_001_sums_and_two_website_totals():
+    d, facts, findings = _sample("001")
+    assert (494, (24, 372, 98)) in _sums(facts)
+    assert (2623, (610, 24, 1989)) in _sums(facts)
+    assert {f.message.split(" = ")[0] for f in by_rule(findings, "N.SUM", "PASS")} >= {"494", "2623"}
+    (same,) = by_rule(findings, "N.SAME_QUANTITY", "FAIL")
+    assert "items_published.website" in same.message and "494" in same.message and "610" in same.message
+    for f in facts:  # every span re-reads to the quote in the original text
+        assert f.span is not None and d.original[f.span.start : f.span.end].replace(" ", "") != ""
+
+
+@needs_samples
+def test_seed_003_rate_and_2661_sum():
+    _, facts, findings = _sample("003")
+    rate = next(f for f in facts if f.kind == "rate" and f.value == 88)
+    assert [p.value for p in rate.parts] == [22, 25]
+    assert any(f.status == "PASS" and "88" in f.message for f in by_rule(findings, "N.RATE"))
+    assert any(f.status == "PASS" and f.message.startswith("2661 = 177 + 2091") for f in by_rule(findings, "N.SUM"))
+    assert any(f.status == "PASS" and f.message.startswith("3000 = 1100 + 900 + 1000") for f in by_rule(findings, "N.SUM"))
+    # narrative "收到1件…申请" vs the legacy table's 收到申请数 1
+    assert any(f.status == "PASS" and "applications_received" in f.message for f in by_rule(findings, "N.TABLE_MATCH"))
+
+
+@needs_samples
+def test_seed_004_hotline_breakdowns():
+    _, facts, findings = _sample("004")
+    sums = [f for f in by_rule(findings, "N.SUM") if f.message.startswith("73001 = ")]
+    assert len(sums) == 2 and all(f.status == "PASS" for f in sums)
+    assert not [f for f in findings if f.status == "FAIL"]
+
+
+@needs_samples
+def test_seed_000_applications_compared_with_table_3():
+    _, facts, findings = _sample("000")
+    tm = {f.scope: f for f in by_rule(findings, "N.TABLE_MATCH")}
+    assert tm["fact applications_received"].status == "PASS"  # 收到申请5件 = table 三 new_received total 5
+    # "办结5件" against the (七)总计 row, which the source prints as 0: reported, not repaired
+    assert tm["fact applications_closed"].status == "FAIL"
+    assert tm["fact applications_closed"].values == {"narrative": 5, "table": 0}
+
+
+@needs_samples
+def test_no_false_alarms_on_clean_samples():
+    for seed in ("002", "004"):
+        _, _, findings = _sample(seed)
+        assert [f.message for f in findings if f.status == "FAIL"] == []
