@@ -864,3 +864,39 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             continue  # keep the first non-PASS for an id
         seen[f.id] = f
     return list(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def merge_facts(parsed: list[Fact], others: list[Fact]) -> list[Fact]:
+    """Parser facts, plus every other fact that is not the same reading of the same statement.
+
+    A model fact that repeats a parser fact (same key, same value, overlapping span) is dropped:
+    the agreement is recorded by N.AGREE. Disagreeing or ungrounded model facts stay, visibly.
+    """
+    out = list(parsed)
+    flat = list(_flat(parsed))
+    for f in others:
+        dup = f.grounded is not False and any(
+            g.metric == f.metric and same_number(g.value, f.value) and _overlap(g.span, f.span) for g in flat
+        )
+        if not dup:
+            out.append(f)
+    return out
+
+
+def check_narrative(doc: Document, layout: Any, record: Record) -> None:
+    """Find the narrative facts, check them and the facts already on ``record`` (e.g. the model's).
+
+    Appends the findings to ``record.findings`` and sets ``record.facts`` to the parser's facts plus
+    the other producers' facts that add something (see :func:`merge_facts`).
+    """
+    parsed = find_facts(doc, layout)
+    others = list(record.facts)
+    findings = check_facts(doc, parsed + others, record, layout=layout)
+    record.facts = merge_facts(parsed, others)
+    record.findings.extend(findings)
+    record.versions.setdefault("narrative_rules", rules_version())
