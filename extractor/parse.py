@@ -105,65 +105,81 @@ class Resolution:
         return len(self.vectors) == 1
 
 
-def _digits_splits(tok: Tok, parts: int) -> list[list[Tok]]:
-    """Every way of cutting an integer token's digits into ``parts`` numbers (no leading zeros)."""
-    s = tok.text
-    if parts == 1:
-        return [[tok]]
-    if not s.isdigit() or len(s) < parts:
-        return []
-    out = []
-    for cuts in itertools.combinations(range(1, len(s)), parts - 1):
-        bounds = (0, *cuts, len(s))
-        pieces = [s[a:b] for a, b in zip(bounds, bounds[1:])]
-        if any(len(p) > 1 and p[0] == "0" for p in pieces):
-            continue
-        out.append(
-            [
-                Tok(p, tok.start + a, tok.start + b, "num", int(p), 0, tok.slot)
-                for p, (a, b) in zip(pieces, zip(bounds, bounds[1:]))
-            ]
-        )
-    return out
+Groups = list[tuple[int, int]]  # (start, end): value[end] == sum(value[start:end])
 
 
-def split_run_together(vals: list[Tok], k: int, identity: Identity | None, limit: int = 20000) -> list[list[Tok]]:
-    """Split run-together digit tokens so that ``k`` values result and the identity holds."""
-    extra = k - len(vals)
-    if extra <= 0:
+def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: int = 200000) -> list[list[Tok]]:
+    """Every way to cut run-together digit tokens into ``k`` values so that the table's
+    identities hold (``groups``: each printed total equals the sum of the cells before it).
+
+    A value never spans two printed tokens, has no leading zero, and a total is forced to the sum
+    of its group, so the search only branches on the non-total cells."""
+    if k <= len(vals):
         return []
-    splittable = [i for i, t in enumerate(vals) if t.kind == "num" and t.text.isdigit() and len(t.text) > 1]
-    if not splittable or sum(len(vals[i].text) - 1 for i in splittable) < extra:
-        return []
+    totals = {e: a for a, e in (groups or [])}
     results: list[list[Tok]] = []
-    count = 0
-    # distribute the extra parts over the splittable tokens
-    for dist in _distributions(extra, [len(vals[i].text) - 1 for i in splittable]):
-        per_tok: list[list[list[Tok]]] = []
-        for i, t in enumerate(vals):
-            n = 1 + (dist[splittable.index(i)] if i in splittable else 0)
-            per_tok.append(_digits_splits(t, n) if t.kind == "num" else [[t]])
-        for combo in itertools.product(*per_tok):
-            count += 1
-            if count > limit:
-                return results
-            vec = [x for part in combo for x in part]
-            if identity is None or identity([x.value for x in vec]):
-                results.append(vec)
+    nodes = 0
+    digits_left = [0] * (len(vals) + 1)
+    for i in range(len(vals) - 1, -1, -1):
+        t = vals[i]
+        digits_left[i] = digits_left[i + 1] + (len(t.text) if t.kind == "num" and t.text.isdigit() else 1)
+
+    def rec(ti: int, pos: int, out: list[Tok]) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > budget:
+            return
+        n = len(out)
+        if ti == len(vals):
+            if n == k:
+                results.append(list(out))
+            return
+        if n == k:
+            return
+        tok = vals[ti]
+        remaining_slots = k - n
+        # each remaining token needs at least one value, and no more values than characters
+        left_chars = digits_left[ti] - pos
+        if remaining_slots < len(vals) - ti or remaining_slots > left_chars:
+            return
+        if not (tok.kind == "num" and tok.text.isdigit()):
+            out.append(tok)
+            rec(ti + 1, 0, out)
+            out.pop()
+            return
+        s = tok.text
+        choices: list[int]
+        if n in totals:
+            a = totals[n]
+            if not all(isinstance(x.value, int) for x in out[a:n]):
+                return
+            want = str(sum(x.value for x in out[a:n]))
+            choices = [len(want)] if s.startswith(want, pos) else []
+        else:
+            choices = [L for L in range(1, len(s) - pos + 1) if L == 1 or s[pos] != "0"]
+        for L in choices:
+            piece = s[pos : pos + L]
+            t = Tok(piece, tok.start + pos, tok.start + pos + L, "num", int(piece), 0, tok.slot)
+            out.append(t)
+            if pos + L == len(s):
+                rec(ti + 1, 0, out)
+            else:
+                rec(ti, pos + L, out)
+            out.pop()
+
+    rec(0, 0, [])
     return results
 
 
-def _distributions(total: int, caps: list[int]):
-    if not caps:
-        if total == 0:
-            yield []
-        return
-    for n in range(min(total, caps[0]) + 1):
-        for rest in _distributions(total - n, caps[1:]):
-            yield [n, *rest]
+def _holds(groups: Groups | None, v: list) -> bool:
+    if not groups:
+        return True
+    if not all(isinstance(x, int) for x in v):
+        return False
+    return all(v[e] == sum(v[a:e]) for a, e in groups)
 
 
-def resolve(row: Row, k: int, identity: Identity | None = None, data_slots: tuple[int, ...] | None = None) -> Resolution:
+def resolve(row: Row, k: int, groups: Groups | None = None, data_slots: tuple[int, ...] | None = None) -> Resolution:
     vals = row.values
     ne = row.nonempty()
     if len(ne) == k:
@@ -184,14 +200,14 @@ def resolve(row: Row, k: int, identity: Identity | None = None, data_slots: tupl
                 last = vals[-k:]
                 if all(v in last for v in ne) and row.width == vals[-1].slot + 1 and data_slots is None:
                     return Resolution([last], "blank cells at the grid's last columns")
-        splits = split_run_together(ne, k, identity)
+        splits = split_run_together(ne, k, groups)
         if splits:
             return Resolution(splits, "run-together digits split")
         return Resolution([], f"{len(ne)} values where {k} are printed")
     # more values than columns: a window that satisfies the identity, if exactly one does
-    if identity is not None:
+    if groups:
         wins = [ne[i : i + k] for i in range(len(ne) - k + 1)]
-        good = [w for w in wins if identity([x.value for x in w])]
+        good = [w for w in wins if _holds(groups, [x.value for x in w])]
         if len(good) == 1:
             return Resolution(good, "window satisfying the identity")
         if good:
@@ -242,14 +258,8 @@ def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolu
     return out
 
 
-def _t3_identity(v: list) -> bool:
-    return all(isinstance(x, int) for x in v) and v[6] == sum(v[:6])
-
-
-def _t4_identity(v: list) -> bool:
-    if not all(isinstance(x, int) for x in v):
-        return False
-    return all(v[g + 4] == sum(v[g : g + 4]) for g in (0, 5, 10))
+T3_ROW_GROUPS: Groups = [(0, 6)]  # 总计 = the six applicant columns
+T4_GROUPS: Groups = [(0, 4), (5, 9), (10, 14)]  # each group's 总计 = its four results
 
 
 def _data_slots(rows_: list[Row], k: int) -> tuple[int, ...] | None:
@@ -331,7 +341,7 @@ def parse_table3(doc: Document, region: Region) -> Table:
     for r in rws:
         if not r.values:
             continue
-        res = resolve(r, k, _t3_identity, slots)
+        res = resolve(r, k, T3_ROW_GROUPS, slots)
         if not res.vectors:
             continue
         obs.append((match_label(r.labels, all_specs), res, r))
@@ -349,6 +359,7 @@ def parse_table3(doc: Document, region: Region) -> Table:
             if j is not None:
                 anchor = "label" if key == keys[j] else "order"
                 placed[keys[j]] = (res, r, anchor)
+    _settle_with_columns(placed, keys, tpl)
     for key in keys:
         if key in placed:
             res, r, anchor = placed[key]
@@ -366,6 +377,67 @@ def parse_table3(doc: Document, region: Region) -> Table:
     if skipped:
         table.notes.append(f"{len(skipped)} value row(s) in the region matched no template row")
     return table
+
+
+def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], tpl: dict) -> None:
+    """Keep only the candidate splits of an ambiguous row that make the column identities of the
+    table hold (balance and outcome total, in every column), given the rows already settled.
+    A split is taken only when exactly one candidate fits; an inconsistent source stays ambiguous."""
+    outcome_keys = [k for k in tpl["groups"]["outcomes"] if k in keys]
+
+    def value_rows(exclude: str) -> dict[str, list]:
+        return {k: [t.value for t in res.vectors[0]] for k, (res, _r, _a) in placed.items() if k != exclude and res.ok}
+
+    def fits(key: str, vec: list, known: dict[str, list]) -> bool:
+        rows_ = dict(known)
+        rows_[key] = vec
+        for col in range(len(vec)):
+            def v(k: str):
+                x = rows_.get(k)
+                return None if x is None else x[col]
+            bal = [v("new_received"), v("carried_over"), v("total"), v("carried_forward")]
+            if key in ("new_received", "carried_over", "total", "carried_forward") and all(isinstance(x, int) for x in bal):
+                if bal[0] + bal[1] != bal[2] + bal[3]:
+                    return False
+            outs = [v(k) for k in outcome_keys]
+            if (key == "total" or key in outcome_keys) and all(isinstance(x, int) for x in [*outs, v("total")]):
+                if sum(outs) != v("total"):
+                    return False
+        return True
+
+    for _ in range(2):
+        changed = False
+        for key, (res, r, anchor) in list(placed.items()):
+            if res.ok or not res.vectors:
+                continue
+            known = value_rows(key)
+            good = [vec for vec in res.vectors if fits(key, [t.value for t in vec], known)]
+            if len(good) == 1:
+                placed[key] = (Resolution(good, res.how + ", the one split that fits the column identities"), r, anchor)
+                changed = True
+        if not changed:
+            break
+    # several ambiguous rows together: the joint choice that fits, if exactly one does
+    amb = [k for k, (res, _r, _a) in placed.items() if not res.ok and res.vectors]
+    if 1 < len(amb) <= 4:
+        sizes = [len(placed[k][0].vectors) for k in amb]
+        total = 1
+        for n in sizes:
+            total *= n
+        if total <= 20000:
+            known = {k: [t.value for t in res.vectors[0]] for k, (res, _r, _a) in placed.items() if res.ok}
+            good = []
+            for combo in itertools.product(*[placed[k][0].vectors for k in amb]):
+                trial = dict(known)
+                trial.update({k: [t.value for t in vec] for k, vec in zip(amb, combo)})
+                if all(fits(k, trial[k], {kk: vv for kk, vv in trial.items() if kk != k}) for k in amb):
+                    good.append(combo)
+                    if len(good) > 1:
+                        break
+            if len(good) == 1:
+                for k, vec in zip(amb, good[0]):
+                    res, r, anchor = placed[k]
+                    placed[k] = (Resolution([vec], res.how + ", the one joint split that fits the column identities"), r, anchor)
 
 
 # --------------------------------------------------------------------------- table 二
@@ -422,7 +494,7 @@ def parse_table4(doc: Document, region: Region) -> Table:
     how = ""
     # 1. one row carrying all 15 cells
     for r in vrows:
-        rr = resolve(r, 15, _t4_identity, None)
+        rr = resolve(r, 15, T4_GROUPS, None)
         if rr.vectors and (len(r.nonempty()) >= 5):
             res = rr
             break
@@ -431,7 +503,7 @@ def parse_table4(doc: Document, region: Region) -> Table:
         by_key: dict[str, Resolution] = {}
         for r in vrows:
             key = match_label(r.labels, row_specs)
-            rr = resolve(r, 5, lambda v: all(isinstance(x, int) for x in v) and v[4] == sum(v[:4]), None)
+            rr = resolve(r, 5, [(0, 4)], None)
             if key and rr.vectors and key not in by_key:
                 by_key[key] = rr
         if len(by_key) == 3 and all(x.ok for x in by_key.values()):
@@ -441,7 +513,7 @@ def parse_table4(doc: Document, region: Region) -> Table:
     # 3. all value cells of the region in printed order, across rows
     if res is None and vector is None:
         merged = Row(values=[v for r in vrows for v in r.nonempty()])
-        rr = resolve(merged, 15, _t4_identity, None)
+        rr = resolve(merged, 15, T4_GROUPS, None)
         if rr.vectors:
             res = rr
             anchor = "order"
