@@ -114,7 +114,7 @@ def _find_first(text: str, words: tuple[str, ...], start: int = 0, end: int | No
     return best
 
 
-_STAT_TABLE = re.compile(r"统\s*计\s*指\s*标")
+_STAT_TABLE = re.compile(r"统\s*计\s*指\s*标|信息公开情况统计表|指\s*标\s*名\s*称\s*[|\t ]+\s*单\s*位")
 _T4_HEAD = ("行政复议", "复议")
 _END_T4 = ("存在的主要问题", "主要问题及改进", "存在问题", "其他需要报告", "改进情况", "主要问题")
 
@@ -127,8 +127,7 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     m = _STAT_TABLE.search(text)
     if m and t3_anchor < 0:
         a, _ = _line_bounds(text, m.start())
-        end_i = _find_first(text, ("单位负责人", "填报人", "填报日期", "审核人"), a)
-        regions["legacy"] = Region("legacy", a, end_i if end_i >= 0 else n)
+        regions["legacy"] = Region("legacy", a, _legacy_end(text, a))
         return regions
     if t3_anchor < 0:
         return regions
@@ -179,6 +178,27 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     return regions
 
 
+def _legacy_end(text: str, start: int) -> int:
+    """The statistical table ends at its signature line, a later section heading, or where
+    narrative prose resumes (a long line that is not a table row)."""
+    pos = text.find("\n", start)
+    if pos < 0:
+        return len(text)
+    pos += 1
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        nl = len(text) if nl < 0 else nl
+        line = text[pos:nl].strip()
+        c = re.sub(r"\s+", "", line)
+        if c.startswith(("单位负责人", "填报人", "填报日期", "审核人", "负责人")):
+            return pos
+        if "|" not in line and "\t" not in text[pos:nl]:
+            if len(c) > 80 or any(w in c for w in _END_T4 + ("改进措施",)) and len(c) < 40:
+                return pos
+        pos = nl + 1
+    return len(text)
+
+
 def _section_after(sections: list[Section], pos: int, n: int) -> int:
     for s in sections:
         if s.start > pos:
@@ -205,10 +225,6 @@ def detect_format(text: str, regions: dict[str, Region], year: int | None) -> st
     return "2021"
 
 
-_TITLE = re.compile(
-    r"^\s*(?P<organ>[^\n]{0,40}?)\s*(?:关于)?\s*(?P<year>(?:19|20)\d{2})\s*年\s*(?:度)?\s*"
-    r"(?:政府信息公开|政务公开|信息公开)?[^\n]{0,12}?年度?\s*(?:工作)?\s*报告"
-)
 _PERIOD = re.compile(r"((?:19|20)\d{2})\s*年\s*1\s*月\s*1\s*日")
 _YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年度?\s*(?:政府信息公开|政务公开)")
 _ORGAN_SUFFIX = re.compile(
@@ -216,21 +232,32 @@ _ORGAN_SUFFIX = re.compile(
 )
 
 
+_TITLE_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*度?")
+_TITLE_TAIL = re.compile(r"(?:政府信息公开|政务公开|信息公开|政府信息).*$")
+_PREFIX = re.compile(r"^(?:标题|名称|题目)\s*[:|]\s*")
+
+
 def find_organ_year(text: str) -> tuple[str | None, int | None]:
-    head = text[:600]
+    """Organ and year from the title (either order), else the statistics period and signature."""
     organ: str | None = None
     year: int | None = None
-    lines = [ln.strip() for ln in head.split("\n") if ln.strip()][:4]
+    lines = [ln.strip().strip("|").strip() for ln in text[:2000].split("\n")]
+    lines = [ln for ln in lines if ln][:15]
     for idx, ln in enumerate(lines):
-        m = _TITLE.match(ln)
-        if m:
-            year = int(m.group("year"))
-            o = m.group("organ").strip(" 《“\"")
-            if o:
-                organ = o
-            elif idx > 0 and len(lines[idx - 1]) <= 30 and not re.search(r"\d", lines[idx - 1]):
-                organ = lines[idx - 1]
-            break
+        ln = _PREFIX.sub("", ln)
+        m = _TITLE_YEAR.search(ln)
+        if not m or not ("报告" in ln or "信息公开工作" in ln) or len(ln) > 60:
+            continue
+        year = int(m.group(1))
+        before = re.sub(r"(?:政务公开|关于|《)\s*$", "", ln[: m.start()]).strip(" 《“\"")
+        after = _TITLE_TAIL.sub("", ln[m.end():]).strip()
+        if before and not re.search(r"\d", before):
+            organ = before
+        elif after and len(after) <= 30:
+            organ = after
+        elif idx > 0 and len(lines[idx - 1]) <= 30 and not re.search(r"\d", lines[idx - 1]):
+            organ = lines[idx - 1]
+        break
     if year is None:
         m = _PERIOD.search(text[:3000]) or _YEAR_TITLE.search(text[:3000])
         if m:
@@ -258,7 +285,7 @@ def _organ_from_body(text: str) -> str | None:
         return m.group(1)
     m = re.search(r"([^\s,，。《》“”]{2,30}?)(?:19|20)\d{2}\s*年度?政府信息公开工作年度报告", text[:5000])
     if m:
-        return m.group(1)
+        return re.sub(r"^(?:现就|现将|关于|按照|根据)", "", m.group(1))
     return None
 
 

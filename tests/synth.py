@@ -280,3 +280,70 @@ def write_examples(folder: Path) -> None:
 
 if __name__ == "__main__":
     write_examples(Path(sys.argv[1] if len(sys.argv) > 1 else "examples"))
+
+
+LEGACY = [
+    ("一、主动公开情况", "——", None),
+    ("(一)主动公开政府信息数", "条", "published"),
+    ("1.政府网站公开政府信息数", "条", "website"),
+    ("三、依申请公开情况", "——", None),
+    ("(一)收到申请数", "件", "received"),
+    ("1.当面申请数", "件", "in_person"),
+    ("2.传真申请数", "件", "fax"),
+    ("3.网络申请数", "件", "online"),
+    ("4.信函申请数", "件", "letter"),
+    ("四、行政复议数量", "件", "reviews"),
+    ("(一)维持具体行政行为数", "件", "r_upheld"),
+    ("(二)被依法纠错数", "件", "r_corrected"),
+    ("(三)其他情形数", "件", "r_other"),
+    ("五、行政诉讼数量", "件", "suits"),
+    ("(一)维持具体行政行为或者驳回原告诉讼请求数", "件", "s_upheld"),
+    ("(二)被依法纠错数", "件", "s_corrected"),
+    ("(三)其他情形数", "件", "s_other"),
+    ("七、依申请公开信息收取的费用", "万元", "fees"),
+    ("(三)从事政府信息公开工作人员数", "人", "staff"),
+    ("1.专职人员数", "人", "full"),
+    ("2.兼职人员数", "人", "part"),
+]
+
+
+def make_legacy(seed: int, cumulative: bool = False) -> tuple[dict, list[dict]]:
+    rnd = random.Random(seed)
+    v = {k: rnd.randint(0, 30) for _, _, k in LEGACY if k}
+    v["received"] = sum(v[k] for k in ("in_person", "fax", "online", "letter"))
+    v["reviews"] = v["r_upheld"] + v["r_corrected"] + v["r_other"]
+    v["suits"] = v["s_upheld"] + v["s_corrected"] + v["s_other"]
+    v["staff"] = v["full"] + v["part"]
+    v["fees"] = Decimal(rnd.randint(0, 999)) / 100
+    gold = []
+    for label, unit, key in LEGACY:
+        if key:
+            gold.append({"label": label, "unit": unit, "value": v[key], "column": "year"})
+            if cumulative:
+                gold.append({"label": label, "unit": unit, "value": v[key] * 3 if not isinstance(v[key], Decimal) else v[key] * 3, "column": "cumulative"})
+    return v, gold
+
+
+def render_legacy(seed: int, encoding: str, cumulative: bool = False) -> tuple[str, list[dict]]:
+    v, gold = make_legacy(seed, cumulative)
+    rows = []
+    for label, unit, key in LEGACY:
+        if key is None:
+            rows.append([label, "——", "——"] + (["——"] if cumulative else []))
+        else:
+            rows.append([label, unit, str(v[key])] + ([str(v[key] * 3)] if cumulative else []))
+    header = ["统计指标", "单位", "统计数"] + (["历年累计"] if cumulative else [])
+    if encoding == "stream":
+        table = "\n".join(f"{c} |" for r in [header, *rows] for c in r)
+    elif encoding == "pipe":
+        table = "\n".join("| " + " | ".join(r) + " |" for r in [header, *rows])
+    elif encoding == "tab":
+        table = "\n".join("\t".join(r) for r in [header, *rows])
+    else:
+        table = "\n".join(" ".join(r) for r in [header, *rows])
+    text = (
+        "云岭市生态环境局2015年政府信息公开工作年度报告\n一、概述\n本年度统计期限从2015年1月1日起至2015年12月31日止。\n"
+        "二、主动公开政府信息情况\n政府信息公开情况统计表\n" + table + "\n"
+        "四、存在的问题和改进措施\n" + "工作中仍存在不足,下一步将加强培训,全年计划开展培训3次,覆盖人员约120人次,持续提升工作人员的业务能力和服务水平,确保各项制度落实到位。\n"
+    )
+    return text, gold

@@ -1,0 +1,40 @@
+"""HTML tables become grids (rowspan/colspan honoured); spans point into the HTML source."""
+
+from extractor.loaders import load_bytes
+
+PAGE = """<html><head><meta charset="gbk"><style>p{color:red}</style><script>var a='<td>7</td>';</script></head>
+<body><p>二、主动公开政府信息情况</p>
+<table><tr><td rowspan="2">三、本年度办理结果</td><td>(一)予以公开</td><td>4</td><td>&nbsp;5</td></tr>
+<tr><td colspan="2">(二)部分公开</td><td>6</td></tr></table><p>五、存在的主要问题</p></body></html>"""
+
+
+def _doc():
+    return load_bytes(PAGE.encode("gb18030"), "page.html")
+
+
+def test_rowspan_and_colspan_leave_empty_slots_so_columns_stay_aligned():
+    lines = [ln for ln in _doc().text.split("\n") if "|" in ln]
+    assert lines[0].split(" | ")[0] == "三、本年度办理结果"
+    assert [c.strip() for c in lines[0].split("|")][:4] == ["三、本年度办理结果", "(一)予以公开", "4", "5"]
+    cells = [c.strip() for c in lines[1].split("|")]
+    assert cells[:4] == ["", "(二)部分公开", "", "6"]
+
+
+def test_script_and_style_text_is_not_visible():
+    doc = _doc()
+    assert "<td>7</td>" not in doc.text and "color:red" not in doc.text
+
+
+def test_cell_spans_point_at_the_characters_in_the_html_source():
+    doc = _doc()
+    i = doc.text.index("6 |")
+    s = doc.span(i, i + 1)
+    assert doc.original[s.start : s.end] == "6"
+    j = doc.text.index("5 |")
+    s = doc.span(j, j + 1)
+    assert doc.original[s.start : s.end] == "5"
+    assert doc.original[s.start - 6 : s.start] == "&nbsp;"
+
+
+def test_gbk_page_is_decoded_by_its_declared_charset():
+    assert _doc().encoding == "gb18030"

@@ -1,0 +1,93 @@
+"""The rule engine: PASS/FAIL/UNCERTAIN/NOT_ASSESSABLE, tolerance, grounding, classification."""
+
+from decimal import Decimal
+
+from extractor.loaders import load_bytes
+from extractor.model import Cell, DocumentInfo, Record, Span, Table
+from extractor.pipeline import extract_document
+from extractor.templates import load_rules, rule
+from extractor.verify.engine import check_identities, evaluate_identity
+from synth import make_values, render
+
+
+def _cell(row, col, value, kind=None, decimals=0, note="label"):
+    k = kind or ("zero" if value == 0 else "number")
+    return Cell(table="t", row=row, col=col, value=value, kind=k, decimals=decimals, grounded=True, note=note)
+
+
+def test_rules_are_data_with_stable_ids_and_versions():
+    ids = {r["id"] for r in load_rules()}
+    assert {"T3.BALANCE", "T3.OUTCOME_TOTAL", "T3.APPLICANT_TOTAL", "T4.GROUP_TOTAL", "L.APPLICATION_CHANNELS"} <= ids
+    assert all(isinstance(r["version"], int) for r in load_rules())
+
+
+def test_counts_compare_exactly():
+    r = rule("T4.GROUP_TOTAL")
+    f = evaluate_identity(r, "row review", [("total", _cell("review", "total", 11))],
+                          [(c, _cell("review", c, v)) for c, v in [("upheld", 10), ("corrected", 0), ("other", 0), ("pending", 0)]], "x")
+    assert f.status == "FAIL" and f.arithmetic.startswith("11 ≠ 10 + 0 + 0 + 0")
+
+
+def test_money_sums_use_interval_tolerance_of_printed_decimals():
+    r = {"id": "X.MONEY", "version": 1}
+    lhs = [("a", _cell("a", "x", Decimal("10.0"), decimals=1))]
+    rhs = [("b", _cell("b", "x", Decimal("3.33"), decimals=2)), ("c", _cell("c", "x", Decimal("6.67"), decimals=2))]
+    assert evaluate_identity(r, "s", lhs, rhs, "x").status == "PASS"
+    rhs_off = [("b", _cell("b", "x", Decimal("3.33"), decimals=2)), ("c", _cell("c", "x", Decimal("6.80"), decimals=2))]
+    assert evaluate_identity(r, "s", lhs, rhs_off, "x").status == "FAIL"
+    # 0.06 off, tolerance 0.05 + 0.005 + 0.005 = 0.06: just inside
+    rhs_edge = [("b", _cell("b", "x", Decimal("3.33"), decimals=2)), ("c", _cell("c", "x", Decimal("6.73"), decimals=2))]
+    assert evaluate_identity(r, "s", lhs, rhs_edge, "x").status == "PASS"
+
+
+def test_blank_operand_makes_the_check_uncertain_never_zero():
+    r = rule("T4.GROUP_TOTAL")
+    blank = Cell(table="t", row="review", col="other", kind="empty", note="blank cell")
+    f = evaluate_identity(r, "row review", [("total", _cell("review", "total", 3))],
+                          [("upheld", _cell("review", "upheld", 3)), ("corrected", _cell("review", "corrected", 0)),
+                           ("other", blank), ("pending", _cell("review", "pending", 0))], "x")
+    assert f.status == "UNCERTAIN" and "with blanks read as 0 it holds" in f.message
+
+
+def test_all_blank_operands_are_not_assessable():
+    r = rule("T4.GROUP_TOTAL")
+    blank = Cell(table="t", row="review", col="x", kind="empty")
+    f = evaluate_identity(r, "row review", [("total", blank)], [("upheld", blank)], "x")
+    assert f.status == "NOT_ASSESSABLE"
+
+
+def test_published_inconsistency_is_classified_as_source_and_numbers_are_kept():
+    v = make_values(4)
+    v["table3"]["total"]["natural_person"] += 2
+    rec = extract_document(load_bytes(render(v, "pipe").encode(), "r.txt"))
+    assert rec.decision == "needs_review"
+    fails = [f for f in rec.findings if f.status == "FAIL"]
+    assert fails and all(f.classification == "source_inconsistency" for f in fails)
+    assert rec.tables["table3"].get("total", "natural_person").value == v["table3"]["total"]["natural_person"]
+    assert any("source_inconsistency" in r for r in rec.reasons)
+
+
+def test_grounding_flags_a_value_that_does_not_reread_from_its_span():
+    v = make_values(9)
+    doc = load_bytes(render(v, "stream").encode(), "r.txt")
+    rec = extract_document(doc)
+    assert rec.decision == "accepted"
+    from extractor.verify import verify
+
+    cell = rec.tables["table2"].get("licensing", "decisions")
+    cell.value = cell.value + 1  # a value the source does not say
+    findings = verify(rec, doc)
+    bad = [f for f in findings if f.rule == "G.GROUNDED"]
+    assert len(bad) == 1 and bad[0].classification == "ungrounded" and cell.grounded is False
+
+
+def test_identity_failure_with_order_placed_rows_is_a_suspected_extraction_error():
+    rec = Record(document=DocumentInfo(name="x"))
+    t = Table(key="table4", template="table4")
+    for g in ("review", "litigation_direct", "litigation_after_review"):
+        for c, val in zip(("upheld", "corrected", "other", "pending", "total"), (1, 0, 0, 0, 2)):
+            t.cells.append(Cell(table="table4", row=g, col=c, value=val, kind="number" if val else "zero",
+                                grounded=True, note="order", span=Span(start=0, end=1)))
+    rec.tables["table4"] = t
+    fails = [f for f in check_identities(rec) if f.status == "FAIL"]
+    assert len(fails) == 3 and {f.classification for f in fails} == {"suspected_extraction_error"}
