@@ -27,3 +27,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+.PHONY: cassettes
+## cassettes: record the LLM cassettes against the local backend (starts it, records, stops it by PID)
+cassettes: $(STAMP)
+	$(BIN)/pip install -q -e '.[test,local]'
+	scripts/local_llm.sh start
+	EXTRACTOR_RECORD_CASSETTES=1 $(BIN)/python -m pytest -q tests/test_llm_cassettes.py; status=$$?; \
+	  scripts/local_llm.sh stop; exit $$status

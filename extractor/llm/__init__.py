@@ -1,0 +1,72 @@
+"""The LLM layer: the only package that imports openai/instructor.
+
+The pipeline uses it through :class:`ModelSteps` (``extractor.pipeline.ModelSteps`` protocol)::
+
+    steps, skipped = model_steps(llm=None | "local" | "off", model=..., mode=..., db_path=out/extractor.db)
+    record = extract_document(doc, llm=steps, skipped_reason=skipped)
+    ...
+    print(steps.totals().line())   # ledger totals for the run
+
+``enrich`` adds the model's narrative facts to ``record.facts`` (checked afterwards by
+``extractor.verify.narrative.check_narrative`` like any other fact) and, for tables the parser
+left incomplete (or every table with ``tables="both"``), reconciles the model's cells with the
+parser's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .client import CallResult, LLMClient, LLMConfig, LLMUnavailable, make_client
+from .ledger import Ledger, Totals
+from .prompts import load_prompt, prompt_versions
+
+__all__ = [
+    "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "ModelSteps", "Totals",
+    "load_prompt", "make_client", "model_steps", "prompt_versions",
+]
+
+
+class ModelSteps:
+    """What the pipeline calls: ``enrich(doc, layout, record)``."""
+
+    def __init__(self, client: LLMClient, *, tables: str = "auto") -> None:
+        if tables not in ("auto", "both", "off"):
+            raise ValueError("tables must be auto, both or off")
+        self.client = client
+        self.tables = tables
+
+    def enrich(self, doc: Any, layout: Any, record: Any) -> None:
+        from .facts import narrative_facts
+        from .tables import model_tables
+
+        start = self.client.ledger.last_id()
+        facts, notes = narrative_facts(self.client, doc, layout)
+        record.facts.extend(facts)
+        if self.tables != "off":
+            findings, tnotes = model_tables(self.client, doc, layout, record, every=self.tables == "both")
+            record.findings.extend(findings)
+            notes.extend(tnotes)
+        record.reasons.extend(n for n in notes if "failed" in n or "unvalidated" in n)
+        t = self.client.ledger.totals(doc.sha256, since_id=start)
+        record.versions.update(prompt_versions())
+        record.versions["model"] = f"{self.client.config.model} ({self.client.config.mode})"
+        record.versions["model_usage"] = (
+            f"{t.calls} calls, {t.attempts} attempts, {t.cached} cached, "
+            f"{t.prompt_tokens}+{t.completion_tokens} tokens"
+        )
+
+    def totals(self, doc_sha: str | None = None) -> Totals:
+        return self.client.ledger.totals(doc_sha)
+
+
+def model_steps(
+    *, llm: str | None = None, model: str | None = None, mode: str | None = None,
+    db_path: str | Path | None = None, tables: str = "auto", **overrides: Any,
+) -> tuple[ModelSteps | None, str | None]:
+    """``(steps, None)`` when a model is configured; ``(None, reason)`` to record as skipped."""
+    client, reason = make_client(llm=llm, model=model, mode=mode, db_path=db_path, **overrides)
+    if client is None:
+        return None, reason
+    return ModelSteps(client, tables=tables), None
