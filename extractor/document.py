@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Span
+from .model import Span, build
 
 # 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
 _TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
@@ -199,7 +199,7 @@ class Document:
         """Span in the original for normalized ``[a, b)``, with page and box where known."""
         s, e = self.map.span(a, b)
         if not self.geometry:
-            return Span(start=s, end=e)
+            return build(Span, start=s, end=e, page=None, bbox=None)
         page, bbox = self.locate(s, e)
         return Span(start=s, end=e, page=page, bbox=bbox)
 

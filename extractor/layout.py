@@ -72,13 +72,14 @@ def _heading_lines(text: str):
         pos = nl + 1
 
 
+_ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
     for a, _b, s in _heading_lines(text):
-        if any(w in s for w in _ROW_WORDS):
+        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS):
             continue
         body = re.sub("^" + _ENUM, "", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:

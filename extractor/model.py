@@ -202,6 +202,27 @@ class Record(BaseModel):
         return out
 
 
+_DEFAULTS: dict[type, list[tuple[str, Any, Any]]] = {}
+
+
+def build(cls: type[BaseModel], **kw: Any) -> Any:
+    """Construct a model from trusted internal values without validation (hot paths: cells,
+    operands, findings). Every field is filled, so pydantic never inspects default factories."""
+    spec = _DEFAULTS.get(cls)
+    if spec is None:
+        spec = _DEFAULTS[cls] = [(n, f.default, f.default_factory) for n, f in cls.model_fields.items()]
+    for name, default, factory in spec:
+        if name not in kw:
+            kw[name] = factory() if factory is not None else default
+    obj = cls.__new__(cls)
+    _set = object.__setattr__
+    _set(obj, "__dict__", kw)
+    _set(obj, "__pydantic_fields_set__", set(kw))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() and v.as_tuple().exponent >= 0 else float(v)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 from .cells import Row, Tok, rows as region_rows
 from .document import Document
 from .layout import Layout, Region
-from .model import Candidate, Cell, Table
+from .model import Candidate, Cell, Table, build
 from .templates import load_templates
 
 _ENUM_PREFIX = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
@@ -218,20 +218,20 @@ def resolve(row: Row, k: int, groups: Groups | None = None, data_slots: tuple[in
 # --------------------------------------------------------------------------- cells
 def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
     if tok is None:
-        return Cell(table=table, row=row, col=col, kind="empty", label=label, note=note or "not found in the source")
+        return build(Cell, table=table, row=row, col=col, kind="empty", label=label, note=note or "not found in the source")
     span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
     if tok.kind == "num":
         kind = "zero" if tok.value == 0 else "number"
-        return Cell(
+        return build(Cell, 
             table=table, row=row, col=col, value=tok.value, kind=kind, raw=tok.text, span=span,
             decimals=tok.decimals, label=label, note=(note or anchor),
             confidence=doc.confidence(span) if (span and doc.geometry) else None,
         )
     if tok.kind == "na":
-        return Cell(table=table, row=row, col=col, kind="not_applicable", raw=tok.text, span=span, label=label, note=note or anchor)
+        return build(Cell, table=table, row=row, col=col, kind="not_applicable", raw=tok.text, span=span, label=label, note=note or anchor)
     if tok.kind == "empty":
-        return Cell(table=table, row=row, col=col, kind="empty", raw="", span=None, label=label, note=note or "blank cell")
-    return Cell(table=table, row=row, col=col, kind="text", raw=tok.text, span=span, label=label, note=note or anchor)
+        return build(Cell, table=table, row=row, col=col, kind="empty", raw="", span=None, label=label, note=note or "blank cell")
+    return build(Cell, table=table, row=row, col=col, kind="text", raw=tok.text, span=span, label=label, note=note or anchor)
 
 
 def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None) -> list[Cell]:
@@ -280,53 +280,59 @@ def _data_slots(rows_: list[Row], k: int) -> tuple[int, ...] | None:
 def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tuple[float, list[int | None]]:
     """Monotone alignment of observed value rows to template rows (Needleman-Wunsch style).
 
+    A row whose label names template row j scores high there and very low elsewhere; an unlabeled
+    row scores a little anywhere, so it fills the gap between labelled anchors in printed order.
     Returns (score, assignment) where assignment[i] is the template index of observed row i."""
     n, m = len(obs), len(template)
-    tindex = {k: j for j, k in enumerate(template)}
+    tset = set(template)
+    SKIP_OBS_LABELED, SKIP_OBS, SKIP_TPL = -1.5, -0.6, -0.8
+    skip_obs = [SKIP_OBS_LABELED if key in tset else SKIP_OBS for key, _ in obs]
+    match = []
+    for key, res in obs:
+        pen = 0.0 if res.ok else 0.2
+        if key is None:
+            match.append([0.5 - pen] * m)
+        else:
+            match.append([(3.0 if key == t else -4.0) - pen for t in template])
     NEG = float("-inf")
     dp = [[NEG] * (m + 1) for _ in range(n + 1)]
-    bt: list[list[tuple[int, int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    bt = [[0] * (m + 1) for _ in range(n + 1)]  # 1: skip obs, 2: skip template, 3: match
     dp[0][0] = 0.0
-    SKIP_OBS_LABELED = -1.5
-    SKIP_OBS = -0.6
-    SKIP_TPL = -0.8
     for i in range(n + 1):
+        row = dp[i]
+        nxt = dp[i + 1] if i < n else None
+        so = skip_obs[i] if i < n else 0.0
+        mi = match[i] if i < n else None
         for j in range(m + 1):
-            cur = dp[i][j]
+            cur = row[j]
             if cur == NEG:
                 continue
-            if i < n:  # skip observed row
-                key = obs[i][0]
-                pen = SKIP_OBS_LABELED if key in tindex else SKIP_OBS
-                if cur + pen > dp[i + 1][j]:
-                    dp[i + 1][j] = cur + pen
-                    bt[i + 1][j] = (i, j, 0)
-            if j < m:  # template row not printed / not found
-                if cur + SKIP_TPL > dp[i][j + 1]:
-                    dp[i][j + 1] = cur + SKIP_TPL
-                    bt[i][j + 1] = (i, j, 1)
-            if i < n and j < m:
-                key, res = obs[i]
-                if key is None:
-                    s = 0.5
-                elif key == template[j]:
-                    s = 3.0
-                else:
-                    s = -4.0
-                if not res.ok:
-                    s -= 0.2
-                if cur + s > dp[i + 1][j + 1]:
-                    dp[i + 1][j + 1] = cur + s
-                    bt[i + 1][j + 1] = (i, j, 2)
+            if nxt is not None:
+                v = cur + so
+                if v > nxt[j]:
+                    nxt[j] = v
+                    bt[i + 1][j] = 1
+                if j < m:
+                    v = cur + mi[j]
+                    if v > nxt[j + 1]:
+                        nxt[j + 1] = v
+                        bt[i + 1][j + 1] = 3
+            if j < m:
+                v = cur + SKIP_TPL
+                if v > row[j + 1]:
+                    row[j + 1] = v
+                    bt[i][j + 1] = 2
     assign: list[int | None] = [None] * n
     i, j = n, m
-    while (i, j) != (0, 0):
-        p = bt[i][j]
-        assert p is not None
-        pi, pj, kind = p
-        if kind == 2:
-            assign[pi] = pj
-        i, j = pi, pj
+    while i or j:
+        k = bt[i][j]
+        if k == 3:
+            assign[i - 1] = j - 1
+            i, j = i - 1, j - 1
+        elif k == 1:
+            i -= 1
+        else:
+            j -= 1
     return dp[n][m], assign
 
 

@@ -16,11 +16,12 @@ import yaml
 from .errors import ConfigError
 
 
+_DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
 def rules_dir() -> Path:
     env = os.environ.get("EXTRACTOR_RULES_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "rules"
+    return Path(env) if env else _DEFAULT_RULES
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..document import Document, from_text
@@ -36,12 +37,15 @@ def decode(raw: bytes, *, what: str = "file") -> tuple[str, str]:
     raise LoadError(f"cannot decode {what}: not UTF-8, GB18030 or any detectable text encoding")
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ue000-\uf8ff\ufffd]")
+
+
 def _plausible(text: str) -> bool:
     """Decoded text looks like a document: mostly printable characters."""
     sample = text[:20000]
     if not sample:
         return False
-    bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r\f") or 0xE000 <= ord(ch) <= 0xF8FF)
+    bad = len(_CONTROL.findall(sample))
     return bad / len(sample) < 0.02
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..model import Cell, Finding, Operand, Record, Table
+from ..model import Cell, Finding, Operand, Record, Table, build
 from ..templates import load_rules, load_templates
 
 
@@ -43,8 +43,8 @@ def _tolerance(cells: list[Cell]) -> Decimal:
 
 def _operand(c: Cell | None, ref: str) -> Operand:
     if c is None:
-        return Operand(ref=ref, value=None, kind="missing")
-    return Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)
+        return build(Operand, ref=ref, value=None, kind="missing", span=None, decimals=0)
+    return build(Operand, ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)
 
 
 def _expand(items: list[Any], table: Table, groups: dict[str, list[str]], present: set[str]) -> list[str]:
@@ -69,7 +69,7 @@ def evaluate_identity(
     rhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in rhs)
     base = dict(id=fid, rule=rid, version=int(rule.get("version", 1)), scope=scope, operands=ops)
     if not numeric:
-        return Finding(**base, status="NOT_ASSESSABLE", severity="info",
+        return build(Finding, **base, status="NOT_ASSESSABLE", severity="info",
                        message=f"{rule.get('title', rid)} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
     if len(numeric) < len(cells):
         bad = [(ref, c) for ref, c in lhs + rhs if c is None or c.kind not in ("number", "zero")]
@@ -78,7 +78,7 @@ def evaluate_identity(
         rs = sum((_num(c.value) for _, c in rhs if c is not None and c.kind in ("number", "zero")), Decimal(0))
         would = "holds" if abs(ls - rs) <= _tolerance(numeric) else "fails"
         ambiguous = any(c is not None and c.kind == "ambiguous" for c in cells)
-        return Finding(
+        return build(Finding, 
             **base, status="UNCERTAIN",
             classification="ambiguous" if ambiguous else "suspected_extraction_error",
             severity="warning",
@@ -92,7 +92,7 @@ def evaluate_identity(
     tol = _tolerance(numeric)
     diff = ls - rs
     if abs(diff) <= tol:
-        return Finding(**base, status="PASS", severity="info", message=f"{rule.get('title', rid)} [{scope}]",
+        return build(Finding, **base, status="PASS", severity="info", message=f"{rule.get('title', rid)} [{scope}]",
                        arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
                        values={"lhs": str(ls), "rhs": str(rs)})
     trusted = all(
@@ -103,7 +103,7 @@ def evaluate_identity(
     cls = "source_inconsistency" if trusted else "suspected_extraction_error"
     lhs_names = " + ".join(ref for ref, _ in lhs)
     rhs_names = " + ".join(ref for ref, _ in rhs)
-    return Finding(
+    return build(Finding, 
         **base, status="FAIL", classification=cls, severity="error",
         message=f"{rule.get('title', rid)} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
                 + ("; the published table is inconsistent, numbers kept as printed" if cls == "source_inconsistency" else ""),

@@ -14,16 +14,20 @@ from ..model import Cell, Finding, Operand, Record
 OCR_MIN_CONFIDENCE = 0.90
 
 
-def reread(doc: Document, cell: Cell) -> Cell | None:
-    """What the cell's span says, read afresh from the original; None without a span."""
+def reread(doc: Document, cell: Cell) -> tuple[str, object, str] | None:
+    """What the cell's span says, read afresh from the original: (kind, value, raw text);
+    None without a span."""
     if cell.span is None:
         return None
     raw = normalize(doc.original[cell.span.start : cell.span.end])
     tok = classify(raw, 0, len(raw))
-    kind = {"num": "number", "na": "not_applicable", "empty": "empty", "text": "text"}[tok.kind]
+    kind = _KIND[tok.kind]
     if kind == "number" and tok.value == 0:
         kind = "zero"
-    return Cell(table=cell.table, row=cell.row, col=cell.col, value=tok.value, kind=kind, raw=raw)
+    return kind, tok.value, raw
+
+
+_KIND = {"num": "number", "na": "not_applicable", "empty": "empty", "text": "text"}
 
 
 def check_grounding(record: Record, doc: Document) -> list[Finding]:
@@ -32,18 +36,16 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
         fid_scope = f"{c.table}.{c.row}.{c.col}"
         if c.kind in ("number", "zero", "not_applicable"):
             again = reread(doc, c)
-            ok = again is not None and again.kind == c.kind and (
-                c.kind == "not_applicable" or again.value == c.value
-            )
+            ok = again is not None and again[0] == c.kind and (c.kind == "not_applicable" or again[1] == c.value)
             c.grounded = ok
             if not ok:
                 findings.append(Finding(
                     id=f"G.GROUNDED:{fid_scope}", rule="G.GROUNDED", status="FAIL", classification="ungrounded",
                     scope=fid_scope,
                     message=f"{fid_scope}: value {c.value!r} does not re-read from its span"
-                            + (f" (reads {again.raw!r})" if again is not None else " (no span)"),
+                            + (f" (reads {again[2]!r})" if again is not None else " (no span)"),
                     operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
-                    values={c.producer: str(c.value), "source": again.raw if again is not None else None},
+                    values={c.producer: str(c.value), "source": again[2] if again is not None else None},
                 ))
             elif c.confidence is not None and c.confidence < OCR_MIN_CONFIDENCE:
                 findings.append(Finding(
