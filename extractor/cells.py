@@ -126,6 +126,8 @@ def detect_encoding(text: str, start: int, end: int) -> str:
         s = line.strip()
         if not s or _FILLER.match(s):
             continue
+        if "|" not in s and "\t" not in line and not any(ch.isdigit() for ch in s):
+            continue  # a bare label line says nothing about how cells are separated
         n += 1
         if _is_single_cell(line):
             single += 1

@@ -73,13 +73,14 @@ def _heading_lines(text: str):
 
 
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
+_SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
 _ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
     for a, _b, s in _heading_lines(text):
-        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS):
+        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS) or _SENTENCE.search(s):
             continue
         body = re.sub("^" + _ENUM, "", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
@@ -170,10 +171,7 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     i = _find_first(text, ("第二十条",), 0, t3_start)
     sec2 = next((s for s in sections if s.key == "二" and s.start < t3_start), None)
     if i >= 0:
-        a = _line_bounds(text, i)[0]
-        if sec2 and sec2.start < a and a - sec2.start < 600:
-            a = sec2.start
-        regions["table2"] = Region("table2", a, t3_start)
+        regions["table2"] = Region("table2", _line_bounds(text, i)[0], t3_start)
     elif sec2:
         regions["table2"] = Region("table2", sec2.start, t3_start)
     return regions

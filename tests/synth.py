@@ -242,6 +242,8 @@ def render(v: dict, encoding: str) -> str:
     t2, t3r, t4 = _t2_rows(v), _t3_rows(v), _t4_rows(v)
     if encoding == "stream":
         body = head + _stream(t2, True) + "\n" + mid3 + _stream(t3r, False) + "\n" + mid4 + _stream(t4, True) + "\n" + tail
+    elif encoding == "lines":  # one cell per line, no separators at all (raw PDF text)
+        body = head + _stream(t2, False).replace(" |", "") + "\n" + mid3 + _stream(t3r, False).replace(" |", "") + "\n" + mid4 + _stream(t4, False).replace(" |", "") + "\n" + tail
     elif encoding == "pipe":
         body = head + _pipe(t2) + "\n" + mid3 + _pipe(t3r) + "\n" + mid4 + _pipe(t4) + "\n" + tail
     elif encoding == "tab":

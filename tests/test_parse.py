@@ -16,7 +16,7 @@ def _extract(text: str, name: str = "r.txt"):
     return extract_document(load_bytes(text.encode("utf-8"), name))
 
 
-@pytest.mark.parametrize("encoding", ["stream", "pipe", "tab", "space", "html", "runtogether"])
+@pytest.mark.parametrize("encoding", ["lines", "stream", "pipe", "tab", "space", "html", "runtogether"])
 @pytest.mark.parametrize("seed", [1, 7, 13])
 def test_every_cell_is_read_in_each_encoding(encoding, seed):
     v = make_values(seed, big=encoding == "runtogether")
