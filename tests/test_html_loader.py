@@ -38,3 +38,22 @@ def test_cell_spans_point_at_the_characters_in_the_html_source():
 
 def test_gbk_page_is_decoded_by_its_declared_charset():
     assert _doc().encoding == "gb18030"
+
+
+def test_a_layout_table_wrapping_the_page_keeps_the_inner_report_tables_as_grids():
+    page = ("<table width=100%><tr><td>导航 首页</td></tr><tr><td><p>三、收到和处理政府信息公开申请情况</p>"
+            "<table><tr><td>一、本年新收政府信息公开申请数量<td>1<td>2<td>3</tr>"
+            "<tr><td>二、上年结转政府信息公开申请数量<td>0<td>0<td>0</table>"
+            "<p>四、政府信息公开行政复议、行政诉讼情况</p></td></tr></table>")
+    doc = load_bytes(page.encode("utf-8"), "wrapped.html")
+    lines = doc.text.split("\n")
+    assert "一、本年新收政府信息公开申请数量 | 1 | 2 | 3 |" in lines
+    assert "二、上年结转政府信息公开申请数量 | 0 | 0 | 0 |" in lines
+    assert "三、收到和处理政府信息公开申请情况" in lines
+
+
+def test_unclosed_cells_and_rows_are_closed_as_browsers_do():
+    page = "<table><tr><td>规章<td>4<td>5<tr><td>行政规范性文件<td>6<td>7</table><p>后文"
+    doc = load_bytes(page.encode("utf-8"), "unclosed.html")
+    assert "规章 | 4 | 5 |" in doc.text and "行政规范性文件 | 6 | 7 |" in doc.text
+    assert doc.text.rstrip().endswith("后文")

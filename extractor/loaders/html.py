@@ -1,13 +1,17 @@
 """HTML: visible text in reading order, tables as real grids (rowspan/colspan honoured).
 
-Each table row becomes one line of the normalized text, its grid slots joined by `` | ``; a slot
-covered by a rowspan/colspan from another cell is written empty, so every row of a table has the
-same number of slots and a number sits in the column it belongs to. Every character keeps its
-offset in the original HTML source, so spans point into the file as published (entities too).
+The page is parsed into a small tree (lenient: unclosed ``td``/``tr``/``p`` are closed the way
+browsers close them), then rendered. Each data table row becomes one line of the normalized text,
+its grid slots joined by `` | ``; a slot covered by a rowspan/colspan of another cell is written
+empty, so every row of a table has the same number of slots and a number sits in the column it
+belongs to. A *layout* table (one that holds other tables, as many government sites wrap the whole
+page in one) is rendered as blocks, cell after cell, so the report's tables inside stay grids.
+Every character keeps its offset in the original HTML source, entities included.
 """
 
 from __future__ import annotations
 
+import html as _html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,165 +23,98 @@ from .text import decode
 _BLOCK = {
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
     "header", "footer", "blockquote", "pre", "hr", "dd", "dt", "dl", "form", "center", "caption",
+    "table", "tr", "main", "nav", "aside", "figure", "figcaption", "address",
 }
-_SKIP = {"script", "style", "head", "title", "noscript", "template", "svg", "object", "iframe"}
+_SKIP = {"script", "style", "head", "title", "noscript", "template", "svg", "object", "iframe", "select", "button"}
+_VOID = {"br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr", "source", "embed", "param", "track"}
+_TABLE_SECTIONS = {"tbody", "thead", "tfoot"}
 _ENTITY = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
-_WS = re.compile(r"[ \t\r\n\f]+")
-
-Frag = tuple[str, int, int]  # text, orig start, orig end (entity: whole entity)
+_WS = re.compile(r"[ \t\r\n\f\u00a0\u3000]+")
 
 
-class _Cell:
-    __slots__ = ("frags", "rowspan", "colspan")
+class _El:
+    __slots__ = ("tag", "attrs", "children", "pos")
 
-    def __init__(self, rowspan: int, colspan: int) -> None:
-        self.frags: list[Frag] = []
-        self.rowspan = rowspan
-        self.colspan = colspan
-
-
-class _Table:
-    def __init__(self) -> None:
-        self.rows: list[list[_Cell]] = []
-        self.cell: _Cell | None = None
-        self.pos = 0  # source offset of <table>
+    def __init__(self, tag: str, attrs: dict[str, str | None], pos: int) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.children: list[_El | _Text] = []
+        self.pos = pos
 
 
-def _span_attr(attrs: list[tuple[str, str | None]], name: str) -> int:
-    for k, v in attrs:
-        if k == name and v:
-            m = re.match(r"\s*(\d+)", v)
-            if m:
-                return max(1, min(int(m.group(1)), 200))
-    return 1
+class _Text:
+    __slots__ = ("text", "start", "end", "entity")
+
+    def __init__(self, text: str, start: int, end: int, entity: bool) -> None:
+        self.text = text
+        self.start = start
+        self.end = end
+        self.entity = entity
 
 
-class _Parser(HTMLParser):
+class _TreeBuilder(HTMLParser):
     def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=False)
         self.src = source
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
-        self.b = TextBuilder()
-        self.skip = 0
-        self.tables: list[_Table] = []
-        self.tables_seen = 0
+        self.root = _El("#root", {}, 0)
+        self.stack: list[_El] = [self.root]
 
-    # -- positions -------------------------------------------------------------
     def _offset(self) -> int:
         line, col = self.getpos()
         return self.line_starts[line - 1] + col
 
-    # -- output helpers --------------------------------------------------------
-    def _newline(self) -> None:
-        if self.b.length and self.b.tail() != "\n":
-            self.b.add_synthetic("\n", self._offset())
+    def _close_until(self, stop: set[str], closing: set[str]) -> None:
+        """Pop implicitly closed elements: everything from the outermost element in ``closing``
+        that stands above the nearest ``stop`` element."""
+        cut = None
+        for i in range(len(self.stack) - 1, 0, -1):
+            tag = self.stack[i].tag
+            if tag in stop:
+                break
+            if tag in closing:
+                cut = i
+        if cut is not None:
+            del self.stack[cut:]
 
-    def _emit_frag(self, text: str, start: int, end: int, entity: bool) -> None:
-        if self.tables and self.tables[-1].cell is not None:
-            self.tables[-1].cell.frags.append((text, start, end))
-            return
-        if self.tables:  # text between cells (whitespace, stray text): drop whitespace
-            if not text.strip():
-                return
-        if entity:
-            self.b.add_mapped(text, start, end)
-        else:
-            self._add_collapsed(text, start)
-
-    def _add_collapsed(self, text: str, start: int) -> None:
-        """Add text, collapsing runs of HTML whitespace to one space (each run maps to its source)."""
-        pos = 0
-        for m in _WS.finditer(text):
-            if m.start() > pos:
-                self.b.add(text[pos : m.start()], start + pos)
-            prev = self.b.tail()
-            if self.b.length and prev not in (" ", "\n"):
-                self.b.add_synthetic(" ", start + m.start())
-            pos = m.end()
-        if pos < len(text):
-            self.b.add(text[pos:], start + pos)
-
-    # -- parser callbacks ------------------------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-            return
-        if self.skip:
-            return
-        if tag == "table":
-            t = _Table()
-            t.pos = self._offset()
-            if self.tables and self.tables[-1].cell is not None:
-                # nested table: its text stays inside the outer cell
-                self.tables[-1].cell.frags.append((" ", -1, -1))
-                self.tables.append(t)
-                t.rows.append([])
-                t.cell = self.tables[-2].cell  # share the outer cell
-                return
-            self._newline()
-            self.tables.append(t)
-            return
-        if not self.tables:
-            if tag in _BLOCK:
-                self._newline()
-            return
-        t = self.tables[-1]
-        if tag == "tr":
-            t.rows.append([])
-            t.cell = None
-        elif tag in ("td", "th"):
-            if not t.rows:
-                t.rows.append([])
-            c = _Cell(_span_attr(attrs, "rowspan"), _span_attr(attrs, "colspan"))
-            t.rows[-1].append(c)
-            t.cell = c
-        elif tag in _BLOCK and t.cell is not None:
-            t.cell.frags.append((" ", -1, -1))
+        if tag in ("td", "th"):
+            self._close_until({"tr", "table"}, {"td", "th"})
+        elif tag == "tr":
+            self._close_until({"table"}, {"tr", "td", "th"})
+        elif tag in _TABLE_SECTIONS:
+            self._close_until({"table"}, {"tr", "td", "th", *_TABLE_SECTIONS})
+        elif tag == "p":
+            self._close_until({"td", "th", "div", "table", "li"}, {"p"})
+        el = _El(tag, dict(attrs), self._offset())
+        self.stack[-1].children.append(el)
+        if tag not in _VOID:
+            self.stack.append(el)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "hr") and not self.skip:
-            if self.tables and self.tables[-1].cell is not None:
-                self.tables[-1].cell.frags.append((" ", -1, -1))
-            elif not self.tables:
-                self._newline()
+        self.stack[-1].children.append(_El(tag, dict(attrs), self._offset()))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(0, self.skip - 1)
-            return
-        if self.skip:
-            return
-        if tag == "table" and self.tables:
-            t = self.tables.pop()
-            if self.tables and t.cell is self.tables[-1].cell:  # nested: already inline
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
                 return
-            self._emit_table(t)
-            self._newline()
-            return
-        if not self.tables:
-            if tag in _BLOCK:
-                self._newline()
-            return
-        t = self.tables[-1]
-        if tag in ("td", "th"):
-            t.cell = None
+            if self.stack[i].tag == "table" and tag != "table":
+                return  # an end tag that does not belong inside this table: ignore it
 
     def handle_data(self, data: str) -> None:
-        if self.skip or not data:
-            return
-        self._emit_frag(data, self._offset(), self._offset() + len(data), False)
+        if data:
+            start = self._offset()
+            self.stack[-1].children.append(_Text(data, start, start + len(data), False))
 
     def _entity(self) -> None:
-        if self.skip:
-            return
         start = self._offset()
         m = _ENTITY.match(self.src, start)
         if not m:
             return
-        import html
-
-        text = html.unescape(m.group(0) if m.group(0).endswith(";") else m.group(0) + ";")
-        self._emit_frag(text, start, m.end(), True)
+        raw = m.group(0)
+        text = _html.unescape(raw if raw.endswith(";") else raw + ";")
+        self.stack[-1].children.append(_Text(text, start, m.end(), True))
 
     def handle_entityref(self, name: str) -> None:
         self._entity()
@@ -185,76 +122,175 @@ class _Parser(HTMLParser):
     def handle_charref(self, name: str) -> None:
         self._entity()
 
-    # -- tables ----------------------------------------------------------------
-    def _emit_table(self, t: _Table) -> None:
-        self.tables_seen += 1
-        grid: dict[tuple[int, int], _Cell | None] = {}
-        placed: list[tuple[int, int, _Cell]] = []
+
+def _span_attr(el: _El, name: str) -> int:
+    v = el.attrs.get(name)
+    if v:
+        m = re.match(r"\s*(\d+)", v)
+        if m:
+            return max(1, min(int(m.group(1)), 200))
+    return 1
+
+
+def _has_table(el: _El) -> bool:
+    for ch in el.children:
+        if isinstance(ch, _El) and ch.tag not in _SKIP and (ch.tag == "table" or _has_table(ch)):
+            return True
+    return False
+
+
+def _rows(table: _El) -> list[list[_El]]:
+    rows: list[list[_El]] = []
+
+    def walk(el: _El) -> None:
+        for ch in el.children:
+            if not isinstance(ch, _El):
+                continue
+            if ch.tag == "tr":
+                rows.append([c for c in ch.children if isinstance(c, _El) and c.tag in ("td", "th")])
+            elif ch.tag in _TABLE_SECTIONS:
+                walk(ch)
+            elif ch.tag in ("td", "th"):  # cells outside any tr
+                if not rows:
+                    rows.append([])
+                rows[-1].append(ch)
+
+    walk(table)
+    return rows
+
+
+class _Renderer:
+    def __init__(self) -> None:
+        self.b = TextBuilder()
+
+    # -- text ------------------------------------------------------------------
+    def _newline(self, at: int) -> None:
+        if self.b.length and self.b.tail() != "\n":
+            self.b.add_synthetic("\n", at)
+
+    def _space(self, at: int) -> None:
+        if self.b.length and self.b.tail() not in (" ", "\n"):
+            self.b.add_synthetic(" ", at)
+
+    def _text(self, t: _Text) -> None:
+        if t.entity:
+            if t.text.strip():
+                self.b.add_mapped(t.text, t.start, t.end)
+            else:
+                self._space(t.start)
+            return
+        pos = 0
+        for m in _WS.finditer(t.text):
+            if m.start() > pos:
+                self.b.add(t.text[pos : m.start()], t.start + pos)
+            self._space(t.start + m.start())
+            pos = m.end()
+        if pos < len(t.text):
+            self.b.add(t.text[pos:], t.start + pos)
+
+    # -- blocks ----------------------------------------------------------------
+    def block(self, el: _El) -> None:
+        for ch in el.children:
+            if isinstance(ch, _Text):
+                self._text(ch)
+                continue
+            if ch.tag in _SKIP:
+                continue
+            if ch.tag == "table":
+                self.table(ch)
+            elif ch.tag in _BLOCK:
+                self._newline(ch.pos)
+                self.block(ch)
+                self._newline(ch.pos)
+            else:
+                self.block(ch)
+
+    def table(self, t: _El) -> None:
+        rows = _rows(t)
+        self._newline(t.pos)
+        if _has_table(t):  # a layout table: its cells are blocks, its inner tables grids
+            for row in rows:
+                for cell in row:
+                    self._newline(cell.pos)
+                    self.block(cell)
+                    self._newline(cell.pos)
+            return
+        grid: dict[tuple[int, int], bool] = {}
+        starts: dict[tuple[int, int], _El] = {}
         width = 0
-        for r, row in enumerate(t.rows):
+        for r, row in enumerate(rows):
             c = 0
             for cell in row:
                 while (r, c) in grid:
                     c += 1
-                placed.append((r, c, cell))
-                for dr in range(cell.rowspan):
-                    for dc in range(cell.colspan):
-                        grid[(r + dr, c + dc)] = cell if (dr, dc) == (0, 0) else None
-                c += cell.colspan
+                rs, cs = _span_attr(cell, "rowspan"), _span_attr(cell, "colspan")
+                starts[(r, c)] = cell
+                for dr in range(rs):
+                    for dc in range(cs):
+                        grid[(r + dr, c + dc)] = True
+                c += cs
                 width = max(width, c)
         nrows = max([r + 1 for (r, _c) in grid] or [0])
-        starts = {(r, c): cell for r, c, cell in placed}
         for r in range(nrows):
-            if r < len(t.rows) and not t.rows[r] and not any((r, c) in grid for c in range(width)):
+            if not any((r, c) in grid for c in range(width)):
                 continue
             for c in range(width):
                 if c:
                     self.b.add_synthetic(" | ", t.pos)
                 cell = starts.get((r, c))
                 if cell is not None:
-                    self._emit_cell(cell, t.pos)
+                    self.inline_cell(cell)
             self.b.add_synthetic(" |\n", t.pos)
 
-    def _emit_cell(self, cell: _Cell, at: int) -> None:
-        frags = cell.frags
-        # trim leading/trailing whitespace of the cell, collapse inner whitespace
-        out: list[Frag] = []
-        for text, s, e in frags:
-            if s < 0:
-                out.append((" ", at, at))
-                continue
-            out.append((text, s, e))
+    def inline_cell(self, cell: _El) -> None:
+        """A data cell's text on one line: inner blocks and breaks become single spaces."""
+        frags: list[_Text | None] = []
+
+        def walk(el: _El) -> None:
+            for ch in el.children:
+                if isinstance(ch, _Text):
+                    frags.append(ch)
+                elif ch.tag in _SKIP:
+                    continue
+                else:
+                    if ch.tag in _BLOCK:
+                        frags.append(None)
+                    walk(ch)
+                    if ch.tag in _BLOCK:
+                        frags.append(None)
+
+        walk(cell)
         started = False
-        pending_space = False
-        for text, s, e in out:
-            if s == e:  # synthetic break
-                pending_space = started
+        pending = False
+        for f in frags:
+            if f is None:
+                pending = started
                 continue
-            if e - s != len(text):  # entity
-                if text.strip():
-                    if pending_space:
-                        self.b.add_synthetic(" ", s)
-                        pending_space = False
-                    self.b.add_mapped(text, s, e)
+            if f.entity:
+                if f.text.strip():
+                    if pending:
+                        self.b.add_synthetic(" ", f.start)
+                        pending = False
+                    self.b.add_mapped(f.text, f.start, f.end)
                     started = True
                 else:
-                    pending_space = started
+                    pending = started
                 continue
             pos = 0
-            for m in _WS.finditer(text):
+            for m in _WS.finditer(f.text):
                 if m.start() > pos:
-                    if pending_space:
-                        self.b.add_synthetic(" ", s + pos)
-                        pending_space = False
-                    self.b.add(text[pos : m.start()], s + pos)
+                    if pending:
+                        self.b.add_synthetic(" ", f.start + pos)
+                        pending = False
+                    self.b.add(f.text[pos : m.start()], f.start + pos)
                     started = True
-                pending_space = pending_space or started
+                pending = pending or started
                 pos = m.end()
-            if pos < len(text):
-                if pending_space:
-                    self.b.add_synthetic(" ", s + pos)
-                    pending_space = False
-                self.b.add(text[pos:], s + pos)
+            if pos < len(f.text):
+                if pending:
+                    self.b.add_synthetic(" ", f.start + pos)
+                    pending = False
+                self.b.add(f.text[pos:], f.start + pos)
                 started = True
 
 
@@ -272,17 +308,15 @@ def load_html(raw: bytes, *, name: str, path: str | Path = "") -> Document:
             source, enc = decode(raw, what="HTML page")
     else:
         source, enc = decode(raw, what="HTML page")
-    p = _Parser(source)
+    tb = _TreeBuilder(source)
     try:
-        p.feed(source)
-        p.close()
+        tb.feed(source)
+        tb.close()
     except Exception as exc:  # html.parser is lenient; this is a last resort
         raise LoadError(f"cannot parse HTML: {exc}") from exc
-    while p.tables:  # unclosed tables
-        t = p.tables.pop()
-        if not (p.tables and t.cell is p.tables[-1].cell):
-            p._emit_table(t)
-    text, omap = p.b.build()
+    r = _Renderer()
+    r.block(tb.root)
+    text, omap = r.b.build()
     if not text.strip():
         raise LoadError("HTML page has no visible text")
     return Document(
