@@ -366,6 +366,10 @@ def parse_table3(doc: Document, region: Region) -> Table:
                 anchor = "label" if key == keys[j] else "order"
                 placed[keys[j]] = (res, r, anchor)
     _settle_with_columns(placed, keys, tpl)
+    placed_rows = {id(r) for _res, r, _a in placed.values()}
+    strays = [r.nonempty()[0] for r in rws if id(r) not in placed_rows and not r.labels and len(r.nonempty()) == 1
+              and r.nonempty()[0].kind == "num"]
+    _place_displaced(placed, keys, tpl, strays)
     for key in keys:
         if key in placed:
             res, r, anchor = placed[key]
@@ -383,6 +387,61 @@ def parse_table3(doc: Document, region: Region) -> Table:
     if skipped:
         table.notes.append(f"{len(skipped)} value row(s) in the region matched no template row")
     return table
+
+
+def _place_displaced(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], tpl: dict, strays: list[Tok]) -> None:
+    """A cell left blank whose value both its row identity and its column identity determine,
+    while exactly one lone printed number elsewhere in the table equals that value, is that
+    number displaced by the conversion (Markdown/PDF text). It is placed there, marked
+    ``displaced``, and the record goes to review (rule G.DISPLACED)."""
+    if not strays:
+        return
+    outcome_keys = [k for k in tpl["groups"]["outcomes"] if k in keys]
+    vals = {k: [t.value if t.kind == "num" else None for t in res.vectors[0]] for k, (res, _r, _a) in placed.items() if res.ok}
+
+    def col_value(key: str, ci: int) -> int | None:
+        def v(k: str):
+            row = vals.get(k)
+            return row[ci] if row is not None else None
+        cands = []
+        bal = {k: v(k) for k in ("new_received", "carried_over", "total", "carried_forward")}
+        if key in bal and sum(1 for x in bal.values() if isinstance(x, int)) == 3:
+            lhs = ("new_received", "carried_over")
+            known = {k: x for k, x in bal.items() if k != key}
+            if key in lhs:
+                other = next(k for k in lhs if k != key)
+                cands.append(known["total"] + known["carried_forward"] - known[other])
+            else:
+                other = "carried_forward" if key == "total" else "total"
+                cands.append(known["new_received"] + known["carried_over"] - known[other])
+        outs = {k: v(k) for k in outcome_keys}
+        tot = v("total")
+        if key == "total" and all(isinstance(x, int) for x in outs.values()):
+            cands.append(sum(outs.values()))
+        elif key in outs and isinstance(tot, int) and all(isinstance(x, int) for k2, x in outs.items() if k2 != key):
+            cands.append(tot - sum(x for k2, x in outs.items() if k2 != key))
+        return cands[0] if cands and all(c == cands[0] for c in cands) else None
+
+    for key, (res, r, anchor) in list(placed.items()):
+        if not res.ok:
+            continue
+        vec = res.vectors[0]
+        blanks = [i for i, t in enumerate(vec) if t.kind == "empty"]
+        if len(blanks) != 1 or any(t.kind != "num" for i, t in enumerate(vec) if i != blanks[0]):
+            continue
+        ci = blanks[0]
+        others = [t.value for i, t in enumerate(vec) if i != ci]
+        row_v = sum(others[:6]) if ci == 6 else others[-1] - sum(others[:-1])
+        if row_v <= 0 or col_value(key, ci) != row_v:
+            continue
+        match = [t for t in strays if t.value == row_v]
+        if len(match) != 1:
+            continue
+        new_vec = list(vec)
+        new_vec[ci] = match[0]
+        strays.remove(match[0])
+        vals[key][ci] = row_v
+        placed[key] = (Resolution([new_vec], res.how + "; displaced value placed by the row and column identities"), r, anchor)
 
 
 def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], tpl: dict) -> None:

@@ -95,3 +95,38 @@ def test_single_other_row_variant_is_recognised():
     assert rec.tables["table3"].template == "table3.single_other"
     assert rec.tables["table3"].get("other", "total").value == merged["total"]
     assert rec.decision == "accepted"
+
+
+def test_a_value_displaced_by_conversion_is_placed_only_when_both_identities_require_it():
+    v = make_values(12, big=True)
+    t3 = v["table3"]
+    want = t3["carried_forward"]["total"]
+    assert want > 0
+    lines = render(v, "pipe").split("\n")
+    out = []
+    for ln in lines:
+        if ln.startswith("四、结转下年度继续办理"):
+            cells = ln.split(" | ")
+            ln = " | ".join(cells[:7]) + " |  |"  # the total cell printed empty…
+        out.append(ln)
+        if ln.startswith("(七)总计"):
+            pass
+    idx = next(i for i, ln in enumerate(out) if ln.startswith("2.重复申请"))
+    out.insert(idx, f"| {want} |")  # …and its number printed alone a few lines earlier
+    rec = _extract("\n".join(out))
+    cell = rec.tables["table3"].get("carried_forward", "total")
+    assert cell.value == want and "displaced" in cell.note
+    assert rec.decision == "needs_review"
+    assert any(f.rule == "G.DISPLACED" and f.status == "UNCERTAIN" for f in rec.findings)
+
+
+def test_a_blank_cell_without_a_matching_stray_number_stays_blank():
+    v = make_values(12, big=True)
+    lines = []
+    for ln in render(v, "pipe").split("\n"):
+        if ln.startswith("四、结转下年度继续办理"):
+            ln = " | ".join(ln.split(" | ")[:7]) + " |  |"
+        lines.append(ln)
+    rec = _extract("\n".join(lines))
+    cell = rec.tables["table3"].get("carried_forward", "total")
+    assert cell.kind == "empty" and cell.value is None

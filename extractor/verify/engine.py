@@ -97,7 +97,7 @@ def evaluate_identity(
                        values={"lhs": str(ls), "rhs": str(rs)})
     trusted = all(
         c is not None and c.grounded is not False and c.kind in ("number", "zero") and c.producer in ("parser", "reviewer", "model")
-        and "order" not in (c.note or "") and "split" not in (c.note or "")
+        and not any(w in (c.note or "") for w in ("order", "split", "displaced"))
         for c in cells
     )
     cls = "source_inconsistency" if trusted else "suspected_extraction_error"

@@ -47,6 +47,14 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                     operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
                     values={c.producer: str(c.value), "source": again[2] if again is not None else None},
                 ))
+            elif "displaced" in (c.note or ""):
+                findings.append(Finding(
+                    id=f"G.DISPLACED:{fid_scope}", rule="G.DISPLACED", status="UNCERTAIN",
+                    classification="suspected_extraction_error", severity="warning", scope=fid_scope,
+                    message=f"{fid_scope}: printed away from its row ({c.raw!r} at another place in the table); "
+                            "placed here because the row and column identities both require it — confirm",
+                    operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
+                ))
             elif c.confidence is not None and c.confidence < OCR_MIN_CONFIDENCE:
                 findings.append(Finding(
                     id=f"G.OCR_CONFIDENCE:{fid_scope}", rule="G.OCR_CONFIDENCE", status="UNCERTAIN",
