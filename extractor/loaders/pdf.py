@@ -43,6 +43,8 @@ class Glyph:
     bottom: float
     conf: float | None = None
     norm: str | None = None  # replacement written to the normalized text (OCR fixes), same length
+    # OCR: one (box, confidence) per character of ``text``; each becomes its own geometry run
+    chars: list[tuple[BBox, float | None]] | None = None
 
     @property
     def mid(self) -> float:
@@ -168,8 +170,8 @@ class LayoutWriter:
     def glyphs(self, line: Sequence[Glyph], page: int, *, per_char: bool = False) -> None:
         """Write one line of glyphs, inserting a space where the horizontal gap is wide.
 
-        Geometry is recorded per token (a run of digits or of other characters) or, for OCR
-        (``per_char``), per glyph so each character keeps its own confidence.
+        Geometry is recorded per token (a run of digits or of other characters), per glyph
+        (``per_char``), or per character for glyphs that carry their own character boxes (OCR).
         """
         prev: Glyph | None = None
         tok: list[tuple[int, int, Glyph]] = []
@@ -207,18 +209,22 @@ class LayoutWriter:
                 gap = g.x0 - prev.x1
                 size = min(prev.height, g.height)
                 a, b = prev.text[-1], g.text[0]
-                if is_cjk(a) and is_cjk(b):
-                    space = gap > 0.9 * size
-                else:
-                    space = gap > 0.28 * size
-                if (space or pending_space) and not (is_cjk(a) and is_cjk(b) and not space):
+                both_cjk = is_cjk(a) and is_cjk(b)
+                space = gap > (0.9 if both_cjk else 0.28) * size
+                if space or (pending_space and not both_cjk):
                     flush()
                     self.put(" ")
-                elif _cls(a) != _cls(b[0]):
+                elif _cls(a) != _cls(b) or g.chars is not None:
                     flush()
             pending_space = False
             start = self.put(g.text, norm=g.norm)
-            tok.append((start, self.olen, g))
+            if g.chars is not None and len(g.chars) == len(g.text):
+                flush()
+                for k, (bb, cf) in enumerate(g.chars):
+                    if not g.text[k].isspace():
+                        self.geo.append(GeoRun(start + k, start + k + 1, page, bb, cf))
+            else:
+                tok.append((start, self.olen, g))
             prev = g
         flush()
 
