@@ -6,10 +6,12 @@ The library side of ``extractor run``: no printing here; progress goes through a
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import loaders
 from .errors import ExtractorError
 from .loaders import SUPPORTED_SUFFIXES, load_bytes
 from .model import Record
@@ -47,6 +49,15 @@ class BatchResult:
 def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSteps | None = None,
                  skipped_reason: str | None = None) -> tuple[str, Record | None]:
     """Process one file; returns ("skipped"|"done"|"failed", record)."""
+    refused = _refuse_before_reading(path)
+    if refused is not None:  # too large / not a regular file: fail by its path, never read it
+        psha = hashlib.sha256(str(path).encode()).hexdigest()
+        if not force and store.is_done(psha):
+            return "skipped", None
+        rec = failed_record(path, refused)
+        rec.document.sha256 = psha
+        store.save(rec)
+        return "failed", rec
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -63,6 +74,10 @@ def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSte
         rec = failed_record(path, str(exc), raw)
         store.save(rec)
         return "failed", rec
+    except Exception as exc:  # a loader bug on odd input must not stop the batch either
+        rec = failed_record(path, f"cannot read {path.name}: internal loader error: {type(exc).__name__}: {exc}", raw)
+        store.save(rec)
+        return "failed", rec
     try:
         rec = extract_document(doc, llm=llm, skipped_reason=skipped_reason)
     except ExtractorError as exc:
@@ -75,19 +90,54 @@ def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSte
 
 def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: ModelSteps | None = None,
               skipped_reason: str | None = None,
-              on_progress: Callable[[Path, str, Record | None], None] | None = None) -> BatchResult:
+              on_progress: Callable[[Path, str, Record | None], None] | None = None,
+              concurrency: int = 1, downloads: Path | None = None,
+              fetch_options: dict | None = None) -> BatchResult:
+    """Process files (and http(s) URLs given as ``str``, see :func:`process_url`) one by one, or with
+    ``concurrency`` > 1 in a thread pool whose SQLite writes all happen on the calling thread."""
+    from .fetch import is_url  # noqa: PLC0415
+    from .inputs import process_url  # noqa: PLC0415
+
+    downloads = Path(downloads) if downloads else store.path.parent / "downloads"
+    if concurrency > 1:
+        from .parallel import run_parallel  # noqa: PLC0415
+
+        return run_parallel(files, store, force=force, llm=llm, skipped_reason=skipped_reason,
+                            on_progress=on_progress, concurrency=concurrency, downloads=downloads,
+                            fetch_options=fetch_options, result=BatchResult())
     res = BatchResult()
     for f in files:
-        status, rec = process_file(f, store, force=force, llm=llm, skipped_reason=skipped_reason)
-        if status == "skipped":
-            res.skipped += 1
+        if is_url(f):
+            status, rec = process_url(str(f), store, downloads=downloads, force=force, llm=llm,
+                                      skipped_reason=skipped_reason, fetch_options=fetch_options)
         else:
-            res.processed += 1
-            if rec is not None:
-                res.decisions[rec.decision] = res.decisions.get(rec.decision, 0) + 1
-                if rec.decision == "failed":
-                    res.failed += 1
-                    res.errors.append((str(f), rec.error or ""))
+            status, rec = process_file(f, store, force=force, llm=llm, skipped_reason=skipped_reason)
+        tally(res, f, status, rec)
         if on_progress:
             on_progress(f, status, rec)
     return res
+
+
+def _refuse_before_reading(path: Path) -> str | None:
+    """Why a file must not be read at all (too large for the loaders, not a regular file), or None."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # read_bytes below reports it
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file"
+    if st.st_size > loaders.MAX_BYTES:
+        return f"file too large: {st.st_size} bytes (limit {loaders.MAX_BYTES}; set EXTRACTOR_MAX_BYTES)"
+    return None
+
+
+def tally(res: BatchResult, f: Path | str, status: str, rec: Record | None) -> None:
+    if status == "skipped":
+        res.skipped += 1
+    else:
+        res.processed += 1
+        if rec is not None:
+            res.decisions[rec.decision] = res.decisions.get(rec.decision, 0) + 1
+            if rec.decision == "failed":
+                res.failed += 1
+                res.errors.append((str(f), rec.error or ""))

@@ -37,20 +37,36 @@ def model_steps(llm: str, model: Optional[str], tables: str, db_path: Path):
 
 @app.command()
 def run(
-    paths: list[Path] = typer.Argument(..., help="report files and/or folders (searched recursively)"),
+    paths: Optional[list[str]] = typer.Argument(None, help="report files and/or folders (searched recursively) and/or http(s) URLs"),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="output folder (records.jsonl, cells.csv, findings.csv, extractor.db)"),
     force: bool = typer.Option(False, "--force", help="redo documents already finished in this output folder"),
     llm: str = typer.Option("auto", "--llm", help="auto (use OPENAI_* if set) | off | local"),
     model: Optional[str] = typer.Option(None, "--model", help="model name for the OpenAI-compatible endpoint"),
     tables: str = typer.Option("auto", "--tables", help="auto (model reads only tables the parser left incomplete) | both"),
+    urls: Optional[Path] = typer.Option(None, "--urls", help="file of report URLs, one per line (# comments)"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: process only slice i (0-based) of N, by content hash"),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="documents processed at once (bounds model calls)"),
 ) -> None:
-    """Extract and verify every report under PATHS; resumable (re-run to continue)."""
-    missing = [p for p in paths if not p.exists()]
+    """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
+    from ..fetch import is_url, read_url_list  # noqa: PLC0415
+    from ..inputs import discover_inputs, parse_shard, select_shard  # noqa: PLC0415
+
+    items: list = list(paths or [])
+    if urls is not None:
+        items += read_url_list(urls)
+    if not items:
+        raise ExtractorError("nothing to do: give report files, folders or URLs (or --urls FILE)")
+    missing = [p for p in items if not is_url(p) and not Path(p).exists()]
     if missing:
         raise ExtractorError(f"no such file or folder: {missing[0]}")
-    files = discover(paths)
+    files = discover_inputs(items)
     if not files:
         raise ExtractorError("no report files found (.txt .md .html .htm .pdf .docx .png .jpg)")
+    if shard:
+        index, count = parse_shard(shard)
+        total = len(files)
+        files = select_shard(files, index, count)
+        console.print(f"shard {index}/{count}: {len(files)} of {total} inputs")
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "extractor.db"
     steps, reason = model_steps(llm, model, tables, db_path)
@@ -68,10 +84,12 @@ def run(
             task = progress.add_task("extracting", total=len(files), current="")
 
             def tick(path: Path, status: str, rec) -> None:
-                progress.update(task, advance=1, current=f"{path.name[:40]} {status}")
+                label = path[-40:] if isinstance(path, str) else path.name[:40]
+                progress.update(task, advance=1, current=f"{label} {status}")
 
             try:
-                res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick)
+                res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick,
+                                concurrency=concurrency)
             except KeyboardInterrupt:
                 interrupted = True
         paths_out = store.write_outputs(out)

@@ -1,0 +1,171 @@
+"""Combine the databases of shard runs (``extractor merge OUT_DIRS... --out DIR``).
+
+Each shard of ``extractor run --shard i/N`` writes its own output folder; merging copies every
+shard's documents into one database and regenerates the output files from it. Idempotent: merging
+the same shards again (or a shard into a folder that already holds it) changes nothing.
+
+- ``documents``/``records``/``cells``/``findings`` move per document (keyed by content SHA-256): a
+  document's rows are replaced as a unit by the copy updated last, so no stale cells survive.
+- ``reviews``: the later review of a finding wins.
+- Any other table (the LLM cache and ledger, …) is created when missing and copied: rows with a
+  natural primary key replace their twin; tables keyed only by an auto-increment id (a ledger) get
+  the rows whose other columns are not already present, so re-merging adds no duplicates.
+- ``jobs`` (the HTTP service's queue) belongs to one server and is not merged.
+- ``downloads/`` (fetched bytes and their URL index) are copied too, so provenance survives.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ExtractorError
+from .store import Store
+
+DB_NAME = "extractor.db"
+CORE = ("documents", "records", "cells", "findings", "reviews")
+NOT_MERGED = {"jobs"}
+
+
+@dataclass
+class MergeResult:
+    sources: list[str] = field(default_factory=list)
+    documents_taken: int = 0
+    tables: dict[str, int] = field(default_factory=dict)  # rows copied per extra table
+    downloads_copied: int = 0
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _db_of(src: Path) -> Path:
+    p = Path(src)
+    db = p / DB_NAME if p.is_dir() else p
+    if not db.is_file():
+        raise ExtractorError(f"no {DB_NAME} in {p}" if p.is_dir() else f"no such database: {p}")
+    return db
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[sqlite3.Row]:
+    return list(db.execute(f"PRAGMA {schema}.table_info({_q(table)})"))
+
+
+def merge(sources: list[str | Path], out: str | Path) -> MergeResult:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / DB_NAME
+    dbs = [_db_of(Path(s)) for s in sources]
+    res = MergeResult()
+    with Store(target) as store:
+        db = store.db
+        for src in dbs:
+            if src.resolve() == target.resolve():
+                continue
+            res.sources.append(str(src))
+            _merge_one(db, src, res)
+            dl = src.parent / "downloads"
+            if dl.is_dir():
+                res.downloads_copied += _copy_tree(dl, out / "downloads")
+        res.outputs = store.write_outputs(out)
+    return res
+
+
+def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult) -> None:
+    db.commit()
+    db.execute("ATTACH DATABASE ? AS src", (str(src),))
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM src.sqlite_master WHERE type='table' "
+                                          "AND name NOT LIKE 'sqlite_%'")]
+        with db:
+            if "documents" in names:
+                res.documents_taken += _merge_documents(db, names)
+            if "reviews" in names:
+                _copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
+            for t in names:
+                if t in CORE or t in NOT_MERGED:
+                    continue
+                res.tables[t] = res.tables.get(t, 0) + _merge_table(db, t)
+    finally:
+        db.execute("DETACH DATABASE src")
+
+
+def _common(db: sqlite3.Connection, table: str) -> list[str]:
+    src_cols = {r["name"] for r in _columns(db, "src", table)}
+    return [r["name"] for r in _columns(db, "main", table) if r["name"] in src_cols]
+
+
+def _merge_documents(db: sqlite3.Connection, names: list[str]) -> int:
+    db.execute("DROP TABLE IF EXISTS temp.pick")
+    db.execute(
+        "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
+        "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at >= m.updated_at"
+    )
+    n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
+    for t in ("cells", "findings", "records"):
+        db.execute(f"DELETE FROM main.{t} WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("documents", "records", "cells", "findings"):
+        if t not in names:
+            continue
+        cols = ", ".join(_q(c) for c in _common(db, t))
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM src.{t} "
+                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    db.execute("DROP TABLE temp.pick")
+    return n
+
+
+def _copy(db: sqlite3.Connection, table: str, *, newer: str, key: tuple[str, ...]) -> None:
+    cols = ", ".join(_q(c) for c in _common(db, table))
+    on = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in key)
+    db.execute(
+        f"INSERT OR REPLACE INTO main.{_q(table)} ({cols}) SELECT {cols} FROM src.{_q(table)} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(table)} m WHERE {on} AND m.{_q(newer)} > s.{_q(newer)})"
+    )
+
+
+def _merge_table(db: sqlite3.Connection, table: str) -> int:
+    exists = db.execute("SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
+    if not exists:
+        sql = db.execute("SELECT sql FROM src.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+        db.execute(re.sub(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?", "CREATE TABLE IF NOT EXISTS ", sql,
+                          flags=re.I))
+        for (isql,) in db.execute("SELECT sql FROM src.sqlite_master WHERE type='index' AND tbl_name=? "
+                                  "AND sql IS NOT NULL", (table,)).fetchall():
+            db.execute(re.sub(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?",
+                              lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS ", isql, flags=re.I))
+    info = _columns(db, "main", table)
+    pk = [r["name"] for r in sorted(info, key=lambda r: r["pk"]) if r["pk"]]
+    rowid_key = len(pk) == 1 and next(r for r in info if r["name"] == pk[0])["type"].upper() == "INTEGER"
+    unique = any(r["unique"] for r in db.execute(f"PRAGMA main.index_list({_q(table)})")
+                 if r["origin"] != "pk")
+    cols = _common(db, table)
+    before = db.total_changes
+    if pk and not rowid_key or unique and not rowid_key:
+        c = ", ".join(_q(x) for x in cols)
+        db.execute(f"INSERT OR REPLACE INTO main.{_q(table)} ({c}) SELECT {c} FROM src.{_q(table)}")
+    else:  # keyed by an auto-increment id (or nothing): add the rows not already present
+        data = [x for x in cols if x not in pk]
+        c = ", ".join(_q(x) for x in data)
+        db.execute(f"INSERT INTO main.{_q(table)} ({c}) SELECT {c} FROM src.{_q(table)} "
+                   f"EXCEPT SELECT {c} FROM main.{_q(table)}")
+    return db.total_changes - before
+
+
+def _copy_tree(src: Path, dst: Path) -> int:
+    n = 0
+    for f in src.rglob("*"):
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        t = dst / f.relative_to(src)
+        if t.exists() and t.stat().st_size == f.stat().st_size:
+            continue
+        t.parent.mkdir(parents=True, exist_ok=True)
+        tmp = t.with_name(f".{t.name}.merge.tmp")
+        shutil.copyfile(f, tmp)
+        tmp.replace(t)
+        n += 1
+    return n

@@ -1,0 +1,550 @@
+"""The HTTP API (``extractor serve``): upload a report, get its verified record; a durable job queue.
+
+``create_app(db_path)`` builds the FastAPI app over the same SQLite database ``extractor run``
+writes. Endpoints (schema at ``/openapi.json``, browsable at ``/docs``):
+
+- ``POST /documents`` (multipart field ``file``): validates the upload, keeps its bytes under
+  ``<db folder>/uploads/<sha256>.<ext>``, queues a job and waits up to ``wait`` seconds for it.
+  200 with the record and its findings when done (also when the same bytes were done before);
+  202 with the job's status and ``Location: /documents/{sha256}`` when still queued/running;
+  413 body over the size cap (refused from ``Content-Length`` before any of it is read, or as soon
+  as a streamed body passes the cap); 415 a type the loaders do not read (archives, legacy
+  .doc/.xls, executables); 422 an empty or unreadable file, with the loader's message.
+- ``GET /documents/{sha256}``: the stored record (202 while its job is pending, 404 unknown).
+- ``GET /documents``: the documents in the database (paged), plus queue counts.
+- ``GET /jobs/{id}``, ``GET /health``.
+
+The queue is the ``jobs`` table of the same database (queued → running → done | failed). Jobs are
+committed before the request is answered, and worker threads start by re-queueing jobs left
+``running`` by a previous process, so a job accepted before a crash or restart is done after it. A
+job whose processing crashed the process ``MAX_ATTEMPTS`` times is failed instead of retried forever.
+One server process per database (its worker threads share the queue).
+
+Bad input never gives a 500: every failure while reading a document becomes a 4xx or a ``failed``
+record, and the worker threads survive anything a document does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from . import __version__, loaders
+from .fetch import fix_name, unsupported_reason
+from .inputs import process_bytes
+from .model import Finding, Record
+from .pipeline import ModelSteps
+from .store import Store
+
+MAX_ATTEMPTS = 3
+MULTIPART_SLACK = 64 * 1024  # multipart headers/boundaries on top of the file itself
+SHA_PATTERN = r"^[0-9a-f]{64}$"
+
+JOBS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sha256 TEXT NOT NULL,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,                 -- the uploaded bytes, under <db folder>/uploads/
+  status TEXT NOT NULL,               -- queued | running | done | failed
+  attempts INTEGER NOT NULL DEFAULT 0,
+  stage TEXT,                         -- where a failure happened: load | extract | worker
+  decision TEXT,
+  error TEXT,
+  created_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
+CREATE INDEX IF NOT EXISTS jobs_sha ON jobs(sha256, id);
+"""
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+class JobQueue:
+    """The ``jobs`` table. Every call opens its own short connection, so any thread may use it."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.path = Path(db_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._conn()) as c:
+            c.executescript("PRAGMA journal_mode=WAL;" + JOBS_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        c = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        c.row_factory = sqlite3.Row
+        return c
+
+    def enqueue(self, sha256: str, name: str, path: str) -> dict:
+        """A job for these bytes: the pending one if there is one, else a new queued job."""
+        with closing(self._conn()) as c:
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute("SELECT * FROM jobs WHERE sha256=? AND status IN ('queued','running') "
+                            "ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
+            if row is None:
+                cur = c.execute("INSERT INTO jobs (sha256, name, path, status, created_at) VALUES (?,?,?,?,?)",
+                                (sha256, name, path, "queued", time.time()))
+                row = c.execute("SELECT * FROM jobs WHERE id=?", (cur.lastrowid,)).fetchone()
+            c.execute("COMMIT")
+            return dict(row)
+
+    def claim(self) -> dict | None:
+        """The oldest queued job, marked running (atomically), or None."""
+        with closing(self._conn()) as c:
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                c.execute("COMMIT")
+                return None
+            c.execute("UPDATE jobs SET status='running', attempts=attempts+1, started_at=? WHERE id=?",
+                      (time.time(), row["id"]))
+            row = c.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
+            c.execute("COMMIT")
+            return dict(row)
+
+    def finish(self, job_id: int, status: str, *, decision: str | None = None, error: str | None = None,
+               stage: str | None = None) -> None:
+        with closing(self._conn()) as c:
+            c.execute("UPDATE jobs SET status=?, decision=?, error=?, stage=?, finished_at=? WHERE id=?",
+                      (status, decision, error, stage, time.time(), job_id))
+
+    def recover(self, max_attempts: int = MAX_ATTEMPTS) -> tuple[int, int]:
+        """Jobs left ``running`` by a process that died: back to ``queued``, or ``failed`` after too many
+        attempts. Returns (requeued, given up)."""
+        with closing(self._conn()) as c:
+            c.execute("BEGIN IMMEDIATE")
+            gave_up = c.execute(
+                "UPDATE jobs SET status='failed', stage='worker', finished_at=?, error='processing stopped the "
+                "server ' || attempts || ' times; given up' WHERE status='running' AND attempts>=?",
+                (time.time(), max_attempts)).rowcount
+            requeued = c.execute("UPDATE jobs SET status='queued' WHERE status='running'").rowcount
+            c.execute("COMMIT")
+            return requeued, gave_up
+
+    def get(self, job_id: int) -> dict | None:
+        with closing(self._conn()) as c:
+            row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            return dict(row) if row else None
+
+    def latest(self, sha256: str) -> dict | None:
+        with closing(self._conn()) as c:
+            row = c.execute("SELECT * FROM jobs WHERE sha256=? ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
+            return dict(row) if row else None
+
+    def counts(self) -> dict[str, int]:
+        with closing(self._conn()) as c:
+            out = {k: 0 for k in ("queued", "running", "done", "failed")}
+            for r in c.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+                out[r["status"]] = r["n"]
+            return out
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+class Workers:
+    """Threads that take jobs from the queue and process them; one ``Store`` connection each."""
+
+    def __init__(self, db_path: Path, queue: JobQueue, *, count: int, llm: ModelSteps | None,
+                 skipped_reason: str | None) -> None:
+        self.db_path, self.queue, self.count = db_path, queue, max(1, count)
+        self.llm, self.skipped_reason = llm, skipped_reason
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.finished = threading.Condition()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self.queue.recover()
+        for i in range(self.count):
+            t = threading.Thread(target=self._loop, name=f"extractor-worker-{i}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout)
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def _loop(self) -> None:
+        store = Store(self.db_path)
+        try:
+            while not self.stop.is_set():
+                try:
+                    job = self.queue.claim()
+                except sqlite3.Error:
+                    job = None
+                    self.stop.wait(0.5)
+                if job is None:
+                    self.wake.wait(1.0)
+                    self.wake.clear()
+                    continue
+                self._run(store, job)
+                with self.finished:
+                    self.finished.notify_all()
+        finally:
+            store.close()
+
+    def _run(self, store: Store, job: dict) -> None:
+        try:
+            try:
+                raw = Path(job["path"]).read_bytes()
+            except OSError as exc:
+                self.queue.finish(job["id"], "failed", stage="load", decision="failed",
+                                  error=f"the uploaded bytes are gone ({job['path']}): {exc.strerror or exc}")
+                return
+            o = process_bytes(raw, job["name"], store, path=job["path"], force=True, llm=self.llm,
+                              skipped_reason=self.skipped_reason)
+            rec = o.record
+            if o.status == "failed":
+                self.queue.finish(job["id"], "failed", stage=o.stage, decision="failed",
+                                  error=rec.error if rec is not None else "failed")
+            else:
+                self.queue.finish(job["id"], "done", decision=rec.decision if rec is not None else None)
+        except Exception as exc:  # noqa: BLE001 - the worker outlives any document
+            try:
+                self.queue.finish(job["id"], "failed", stage="worker", decision="failed",
+                                  error=f"internal error: {type(exc).__name__}: {exc}")
+            except sqlite3.Error:
+                pass
+
+    def wait_for(self, job_id: int, seconds: float) -> dict | None:
+        deadline = time.monotonic() + max(0.0, seconds)
+        with self.finished:
+            while True:
+                job = self.queue.get(job_id)
+                if job is None or job["status"] in ("done", "failed"):
+                    return job
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return job
+                self.finished.wait(min(left, 0.25))
+
+
+# ----------------------------------------------------------------------------- body size limit
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413: from ``Content-Length`` before reading any
+    of it, or as soon as a streamed (chunked) body passes the limit — never after reading it all."""
+
+    def __init__(self, app, limit: int, file_limit: int | None = None) -> None:
+        self.app, self.limit = app, limit
+        self.file_limit = limit if file_limit is None else file_limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await _json(400, {"detail": "invalid Content-Length header"})(scope, receive, send)
+                return
+            if int(declared) > self.limit:
+                await self._refuse(scope, receive, send, int(declared))
+                return
+        seen = 0
+        over = False
+        started = False
+
+        async def limited_receive():
+            nonlocal seen, over
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    over = True
+                    raise _TooLarge()
+            return msg
+
+        async def guarded_send(msg):
+            nonlocal started
+            if over:  # the app's reaction to the aborted body is replaced by the 413 below
+                return
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            pass
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send, None)
+
+    async def _refuse(self, scope, receive, send, declared: int | None) -> None:
+        what = f"{declared} bytes" if declared is not None else f"more than {self.limit} bytes, cut off"
+        await _json(413, {"detail": f"request body too large: {what} (the file limit is {self.file_limit} bytes; "
+                                    "set EXTRACTOR_MAX_BYTES on the server)"},
+                    headers={"Connection": "close"})(scope, receive, send)
+
+
+def _json(status: int, content: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+# ----------------------------------------------------------------------------- response shapes
+
+
+class DocumentOut(BaseModel):
+    sha256: str
+    status: Literal["done", "failed"]
+    decision: Optional[str] = None
+    error: Optional[str] = None
+    name: Optional[str] = None
+    job: Optional[int] = None
+    findings: list[Finding] = Field(default_factory=list, description="the checks that did not pass")
+    record: Optional[Record] = None
+
+
+class PendingOut(BaseModel):
+    sha256: str
+    job: int
+    status: Literal["queued", "running"]
+    location: str
+    detail: str = "accepted; GET the location for the record"
+
+
+class JobOut(BaseModel):
+    id: int
+    sha256: str
+    name: str
+    status: Literal["queued", "running", "done", "failed"]
+    attempts: int
+    stage: Optional[str] = None
+    decision: Optional[str] = None
+    error: Optional[str] = None
+    created_at: float
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+
+
+class DocumentSummary(BaseModel):
+    sha256: str
+    name: str
+    url: Optional[str] = None
+    kind: Optional[str] = None
+    status: str
+    decision: Optional[str] = None
+    error: Optional[str] = None
+    updated_at: float
+
+
+class DocumentList(BaseModel):
+    total: int
+    items: list[DocumentSummary]
+    jobs: dict[str, int]
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    db: str
+    workers: int
+    jobs: dict[str, int]
+    max_upload_bytes: int
+
+
+_ERR = {"model": ErrorOut}
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def _clean_name(filename: str | None) -> str:
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]+", "", name).strip(" .")
+    return name[:150] or "upload"
+
+
+def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None = None,
+               skipped_reason: str | None = None, max_upload: int | None = None,
+               start_workers: bool = True) -> FastAPI:
+    """The API over ``db_path`` (created when missing). ``start_workers=False`` queues without
+    processing (tests use it to stand for a server that dies before doing a job)."""
+    db_path = Path(db_path)
+    cap = loaders.MAX_BYTES if max_upload is None else int(max_upload)
+    uploads = db_path.parent / "uploads"
+    Store(db_path).close()  # create the schema
+    queue = JobQueue(db_path)
+    pool = Workers(db_path, queue, count=workers, llm=llm, skipped_reason=skipped_reason)
+    local = threading.local()
+
+    def store() -> Store:
+        s = getattr(local, "store", None)
+        if s is None:
+            s = local.store = Store(db_path)
+        return s
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if start_workers:
+            pool.start()
+        yield
+        pool.shutdown()
+
+    app = FastAPI(
+        title="extractor",
+        version=__version__,
+        summary="Verified structured records from 政府信息公开工作年度报告 (government information-disclosure "
+                "annual reports)",
+        lifespan=lifespan,
+    )
+    app.state.queue, app.state.workers, app.state.db_path, app.state.max_upload = queue, pool, db_path, cap
+    app.add_middleware(BodyLimit, limit=cap + MULTIPART_SLACK, file_limit=cap)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):  # a bug, never bad input: still answer in JSON
+        return _json(500, {"detail": f"internal error: {type(exc).__name__}"})
+
+    def document_body(sha: str, rec: Record, job: dict | None) -> dict:
+        return {
+            "sha256": sha,
+            "status": "failed" if rec.decision == "failed" else "done",
+            "decision": rec.decision,
+            "error": rec.error,
+            "name": rec.document.name,
+            "job": job["id"] if job else None,
+            "findings": [json.loads(f.model_dump_json()) for f in rec.problems()],
+            "record": json.loads(rec.model_dump_json()),
+        }
+
+    def unreadable(rec: Record, job: dict | None) -> bool:
+        """The document failed while being read (not while being checked): bad input → 422."""
+        if job is not None and job.get("status") == "failed":
+            return job.get("stage") == "load"
+        return rec.decision == "failed" and bool(rec.error) and not rec.tables
+
+    def answer(sha: str, job: dict | None) -> JSONResponse:
+        rec = store().record(sha)
+        if rec is None:
+            if job is not None and job["status"] == "failed":  # failed without a record (upload lost, crashes)
+                return _json(422, {"detail": job.get("error") or "failed", "sha256": sha, "job": job["id"]})
+            if job is not None and job["status"] in ("queued", "running"):
+                loc = f"/documents/{sha}"
+                return _json(202, {"sha256": sha, "job": job["id"], "status": job["status"], "location": loc,
+                                   "detail": "accepted; GET the location for the record"},
+                             headers={"Location": loc, "Retry-After": "2"})
+            raise HTTPException(404, f"no document {sha}")
+        if job is not None and job["status"] in ("queued", "running"):  # being redone (force)
+            loc = f"/documents/{sha}"
+            return _json(202, {"sha256": sha, "job": job["id"], "status": job["status"], "location": loc,
+                               "detail": "accepted; GET the location for the record"},
+                         headers={"Location": loc, "Retry-After": "2"})
+        if unreadable(rec, job):
+            return _json(422, {"detail": rec.error, "sha256": sha, "job": job["id"] if job else None})
+        return _json(200, document_body(sha, rec, job))
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        return Health(status="ok", version=__version__, db=str(db_path), workers=pool.count if start_workers else 0,
+                      jobs=queue.counts(), max_upload_bytes=cap)
+
+    @app.post(
+        "/documents",
+        tags=["documents"],
+        response_model=DocumentOut,
+        status_code=200,
+        responses={
+            202: {"model": PendingOut, "description": "queued or running; GET the Location for the record"},
+            413: {**_ERR, "description": "file larger than the upload limit"},
+            415: {**_ERR, "description": "not a type the extractor reads (archive, legacy .doc/.xls, executable)"},
+            422: {**_ERR, "description": "empty or unreadable file (the loader's message), or a malformed request"},
+        },
+    )
+    def post_document(
+        file: UploadFile = File(..., description="the report: PDF, DOCX, HTML, text/Markdown or an image"),
+        wait: float = Query(30.0, ge=0, le=600, description="seconds to wait for the record before answering 202"),
+        force: bool = Query(False, description="process again even if these bytes were done before"),
+    ):
+        """Upload one report; answers with its record and findings (or 202 while it is still queued)."""
+        raw = file.file.read(cap + 1)
+        if len(raw) > cap:
+            raise HTTPException(413, f"file too large: more than {cap} bytes (limit {cap}; "
+                                     "set EXTRACTOR_MAX_BYTES on the server)")
+        if not raw:
+            raise HTTPException(422, "empty file (0 bytes)")
+        why = unsupported_reason(raw)
+        if why:
+            raise HTTPException(415, f"unsupported file type: {why}")
+        name, _kind = fix_name(_clean_name(file.filename), raw, file.content_type or "")
+        sha = hashlib.sha256(raw).hexdigest()
+        if not force and store().is_done(sha):
+            return answer(sha, queue.latest(sha))
+        uploads.mkdir(parents=True, exist_ok=True)
+        target = uploads / f"{sha}{Path(name).suffix or '.bin'}"
+        if not (target.exists() and target.stat().st_size == len(raw)):
+            tmp = uploads / f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp.write_bytes(raw)
+            os.replace(tmp, target)
+        job = queue.enqueue(sha, name, str(target))
+        pool.notify()
+        job = pool.wait_for(job["id"], wait if start_workers else 0) or job
+        return answer(sha, job)
+
+    @app.get(
+        "/documents/{sha256}",
+        tags=["documents"],
+        response_model=DocumentOut,
+        responses={202: {"model": PendingOut, "description": "still queued or running"},
+                   404: {**_ERR, "description": "unknown document"},
+                   422: {**_ERR, "description": "the document could not be read (the loader's message)"}},
+    )
+    def get_document(sha256: str = PathParam(..., pattern=SHA_PATTERN, description="SHA-256 of the bytes")):
+        """The stored record of one document (by the SHA-256 of its bytes)."""
+        job = queue.latest(sha256)
+        return answer(sha256, job)
+
+    @app.get("/documents", tags=["documents"], response_model=DocumentList)
+    def list_documents(
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+        decision: Optional[Literal["accepted", "needs_review", "failed"]] = Query(None),
+    ) -> DocumentList:
+        """Documents in the database, most recent first."""
+        db = store().db
+        where, args = ("WHERE decision=?", [decision]) if decision else ("", [])
+        total = db.execute(f"SELECT COUNT(*) FROM documents {where}", args).fetchone()[0]
+        rows = db.execute(f"SELECT sha256, name, url, kind, status, decision, error, updated_at FROM documents "
+                          f"{where} ORDER BY updated_at DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        return DocumentList(total=total, items=[DocumentSummary(**dict(r)) for r in rows], jobs=queue.counts())
+
+    @app.get("/jobs/{job_id}", tags=["service"], response_model=JobOut, responses={404: _ERR})
+    def get_job(job_id: int = PathParam(..., ge=1)) -> JobOut:
+        job = queue.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id}")
+        return JobOut(**{k: job[k] for k in JobOut.model_fields})
+
+    return app

@@ -1,0 +1,138 @@
+"""A local HTTP server on 127.0.0.1 (stdlib http.server in a thread) for the URL and bad-input tests.
+
+Routes are plain data: ``server.route(path, body, status=..., headers=..., delay=...)`` or a
+callable ``handler(req) -> (status, headers, body)``; ``server.hits[path]`` counts requests.
+Built-in routes: ``/redirect/<n>`` (a chain of n 302s ending at ``/redirect/0`` → the ``redirect-target``),
+``/loop`` (redirects to itself), ``/slow`` (headers only after ``slow_seconds``), ``/huge`` (declares
+a Content-Length far over any test cap), ``/stream`` (no Content-Length, streams ``stream_bytes``),
+``/flaky`` (503 ``flaky_failures`` times, then the ``flaky-body``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+_BOMB: list[bytes] = []
+
+
+def _bomb() -> bytes:
+    if not _BOMB:
+        _BOMB.append(gzip.compress(b"\0" * (8 * 1024 * 1024), compresslevel=6))
+    return _BOMB[0]
+
+
+class LocalServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, dict[str, str], bytes, float] | Callable] = {}
+        self.hits: Counter[str] = Counter()
+        self.slow_seconds = 3.0
+        self.stream_bytes = 4 * 1024 * 1024
+        self.flaky_failures = 2
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def route(self, path: str, body: bytes | Callable, *, status: int = 200,
+              headers: dict[str, str] | None = None, delay: float = 0.0) -> str:
+        self.routes[path] = body if callable(body) else (status, headers or {}, body, delay)
+        return self.url(path)
+
+    def start(self) -> "LocalServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _handler(self):
+        srv = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, headers: dict[str, str], body: bytes, *, length: bool = True) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if length and "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path
+                srv.hits[path] += 1
+                try:
+                    self._route(path)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _route(self, path: str) -> None:
+                if path.startswith("/redirect/"):
+                    n = int(path.rsplit("/", 1)[1])
+                    if n == 0:
+                        return self._route("/redirect-target")
+                    return self._send(302, {"Location": f"/redirect/{n - 1}"}, b"")
+                if path == "/loop":
+                    return self._send(302, {"Location": "/loop"}, b"")
+                if path == "/slow":
+                    time.sleep(srv.slow_seconds)
+                    return self._send(200, {"Content-Type": "text/plain"}, "迟到的内容".encode())
+                if path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/pdf")
+                    self.send_header("Content-Length", str(200 * 1024 * 1024))
+                    self.end_headers()
+                    self.wfile.write(b"%PDF-1.4\n" + b"0" * 1024)
+                    self.close_connection = True
+                    return
+                if path == "/stream":  # no Content-Length: the client must count
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    chunk = b"x" * 65536
+                    sent = 0
+                    while sent < srv.stream_bytes:
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                    self.close_connection = True
+                    return
+                if path == "/gzip-bomb":  # 8 MB of zeros gzipped to ~8 KB
+                    return self._send(200, {"Content-Type": "text/plain", "Content-Encoding": "gzip"}, _bomb())
+                if path == "/flaky":
+                    if srv.hits[path] <= srv.flaky_failures:
+                        return self._send(503, {"Content-Type": "text/plain", "Retry-After": "0"}, b"busy")
+                    return self._route("/flaky-body")
+                r = srv.routes.get(path)
+                if r is None:
+                    return self._send(404, {"Content-Type": "text/plain"}, b"not found")
+                if callable(r):
+                    status, headers, body = r(self)
+                    return self._send(status, headers, body)
+                status, headers, body, delay = r
+                if delay:
+                    time.sleep(delay)
+                return self._send(status, headers, body)
+
+            do_HEAD = do_GET
+
+        return H
