@@ -19,8 +19,24 @@ run: $(STAMP)
 	$(BIN)/extractor run examples --out out
 
 ## test: install, then run the test suite (offline; LLM calls replay cassettes/)
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q
+
+.PHONY: browser-deps
+## browser-deps: Debian's Chromium and CJK fonts for the browser tests, via apt-get when missing.
+## Never downloads a browser (no `playwright install`); when apt cannot run, the browser tests skip.
+browser-deps:
+	@pkgs=""; \
+	[ -x /usr/bin/chromium ] || pkgs="chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || pkgs="$$pkgs fonts-noto-cjk"; \
+	if [ -n "$$pkgs" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  echo "browser tests need: $$pkgs — installing with apt-get"; \
+	  if command -v apt-get >/dev/null 2>&1 && $$sudo true 2>/dev/null; then \
+	    ( $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$pkgs ) \
+	      || echo "apt-get could not install $$pkgs: the browser tests will be skipped"; \
+	  else echo "no apt-get or no root: the browser tests will be skipped (install $$pkgs by hand)"; fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_deterministic.py

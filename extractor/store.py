@@ -54,7 +54,25 @@ CREATE TABLE IF NOT EXISTS reviews (
   reviewer TEXT, created_at REAL NOT NULL,
   PRIMARY KEY (sha256, finding_id)
 );
+-- every decision ever taken (reviews holds the current one per finding; reopen is logged too)
+CREATE TABLE IF NOT EXISTS review_log (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  sha256 TEXT NOT NULL, finding_id TEXT NOT NULL,
+  action TEXT NOT NULL,              -- accept | correct | confirm_source | reopen
+  cell TEXT, value TEXT, grounded INTEGER, comment TEXT,
+  reviewer TEXT, created_at REAL NOT NULL
+);
 """
+
+# Columns added to existing tables after their first release (additive migration, see _migrate).
+ADDED_COLUMNS = {
+    "reviews": [
+        ("span_start", "INTEGER"),  # where a corrected value was found in the original text
+        ("span_end", "INTEGER"),
+        ("page", "INTEGER"),
+        ("prior", "TEXT"),  # the cell's value when the decision was taken
+    ],
+}
 
 
 class Store:
@@ -64,6 +82,16 @@ class Store:
         self.db = sqlite3.connect(str(self.path), timeout=30)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns introduced after a database was created (never drops or renames anything)."""
+        with self.db:
+            for table, cols in ADDED_COLUMNS.items():
+                have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                for name, decl in cols:
+                    if name not in have:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self.db.close()
@@ -141,6 +169,56 @@ class Store:
         if sha256:
             return list(self.db.execute("SELECT * FROM reviews WHERE sha256=?", (sha256,)))
         return list(self.db.execute("SELECT * FROM reviews"))
+
+    def review(self, sha256: str, finding_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM reviews WHERE sha256=? AND finding_id=?", (sha256, finding_id)
+        ).fetchone()
+
+    def put_review(
+        self, sha256: str, finding_id: str, action: str, *, reviewer: str, comment: str = "",
+        cell: str | None = None, value: str | None = None, grounded: bool | None = None,
+        span: tuple[int, int, int | None] | None = None, prior: str | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        """Store the decision on one finding (replacing an earlier one) and log it."""
+        if action not in ("accept", "correct", "confirm_source"):
+            raise ValueError(f"unknown review action {action!r}")
+        now = time.time() if created_at is None else created_at
+        g = None if grounded is None else int(grounded)
+        s0, s1, page = span if span else (None, None, None)
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO reviews (sha256, finding_id, action, cell, value, grounded, comment, "
+                "reviewer, created_at, span_start, span_end, page, prior) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sha256, finding_id, action, cell, value, g, comment, reviewer, now, s0, s1, page, prior),
+            )
+            self.db.execute(
+                "INSERT INTO review_log (sha256, finding_id, action, cell, value, grounded, comment, reviewer, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (sha256, finding_id, action, cell, value, g, comment, reviewer, now),
+            )
+
+    def delete_review(self, sha256: str, finding_id: str, *, reviewer: str = "", comment: str = "") -> bool:
+        """Reopen a finding: drop its decision (the log keeps it). True when there was one."""
+        with self.db:
+            cur = self.db.execute("DELETE FROM reviews WHERE sha256=? AND finding_id=?", (sha256, finding_id))
+            if cur.rowcount:
+                self.db.execute(
+                    "INSERT INTO review_log (sha256, finding_id, action, comment, reviewer, created_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (sha256, finding_id, "reopen", comment, reviewer, time.time()),
+                )
+        return bool(cur.rowcount)
+
+    def review_log(self, sha256: str | None = None) -> list[sqlite3.Row]:
+        if sha256:
+            return list(self.db.execute("SELECT * FROM review_log WHERE sha256=? ORDER BY n", (sha256,)))
+        return list(self.db.execute("SELECT * FROM review_log ORDER BY n"))
+
+    def documents(self) -> list[sqlite3.Row]:
+        """Every document of the run (failed ones included), in the order they were first stored."""
+        return list(self.db.execute("SELECT * FROM documents ORDER BY rowid"))
 
     # ----------------------------------------------------------------- outputs
     def write_outputs(self, out_dir: str | Path) -> dict[str, Path]:

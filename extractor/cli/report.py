@@ -1,0 +1,46 @@
+"""`extractor report` (static HTML disagreement report) and `extractor export` (accepted records)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from . import app
+from ..errors import ExtractorError
+
+console = Console(stderr=True)
+
+
+@app.command()
+def report(
+    db: Path = typer.Option(Path("out/extractor.db"), "--db", help="the run's database (extractor run --out DIR writes DIR/extractor.db)"),
+    out: Path = typer.Option(Path("out/report"), "--out", "-o", help="folder for index.html and one page per document"),
+) -> None:
+    """Write the reviewer's disagreement report: self-contained HTML pages (no network needed)."""
+    from ..report import build_report  # noqa: PLC0415
+
+    if not db.exists():
+        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
+    paths = build_report(db, out)
+    console.print(f"wrote {len(paths) - 1} document page(s) and {paths[0]}")
+
+
+@app.command()
+def export(
+    db: Path = typer.Option(Path("out/extractor.db"), "--db", help="the run's database"),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv | xlsx | jsonl"),
+    out: Path = typer.Option(None, "--out", "-o", help="output file (default out/accepted.<format>)"),
+    include_all: bool = typer.Option(False, "--all", help="export every record with its decision, not only accepted ones"),
+) -> None:
+    """Export accepted records (reviewers' decisions applied; reviewer values marked as such)."""
+    from ..export import export_records  # noqa: PLC0415
+    from ..store import Store  # noqa: PLC0415
+
+    if not db.exists():
+        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
+    out = out or db.parent / f"accepted.{fmt}"
+    with Store(db) as store:
+        n = export_records(store, fmt, out, include_all=include_all)
+    console.print(f"exported {n} {'record(s)' if include_all else 'accepted record(s)'} to {out}")

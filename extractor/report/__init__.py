@@ -1,0 +1,157 @@
+"""The reviewer's disagreement report: static, self-contained HTML pages over a run's database.
+
+``build_report(db, out)`` writes ``index.html`` (every document with its decision and its findings
+by kind, with filters) and one page per document (source text with every extracted number marked,
+the tables as printed, the findings with operands, arithmetic and competing values). Pages carry
+their CSS and JS inline: no network, no CDN; they open from disk in any browser.
+
+Reviewers' decisions stored in the database are applied (see :mod:`extractor.review.decisions`).
+The review app renders the same document page live (:func:`render_document`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from .. import __version__
+from ..review.decisions import OPEN_STATUSES, Reviewed, apply_reviews
+from ..store import Store
+from .view import CLASS_LABELS, DocPage, build_page
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+__all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page"]
+
+
+def _datetime(ts: Any) -> str:
+    if not ts:
+        return ""
+    return _dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M")
+
+
+def _nl(text: str) -> Markup:
+    """Excerpt text with its line breaks shown as a faint ⏎."""
+    return Markup('<span class="nl">⏎</span>').join(Markup.escape(p) for p in str(text).split("⏎"))
+
+
+@functools.lru_cache(maxsize=4)
+def environment(*extra_dirs: str) -> Environment:
+    """Jinja environment over the report templates (plus ``extra_dirs``, searched first)."""
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader([*extra_dirs, str(TEMPLATES)])]),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False, lstrip_blocks=False,
+    )
+    env.filters["datetime"] = _datetime
+    env.filters["classlabel"] = lambda c: CLASS_LABELS.get(c, c)
+    env.filters["nl"] = _nl
+    env.globals["version"] = __version__
+    env.globals["css"] = Markup((STATIC / "report.css").read_text(encoding="utf-8"))
+    env.globals["js"] = Markup((STATIC / "report.js").read_text(encoding="utf-8"))
+    return env
+
+
+def doc_filename(name: str, sha256: str) -> str:
+    stem = re.sub(r"[^0-9A-Za-z_.\-\u4e00-\u9fff]+", "_", Path(name).stem)[:60].strip("._") or "doc"
+    return f"{stem}-{sha256[:10]}.html"
+
+
+def render_document(page: DocPage, *, index_href: str = "index.html", env: Environment | None = None,
+                    template: str = "document.html", **ctx: Any) -> str:
+    env = env or environment()
+    return env.get_template(template).render(page=page, index_href=index_href, **ctx)
+
+
+def _by_doc(rows: Iterable[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r["sha256"], []).append(r)
+    return out
+
+
+def index_rows(store: Store, href: Any = None) -> tuple[list[dict[str, Any]], list[Reviewed]]:
+    """One row per stored document (failed ones too), with reviews applied."""
+    reviews = _by_doc(store.reviews())
+    docs: list[dict[str, Any]] = []
+    reviewed: list[Reviewed] = []
+    for d in store.documents():
+        rec = store.record(d["sha256"])
+        if rec is None:  # stored as an error, without a record
+            docs.append({"name": d["name"], "sha256": d["sha256"], "kind": d["kind"] or "?", "organ": None,
+                         "year": None, "format": None, "decision": d["decision"] or "failed", "by_review": False,
+                         "classes": [], "by_class": [], "settled": 0, "cells": 0,
+                         "reasons": [d["error"] or ""], "href": None})
+            continue
+        rv = apply_reviews(rec, reviews.get(rec.document.sha256, []))
+        reviewed.append(rv)
+        problems = [f for f in rv.record.findings if f.status in OPEN_STATUSES]
+        open_ids = {f.id for f in rv.open}
+        cnt = Counter(f.classification for f in problems)
+        cnt_open = Counter(f.classification for f in problems if f.id in open_ids)
+        r = rv.record
+        docs.append({
+            "name": r.document.name, "sha256": r.document.sha256, "kind": r.document.kind, "organ": r.organ,
+            "year": r.year, "format": r.format, "decision": r.decision, "by_review": rv.accepted_by_review,
+            "classes": sorted(cnt), "by_class": [(c, n, cnt_open.get(c, 0)) for c, n in cnt.most_common()],
+            "settled": len(rv.settled), "cells": len(r.cells()), "reasons": r.reasons,
+            "href": href(r) if href else doc_filename(r.document.name, r.document.sha256),
+            "open": len(rv.open),
+        })
+    return docs, reviewed
+
+
+def render_index(store: Store, *, env: Environment | None = None, href: Any = None, template: str = "index.html",
+                 **ctx: Any) -> str:
+    env = env or environment()
+    docs, reviewed = index_rows(store, href)
+    by_class: Counter[str] = Counter()
+    for rv in reviewed:
+        by_class.update(f.classification for f in rv.record.findings if f.status in OPEN_STATUSES)
+    totals = {"open": sum(len(rv.open) for rv in reviewed), "settled": sum(len(rv.settled) for rv in reviewed),
+              "by_class": by_class.most_common()}
+    decisions = Counter(d["decision"] for d in docs)
+    return env.get_template(template).render(
+        docs=docs, totals=totals, decisions=sorted(decisions.items()), db=str(store.path), generated=time.time(),
+        **ctx)
+
+
+def build_report(db: str | Path, out: str | Path, *, on_page: Any = None) -> list[Path]:
+    """Write ``index.html`` and one page per document into ``out``; returns the files written."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    written: list[Path] = []
+    with Store(db) as store:
+        reviews = _by_doc(store.reviews())
+        for d in store.documents():
+            rec = store.record(d["sha256"])
+            if rec is None:
+                continue
+            rv = apply_reviews(rec, reviews.get(rec.document.sha256, []))
+            page = build_page(rv)
+            path = out_dir / doc_filename(rec.document.name, rec.document.sha256)
+            _write(path, render_document(page, env=env))
+            written.append(path)
+            if on_page:
+                on_page(path, page)
+        index = out_dir / "index.html"
+        _write(index, render_index(store, env=env))
+        written.insert(0, index)
+    return written
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

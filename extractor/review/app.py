@@ -1,0 +1,276 @@
+"""The local review app: a queue of open findings, one decision per finding, kept in the run's database.
+
+Server-rendered pages (Jinja, the report's stylesheet and document page), a few lines of JS for the
+keys (j/k move, a accept, c correct, s confirm a source inconsistency, o open the document, u reopen).
+Decisions go to the store's ``reviews`` table keyed by (document SHA-256, finding id) and are applied
+whenever a page or an export is computed, so they survive ``extractor run --force``.
+
+``create_app(db)`` builds the FastAPI app; ``extractor review --db FILE`` serves it on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ..report import environment, render_document, render_index
+from ..report.view import DocPage, FindingView, Source, build_page, load_source
+from ..store import Store
+from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SHOWS = ("open", "settled", "all")
+
+
+@dataclass
+class Item:
+    """One finding in the queue."""
+
+    sha256: str
+    name: str
+    fid: str
+    finding: Any
+    open: bool
+    review: Any
+
+    def href(self, show: str, scope: str | None = None) -> str:
+        q = {"show": show, "doc": self.sha256, "id": self.fid}
+        if scope:
+            q["scope"] = scope
+        return "/queue?" + urlencode(q)
+
+
+class _Sources:
+    """Re-loaded source documents, a few kept in memory (PDFs are slow to load)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.items: OrderedDict[str, Source] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, rv: Reviewed) -> Source:
+        sha = rv.original.document.sha256
+        with self.lock:
+            if sha in self.items:
+                self.items.move_to_end(sha)
+                return self.items[sha]
+        src = load_source(rv.original)
+        with self.lock:
+            self.items[sha] = src
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return src
+
+
+def default_reviewer() -> str:
+    for k in ("EXTRACTOR_REVIEWER", "USER", "LOGNAME"):
+        if os.environ.get(k):
+            return os.environ[k]
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is fine
+        return ""
+
+
+def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
+    db_path = Path(db)
+    if not db_path.exists():
+        raise FileNotFoundError(f"no database at {db_path} (run `extractor run ... --out DIR` first)")
+    app = FastAPI(title="extractor review", docs_url=None, redoc_url=None, openapi_url=None)
+    env = environment(str(TEMPLATES))
+    sources = _Sources()
+    fallback_reviewer = reviewer if reviewer is not None else default_reviewer()
+
+    def store() -> Store:
+        return Store(db_path)
+
+    def all_reviewed(st: Store) -> list[Reviewed]:
+        by_doc: dict[str, list[Any]] = {}
+        for row in st.reviews():
+            by_doc.setdefault(row["sha256"], []).append(row)
+        return [apply_reviews(rec, by_doc.get(rec.document.sha256, [])) for rec in st.records()]
+
+    def queue_items(reviewed: list[Reviewed], show: str, doc: str | None) -> list[Item]:
+        items: list[Item] = []
+        for rv in reviewed:
+            sha = rv.original.document.sha256
+            if doc and sha != doc:
+                continue
+            for f in rv.record.findings:
+                if f.status not in OPEN_STATUSES:
+                    continue
+                review = rv.review_of(f.id)
+                is_open = review is None
+                if show == "open" and not is_open or show == "settled" and is_open:
+                    continue
+                items.append(Item(sha256=sha, name=rv.record.document.name, fid=f.id, finding=f, open=is_open,
+                                  review=review))
+        return items
+
+    def who(request: Request) -> str:
+        return request.cookies.get("reviewer") or fallback_reviewer
+
+    def render_queue(request: Request, *, show: str, doc: str | None, sel_doc: str | None, sel_id: str | None,
+                     error: str | None = None, msg: str | None = None, form: dict[str, Any] | None = None,
+                     status_code: int = 200) -> HTMLResponse:
+        if show not in SHOWS:
+            show = "open"
+        with store() as st:
+            reviewed = all_reviewed(st)
+            stale = sum(len(rv.stale) for rv in reviewed)
+        items = queue_items(reviewed, show, doc)
+        idx = 0
+        for i, it in enumerate(items):
+            if it.sha256 == sel_doc and it.fid == sel_id:
+                idx = i
+                break
+        else:
+            if sel_doc and sel_id and items:  # the selected item left this list (just settled): keep the place
+                idx = min(_position(items, reviewed, sel_doc, sel_id), len(items) - 1)
+        sel = items[idx] if items else None
+        page: DocPage | None = None
+        fv: FindingView | None = None
+        n = 0
+        if sel is not None:
+            rv = next(r for r in reviewed if r.original.document.sha256 == sel.sha256)
+            page = build_page(rv, sources.get(rv))
+            for i, v in enumerate(page.findings, 1):
+                if v.f.id == sel.fid:
+                    fv, n = v, i
+                    break
+        counts = {"open": sum(len(rv.open) for rv in reviewed),
+                  "settled": sum(len(rv.settled) for rv in reviewed)}
+        counts["all"] = counts["open"] + counts["settled"]
+        accepted = sum(1 for rv in reviewed if rv.record.decision == "accepted")
+        tpl = env.get_template("queue.html")
+        html = tpl.render(
+            items=items, sel=sel, idx=idx, show=show, doc=doc, page=page, fv=fv, n=n, error=error, msg=msg,
+            prev=items[idx - 1].href(show, doc) if sel is not None and idx > 0 else None,
+            next=items[idx + 1].href(show, doc) if sel is not None and idx + 1 < len(items) else None,
+            next_item=(items[idx + 1] if sel is not None and idx + 1 < len(items) else None),
+            reviewer=(form or {}).get("reviewer") or who(request), form=form or {}, counts=counts,
+            documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path),
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/queue", status_code=303)
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue(request: Request, show: str = "open", doc: str | None = None, id: str | None = None,
+              scope: str | None = None, msg: str | None = None) -> HTMLResponse:
+        return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=id, msg=msg)
+
+    @app.post("/decide")
+    def decide(
+        request: Request,
+        doc: str = Form(...), fid: str = Form(...), action: str = Form(...),
+        reviewer: str = Form(""), comment: str = Form(""), cell: str = Form(""), value: str = Form(""),
+        own: str = Form(""), accept_value: str = Form(""), show: str = Form("open"), scope: str = Form(""),
+    ) -> Response:
+        form = {"reviewer": reviewer, "comment": comment, "cell": cell, "value": value, "own": bool(own),
+                "action": action}
+        with store() as st:
+            rec = st.record(doc)
+            if rec is None:
+                raise HTTPException(404, f"no document {doc}")
+            rv = apply_reviews(rec, st.reviews(doc))
+            src = sources.get(rv) if action == "correct" and not own else None
+            try:
+                if action == "accept" and accept_value:
+                    key, _, val = accept_value.partition("=")
+                    kw = prepare_decision(rv, fid, action, reviewer=reviewer, comment=comment, cell=key or None,
+                                          value=val)
+                elif action == "accept":
+                    kw = prepare_decision(rv, fid, action, reviewer=reviewer, comment=comment)
+                else:
+                    kw = prepare_decision(rv, fid, action, reviewer=reviewer, comment=comment, cell=cell or None,
+                                          value=value or None, own=bool(own), doc=src.doc if src else None)
+            except DecisionError as exc:
+                return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=fid, error=str(exc),
+                                    form=form, status_code=422)
+            st.put_review(doc, fid, action, **kw)
+        label = {"accept": "accepted", "correct": "corrected", "confirm_source": "source inconsistency confirmed"}
+        q = {"show": show, "doc": doc, "id": fid, "msg": f"{label[action]}: {fid}"}
+        if scope:
+            q["scope"] = scope
+        resp = RedirectResponse("/queue?" + urlencode(q), status_code=303)
+        resp.set_cookie("reviewer", reviewer.strip(), max_age=3600 * 24 * 365, samesite="strict")
+        return resp
+
+    @app.post("/reopen")
+    def reopen(request: Request, doc: str = Form(...), fid: str = Form(...), reviewer: str = Form(""),
+               show: str = Form("open")) -> Response:
+        with store() as st:
+            st.delete_review(doc, fid, reviewer=reviewer or who(request))
+        return RedirectResponse("/queue?" + urlencode({"show": show, "doc": doc, "id": fid, "msg": f"reopened: {fid}"}),
+                                status_code=303)
+
+
+    @app.get("/doc/{sha256}", response_class=HTMLResponse)
+    def document(sha256: str) -> HTMLResponse:
+        with store() as st:
+            rec = st.record(sha256)
+            if rec is None:
+                raise HTTPException(404, f"no document {sha256}")
+            rv = apply_reviews(rec, st.reviews(sha256))
+        page = build_page(rv, sources.get(rv))
+        return HTMLResponse(render_document(
+            page, env=env, index_href="/report", index_label="all documents", review_base="/queue?",
+            extra_links=[("/queue?" + urlencode({"scope": sha256}), "this document's queue"), ("/queue", "review queue")],
+        ))
+
+    @app.get("/report", response_class=HTMLResponse)
+    def report() -> HTMLResponse:
+        with store() as st:
+            return HTMLResponse(render_index(st, env=env, href=lambda r: f"/doc/{r.document.sha256}"))
+
+    @app.get("/api/queue")
+    def api_queue(show: str = "open") -> JSONResponse:
+        with store() as st:
+            items = queue_items(all_reviewed(st), show if show in SHOWS else "open", None)
+        return JSONResponse([{"sha256": i.sha256, "document": i.name, "id": i.fid, "rule": i.finding.rule,
+                              "status": i.finding.status, "classification": i.finding.classification,
+                              "arithmetic": i.finding.arithmetic, "open": i.open,
+                              "review": None if i.review is None else i.review.summary()} for i in items])
+
+    @app.get("/export.{fmt}")
+    def export(fmt: str) -> FileResponse:
+        from ..export import FORMATS, export_records  # noqa: PLC0415
+
+        if fmt not in FORMATS:
+            raise HTTPException(404, f"unknown format {fmt}")
+        out = Path(tempfile.mkdtemp(prefix="extractor-export-")) / f"accepted.{fmt}"
+        with store() as st:
+            export_records(st, fmt, out)
+        return FileResponse(out, filename=out.name)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "db": str(db_path)}
+
+    return app
+
+
+def _position(items: list[Item], reviewed: list[Reviewed], sha: str, fid: str) -> int:
+    """Where (sha, fid) would sit in ``items``: the index of the first item after it in document order."""
+    order: dict[tuple[str, str], int] = {}
+    for rv in reviewed:
+        for f in rv.record.findings:
+            order[(rv.original.document.sha256, f.id)] = len(order)
+    target = order.get((sha, fid), 0)
+    for i, it in enumerate(items):
+        if order.get((it.sha256, it.fid), 0) > target:
+            return i
+    return len(items) - 1
