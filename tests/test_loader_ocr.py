@@ -111,7 +111,37 @@ def test_load_image_png():
     assert d.original_text(d.span(i, i + 7)) == "7730.28"
 
 
+def test_skewed_scan_is_deskewed():
+    _need_ocr()
+    from PIL import Image
+
+    img = _page_image("001", 3).crop((150, 150, 1500, 850))
+    img = img.rotate(1.5, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", dpi=(200, 200))
+    d = load_bytes(buf.getvalue(), "skewed.png")
+    assert any("deskewed" in n for n in d.notes)
+    lines = d.text.split("\n")
+    assert "行政处罚 | 4119 |" in lines and "行政事业性收费 | 7730.28 |" in lines
+
+
 # -- units that need no OCR engine ----------------------------------------------------------------
+
+
+def test_skew_angle_from_rules():
+    cv2 = pytest.importorskip("cv2", reason="opencv is not installed")
+    import math
+
+    import numpy as np
+
+    from extractor.loaders.ocr import skew_angle
+
+    ink = np.zeros((800, 1000), np.uint8)
+    for y in (100, 300, 500, 700):
+        dy = math.tan(math.radians(1.2)) * 900
+        cv2.line(ink, (50, y), (950, int(round(y + dy))), 255, 3)
+    assert abs(skew_angle(ink) - 1.2) < 0.15
+    assert skew_angle(np.zeros((800, 1000), np.uint8)) is None
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,18 @@ def test_page_numbers_dropped_and_text_in_reading_order():
     assert d.kind == "pdf" and not d.notes  # text layer, no OCR
 
 
+@pytest.mark.parametrize(
+    "text, top, dropped",
+    [("- 3 -", 400, True), ("—12—", 300, True), ("第3页", 810, True), ("2/5", 820, True),
+     ("3", 810, True), ("3-", 805, True), ("3", 400, False), ("2023", 760, False),
+     ("共5件", 810, False)],
+)
+def test_page_number_lines(text, top, dropped):
+    from extractor.loaders.pdf import Glyph, is_page_number
+
+    assert is_page_number([Glyph(text, 100, top, 120, top + 10)], 0, 842) is dropped
+
+
 def test_text_quality():
     assert text_quality("本报告由淮安市人民政府办公室编制, 2023年") > 0.95
     assert text_quality("(cid:12)(cid:13)(cid:14)") < 0.5

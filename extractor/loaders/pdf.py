@@ -111,23 +111,24 @@ def line_text(line: Sequence[Glyph]) -> str:
 
 
 _PAGE_NO = re.compile(
-    r"^\s*(?:[-—–－_~]+\s*\d{1,4}\s*[-—–－_~]+|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
-    r"|\d{1,4}\s*/\s*\d{1,4}|\d{1,4}|[·•]\s*\d{1,4}\s*[·•])\s*$"
+    r"^\s*(?:[-—–－_~.·•\s]*\d{1,4}[-—–－_~.·•\s]*|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*/\s*\d{1,4})\s*$"
 )
+_DASHED = re.compile(r"^\s*[-—–－_~]+\s*\d{1,4}\s*[-—–－_~]+\s*$")
 
 
 def is_page_number(line: Sequence[Glyph], page_top: float, page_bottom: float) -> bool:
-    """A line that is only a page number ("- 3 -", "第3页", "3/5", or a bare number in the
-    page margin)."""
+    """A line that is only a page number ("- 3 -", "第3页", "3/5"): anywhere when dashed on both
+    sides, otherwise only in the top or bottom margin of the page."""
     t = line_text(line).strip()
     if not _PAGE_NO.match(t):
         return False
-    if re.search(r"[-—–－_~·•页/]", t):
+    if _DASHED.match(t):
         return True
     h = page_bottom - page_top
     top = min(g.top for g in line)
     bottom = max(g.bottom for g in line)
-    return bottom > page_top + 0.88 * h or top < page_top + 0.08 * h
+    return top > page_top + 0.92 * h or bottom < page_top + 0.06 * h
 
 
 class LayoutWriter:
