@@ -116,6 +116,7 @@ def _find_first(text: str, words: tuple[str, ...], start: int = 0, end: int | No
     return best
 
 
+_T2_HEADERS = ("信息内容", "本年制发件数", "本年新制作数量", "本年处理决定数量", "现行有效件数")
 _STAT_TABLE = re.compile(r"统\s*计\s*指\s*标|信息公开情况统计表|指\s*标\s*名\s*称\s*[|\t ]+\s*单\s*位")
 _T4_HEAD = ("行政复议", "复议")
 _END_T4 = ("存在的主要问题", "主要问题及改进", "存在问题", "其他需要报告", "改进情况", "主要问题")
@@ -167,13 +168,17 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
         if e is not None and e == t4_end and e > 0:
             t4_end = _line_bounds(text, e)[0]
         regions["table4"] = Region("table4", t4_start, max(t4_end, t4_start))
-    # --- table 二: from 第二十条 (or the section heading) up to table 三
-    i = _find_first(text, ("第二十条",), 0, t3_start)
+    # --- table 二: from its first header line (第二十条 / 信息内容 / column titles) up to table 三;
+    # the section's narrative before it is left out (its counts are not table cells)
     sec2 = next((s for s in sections if s.key == "二" and s.start < t3_start), None)
-    if i >= 0:
-        regions["table2"] = Region("table2", _line_bounds(text, i)[0], t3_start)
-    elif sec2:
-        regions["table2"] = Region("table2", sec2.start, t3_start)
+    i = _find_first(text, ("第二十条",), sec2.start if sec2 else 0, t3_start)
+    if i < 0 and sec2 is None:
+        return regions
+    window = max(sec2.start if sec2 else 0, (i if i >= 0 else t3_start) - 1500)
+    j = _find_first(text, _T2_HEADERS, window, t3_start)
+    starts = [x for x in (i, j) if x >= 0]
+    a = _line_bounds(text, min(starts))[0] if starts else sec2.start
+    regions["table2"] = Region("table2", a, t3_start)
     return regions
 
 

@@ -130,3 +130,12 @@ def test_a_blank_cell_without_a_matching_stray_number_stays_blank():
     rec = _extract("\n".join(lines))
     cell = rec.tables["table3"].get("carried_forward", "total")
     assert cell.kind == "empty" and cell.value is None
+
+
+def test_table2_whose_first_block_header_is_missing_is_still_read_from_its_column_titles():
+    v = make_values(14)
+    text = render(v, "tab").replace("第二十条第(一)项\t\n", "", 1)
+    assert "第二十条第(一)项" not in text
+    rec = _extract(text)
+    ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
+    assert ev.wrong == []

@@ -20,6 +20,8 @@ def _evaluate(paths, gold_dir):
 def test_samples_reach_full_cell_accuracy_and_no_wrong_cell_is_accepted(samples_dir):
     s = _evaluate([samples_dir], samples_dir / "gold")
     assert s["cell_accuracy"] >= 99.0
+    wrong = [(d["document"], w) for d in s["by_document"] for w in d["wrong"]]
+    assert wrong == []  # every cell of the samples is read today: any wrong cell is a regression
     assert s["accepted_with_wrong_cells"] == 0
     assert s["source_violations_found"] == s["source_violations_gold"]
 
@@ -28,6 +30,9 @@ def test_corpus_reaches_99_percent_and_no_wrong_cell_is_accepted(corpus_dir):
     s = _evaluate([corpus_dir / "reports"], corpus_dir / "gold")
     for fmt in ("2021", "2019"):
         assert s["per_format"][fmt]["accuracy"] >= 99.0, s["per_format"]
+    wrong = [(d["document"], w) for d in s["by_document"] for w in d["wrong"]]
+    assert wrong == []  # every cell of the corpus is read today: any wrong cell is a regression
+    assert s["source_violations_found"] == s["source_violations_gold"]
     assert s["accepted_with_wrong_cells"] == 0
 
 
