@@ -162,3 +162,10 @@ def test_narrative_facts_one_call_per_section_with_numbers(tmp_path):
     # the stable text comes first, the question last
     content = server.requests[0]["messages"][-1]["content"]
     assert content.index("本年度共收到") < content.index("List every quantitative statement")
+
+
+def test_a_bare_list_answer_is_accepted(tmp_path):
+    server = ScriptedModelServer([tool_answer(GOOD["facts"])])
+    client, _ = make(server, tmp_path)
+    res = call(client)
+    assert res.validated and res.value.facts[0].value == 12

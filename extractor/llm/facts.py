@@ -54,6 +54,12 @@ class FactOut(BaseModel):
 class NarrativeFactsOut(BaseModel):
     facts: list[FactOut]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data: Any) -> Any:
+        # Small models often answer the list without its wrapper object: accept it as is.
+        return {"facts": data} if isinstance(data, list) else data
+
 
 def _compact(s: str) -> str:
     return re.sub(r"\s+", "", normalize(s))

@@ -1,7 +1,8 @@
 """Prompt files: Jinja templates in ``prompts/`` with an id and a version in a header comment.
 
 A prompt file starts with a Jinja comment holding YAML (``id``, ``version``, ``description``) and
-defines two blocks, ``system`` and ``user``. The user block puts the stable document text first and
+defines the blocks ``system`` and ``user`` (and optionally ``example_user``/``example_assistant``, a
+worked example sent as chat turns between them). The user block puts the stable document text first and
 the question last, so that an OpenAI-compatible server can reuse the cached prefix.
 """
 
@@ -22,6 +23,10 @@ PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 _HEADER = re.compile(r"\A\{#-?\s*(.*?)\s*-?#\}", re.S)
 
 
+# Blocks rendered as chat messages, in this order (the example turns are optional).
+_BLOCKS = (("system", "system"), ("example_user", "user"), ("example_assistant", "assistant"), ("user", "user"))
+
+
 @dataclass(frozen=True)
 class Prompt:
     id: str
@@ -35,8 +40,8 @@ class Prompt:
 
     def messages(self, **variables: Any) -> list[dict[str, str]]:
         out = []
-        for role in ("system", "user"):
-            block = self.template.blocks.get(role)
+        for name, role in _BLOCKS:
+            block = self.template.blocks.get(name)
             if block is None:
                 continue
             text = "".join(block(self.template.new_context(variables))).strip()

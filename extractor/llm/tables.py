@@ -45,6 +45,11 @@ class CellOut(BaseModel):
 class TableCellsOut(BaseModel):
     cells: list[CellOut]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data: Any) -> Any:
+        return {"cells": data} if isinstance(data, list) else data
+
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> "TableCellsOut":
         ctx = info.context or {}

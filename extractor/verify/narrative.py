@@ -31,7 +31,7 @@ import yaml
 from ..document import Document, normalize
 from ..model import Fact, Finding, Number, Operand, Record, Span
 
-RULES_PATH = Path(__file__).resolve().parents[2] / "rules" / "narrative.yaml"
+RULES_FILE = "narrative.yaml"
 
 # ---------------------------------------------------------------------------------------------
 # Numbers
@@ -137,9 +137,15 @@ class RuleInfo:
     classification: str
 
 
-@lru_cache(maxsize=1)
-def load_rules(path: str | None = None) -> dict[str, Any]:
-    data = yaml.safe_load(Path(path or RULES_PATH).read_text(encoding="utf-8"))
+def load_rules() -> dict[str, Any]:
+    from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
+
+    return _load_rules(str(rules_dir() / RULES_FILE))
+
+
+@lru_cache(maxsize=4)
+def _load_rules(path: str) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     data["by_id"] = {
         r["id"]: RuleInfo(r["id"], int(r.get("version", 1)), r.get("severity", "error"), r.get("classification", "narrative"))
         for r in data["rules"]
