@@ -141,6 +141,50 @@ def test_page_number_lines(text, top, dropped):
     assert is_page_number([Glyph(text, 100, top, 120, top + 10)], 0, 842) is dropped
 
 
+def test_garbage_page_goes_to_ocr_in_page_order(monkeypatch):
+    """A page whose text layer is garbage is rendered and read by OCR; the other pages keep their
+    text layer and the document stays in page order (OCR stubbed: routing only)."""
+    from extractor.loaders import ocr, pdf
+
+    raw = corpus_pdf("001").read_bytes()
+    real = pdf._page_glyphs
+    calls = []
+
+    def glyphs(page):
+        gs = real(page)
+        if page.page_number == 2:  # simulate a font without a usable ToUnicode map
+            for g in gs:
+                g.text = "\u00ff" if g.text.strip() else g.text
+        return gs
+
+    def fake_ocr(w, img, page, *, points_per_pixel, dpi_known=True):
+        calls.append((page, img.size, round(points_per_pixel, 3)))
+        w.newline()
+        w.put("OCR-PAGE-2")
+        w.newline()
+
+    monkeypatch.setattr(pdf, "_page_glyphs", glyphs)
+    monkeypatch.setattr(ocr, "ocr_page_into", fake_ocr)
+    d = load_pdf(raw, name="x.pdf")
+    assert [c[0] for c in calls] == [2]
+    assert calls[0][2] == round(72 / pdf.OCR_DPI, 3)
+    i = d.text.index("OCR-PAGE-2")
+    assert d.text.index("一、总体情况") < i < d.text.index("三、收到和处理政府信息公开申请情况")
+    assert "规章 | 0 | 0 | 0 |" not in d.text  # that table sits on page 2
+    assert any("OCR" in n and ": 2" in n for n in d.notes)
+
+
+def test_needs_ocr():
+    from extractor.loaders.pdf import needs_ocr
+
+    assert needs_ocr("", 0.0)
+    assert needs_ocr("- 3 -", 1.0)
+    assert needs_ocr("ÿþ‰s‹[:_ÿþ‰s‹ÿþ" * 10, 0.0)
+    assert needs_ocr("洪泽区人民政府 第1页", 0.98)  # a scanned page with a typed header
+    assert not needs_ocr("本报告由淮安市洪泽区人民政府办公室根据条例编制。" * 3, 0.98)
+    assert not needs_ocr("本报告由淮安市洪泽区人民政府办公室编制", 0.0)
+
+
 def test_text_quality():
     assert text_quality("本报告由淮安市人民政府办公室编制, 2023年") > 0.95
     assert text_quality("(cid:12)(cid:13)(cid:14)") < 0.5

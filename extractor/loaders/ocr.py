@@ -665,7 +665,6 @@ def load_image(raw: bytes, *, name: str, path: str | Path = "") -> Document:
         from PIL import Image, ImageSequence
     except ImportError as exc:  # pragma: no cover
         raise LoadError(f"image support is not installed ({exc.name})") from exc
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         img = Image.open(io.BytesIO(raw))
         if img.width * img.height > MAX_PIXELS:

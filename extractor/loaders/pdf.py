@@ -23,6 +23,7 @@ from ..errors import LoadError
 
 MAX_PAGES = 500
 OCR_DPI = 200
+MAX_RASTER_SIDE = 4000  # pixels: an oversized page is rendered below OCR_DPI
 
 BBox = tuple[float, float, float, float]
 
@@ -431,6 +432,29 @@ def _open(raw: bytes):  # -> pdfplumber.PDF
     return pdf
 
 
+def needs_ocr(text: str, image_cover: float) -> bool:
+    """A page is read by OCR when its text layer is empty or garbage, or when a page-size image
+    carries only a header/page number worth of text."""
+    t = re.sub(r"\s+", "", text)
+    if len(t) < 5 or text_quality(t) < 0.5:
+        return True
+    return image_cover >= 0.5 and len(t) < 40
+
+
+def _image_cover(page) -> float:
+    """Share of the page area covered by its largest image."""
+    try:
+        area = float(page.width) * float(page.height)
+        best = 0.0
+        for im in page.images:
+            w = max(0.0, min(float(im["x1"]), float(page.width)) - max(float(im["x0"]), 0.0))
+            h = max(0.0, min(float(im["bottom"]), float(page.height)) - max(float(im["top"]), 0.0))
+            best = max(best, w * h)
+        return best / area if area else 0.0
+    except Exception:
+        return 0.0
+
+
 def _page_glyphs(page) -> list[Glyph]:
     out = []
     for c in page.chars:
@@ -504,8 +528,11 @@ def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
         raise LoadError(f"PDF cannot be rendered for OCR: {exc}") from exc
     try:
         for p in pages:
-            img = doc[p - 1].render(scale=dpi / 72).to_pil()
-            yield p, img, 72 / dpi
+            page = doc[p - 1]
+            w, h = page.get_size()
+            scale = min(dpi / 72, MAX_RASTER_SIDE / max(w, h, 1.0))
+            img = page.render(scale=scale).to_pil()
+            yield p, img, 1 / scale
     finally:
         doc.close()
 
@@ -526,11 +553,11 @@ def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
             pages.append((i, page, glyphs, "".join(g.text for g in glyphs)))
         whole_garbage = text_quality("".join(p[3] for p in pages)) < 0.6
         scanned = [
-            i for i, _pg, _gl, txt in pages
-            if whole_garbage or len(txt.strip()) < 5 or text_quality(txt) < 0.5
+            i for i, pg, _gl, txt in pages
+            if whole_garbage or needs_ocr(txt, _image_cover(pg))
         ]
         ocr_into = None
-        images = {}
+        images = iter(())
         if scanned:
             try:
                 from .ocr import ocr_page_into as ocr_into
@@ -539,11 +566,15 @@ def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
                     f"PDF has no usable text layer on page(s) {_ranges(scanned)} (a scan) and OCR "
                     f"support is not installed ({exc.name})"
                 ) from exc
-            images = {p: (img, ppp) for p, img, ppp in _rasterize(raw, scanned)}
+            # rendered one at a time, in page order (a long scan must not sit in memory)
+            images = _rasterize(raw, scanned)
+        todo = set(scanned)
         for i, page, glyphs, _txt in pages:
-            if i in images:
-                img, ppp = images.pop(i)
+            if i in todo:
+                p, img, ppp = next(images)  # type: ignore[call-overload]
+                assert p == i
                 ocr_into(w, img, i, points_per_pixel=ppp)  # type: ignore[misc]
+                del img
             else:
                 try:
                     tables = _page_tables(page.filter(_visible_rule))
