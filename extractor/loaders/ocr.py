@@ -1,23 +1,29 @@
 """Scanned pages and images: OCR with RapidOCR (PP-OCRv4 Chinese models shipped in the wheel).
 
-A page is read in four steps:
+A page is read in five steps:
 
-1. ruling lines are found with morphology (long horizontal / vertical ink runs) and turned into
-   table cells with the same edge → cell code the PDF loader uses;
-2. text boxes are detected on the whole page; a box that crosses a cell border is cut at the
+1. the page is brought to ~200 dpi (finer scans are reduced) and deskewed, the angle measured
+   on its long rules (Hough) or, without rules, on its text lines;
+2. ruling lines are found with morphology (long horizontal / vertical ink runs) and turned into
+   table cells with the same edge → cell code the PDF loader uses (tables cut by a page break
+   are closed the same way);
+3. text boxes are detected on the whole page; a box that crosses a cell border is cut at the
    border, so numbers in neighbouring cells never run together; a cell with ink but no box is
-   read as a whole;
-3. every piece is recognised upright (tall pieces are also tried rotated), with a confidence
-   for every character;
-4. the page is written like a PDF page: text lines in reading order, each table row as
+   read as a whole, and a box is widened to the ink of its line inside its cell (a thin 一 or
+   1 that detection left out);
+4. every piece is recognised upright, with a confidence for every character; vertical text
+   (a rowspan label printed top to bottom) is read character by character or turned;
+5. the page is written like a PDF page: text lines in reading order, each table row as
    ``slot | slot | ... |``. Without ruling lines, rows of boxes that carry numbers are rebuilt
    as a grid from box positions.
 
 ``original`` holds the characters as recognised. Where a digit run contains a letter OCR
-commonly confuses with a digit (``O``/``o`` → 0, ``l``/``I``/``|`` → 1) the normalized text gets
-the digit and the raw reading stays in ``original`` (and in ``Document.notes``). Every character
-has a geometry run with its page, box (PDF points; for images, pixels × 72 / dpi) and confidence,
-so ``Document.confidence(span)`` gives the weakest character of a cell.
+commonly confuses with a digit (``O``/``o`` → 0, ``l``/``I``/``|`` → 1), or a number row has a
+cell holding only such a letter, the normalized text gets the digit while the raw reading stays
+in ``original`` (and in ``Document.notes``), and the substituted character's confidence is set to
+``GUESS_CONFIDENCE`` so it is reviewed, never silently accepted. Every character has a geometry
+run with its page, box (PDF points, on the page as scanned; for images pixels × 72 / dpi) and
+confidence, so ``Document.confidence(span)`` gives the weakest character of a cell.
 """
 
 from __future__ import annotations
@@ -49,10 +55,8 @@ def engine():
     global _engine
     with _lock:
         if _engine is None:
-            try:
-                from rapidocr_onnxruntime import RapidOCR
-            except ImportError:
-                raise
+            from rapidocr_onnxruntime import RapidOCR
+
             _engine = RapidOCR(text_score=0.0, max_side_len=MAX_SIDE)
             # single digits need no 320-px canvas: 160 reads them as well, twice as fast
             _engine.text_rec.rec_image_shape = [3, 48, 160]
