@@ -336,6 +336,30 @@ def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tup
     return dp[n][m], assign
 
 
+def _without_header(labels: list[Tok], header_words: set[str]) -> list[Tok]:
+    """Drop a repeated column header (自然人 … 其他, 总计) that a page break put in front of a row's
+    label in a cell stream; a lone 其他 stays (it is the label of row (六)3)."""
+    hits = [t for t in labels if compact(t.text) in header_words]
+    if len(hits) >= 3:
+        return [t for t in labels if compact(t.text) not in header_words]
+    return labels
+
+
+def _join_across_headers(rws: list[Row], header_words: set[str], k: int) -> list[Row]:
+    """In a cell stream a page break can repeat the column header in the middle of a row's
+    values; the values after the header continue the row before it."""
+    out: list[Row] = []
+    for r in rws:
+        labels = _without_header(r.labels, header_words)
+        if (r.labels and not labels and out and not r.delimited and not out[-1].delimited
+                and 0 < len(out[-1].nonempty()) < k and len(out[-1].nonempty()) + len(r.nonempty()) <= k):
+            prev = out[-1]
+            out[-1] = Row(labels=prev.labels, values=prev.values + r.values, line_start=prev.line_start)
+            continue
+        out.append(r)
+    return out
+
+
 def parse_table3(doc: Document, region: Region) -> Table:
     tpl = load_templates()["table3"]
     cols: list[str] = tpl["columns"]
@@ -343,6 +367,8 @@ def parse_table3(doc: Document, region: Region) -> Table:
     enc, rws = region_rows(doc.text, region.start, region.end)
     k = len(cols)
     slots = _data_slots(rws, k)
+    header_words = {compact(x) for x in tpl["column_labels"]} | {"申请人情况", "法人或其他组织", "商业企业", "科研机构"}
+    rws = _join_across_headers(rws, header_words, k)
     obs: list[tuple[str | None, Resolution, Row]] = []
     for r in rws:
         if not r.values:
@@ -350,7 +376,7 @@ def parse_table3(doc: Document, region: Region) -> Table:
         res = resolve(r, k, T3_ROW_GROUPS, slots)
         if not res.vectors:
             continue
-        obs.append((match_label(r.labels, all_specs), res, r))
+        obs.append((match_label(_without_header(r.labels, header_words), all_specs), res, r))
     best: tuple[float, str, list[int | None]] | None = None
     for variant, keys in tpl["variants"].items():
         score, assign = _align([(o[0], o[1]) for o in obs], keys)

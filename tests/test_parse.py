@@ -139,3 +139,14 @@ def test_table2_whose_first_block_header_is_missing_is_still_read_from_its_colum
     rec = _extract(text)
     ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
     assert ev.wrong == []
+
+
+def test_a_column_header_repeated_after_a_page_break_does_not_relabel_the_next_row():
+    v = make_values(15)
+    header = "\n".join(f"{c} |" for c in ["申请人情况", "自然人", "法人或其他组织", "总计", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"])
+    lines = render(v, "stream").split("\n")
+    i = lines.index("5.属于三类内部事务信息 |")
+    lines.insert(i + 4, header)  # the page breaks after the row's third value
+    rec = _extract("\n".join(lines))
+    ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
+    assert ev.wrong == []
