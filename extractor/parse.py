@@ -351,11 +351,18 @@ def _join_across_headers(rws: list[Row], header_words: set[str], k: int) -> list
     out: list[Row] = []
     for r in rws:
         labels = _without_header(r.labels, header_words)
-        if (r.labels and not labels and out and not r.delimited and not out[-1].delimited
-                and 0 < len(out[-1].nonempty()) < k and len(out[-1].nonempty()) + len(r.nonempty()) <= k):
+        if out and not labels and r.values and not r.delimited and not out[-1].delimited:
             prev = out[-1]
-            out[-1] = Row(labels=prev.labels, values=prev.values + r.values, line_start=prev.line_start)
-            continue
+            n_prev, n_here = len(prev.nonempty()), len(r.nonempty())
+            if r.labels and 0 < n_prev < k and n_prev + n_here <= k:  # a stream continued after a header
+                out[-1] = Row(labels=prev.labels, values=prev.values + r.values, line_start=prev.line_start)
+                continue
+            # a printed row wrapped onto the next line (page break): only when the joined row holds
+            merged = prev.nonempty() + r.nonempty()
+            if (prev.labels and 0 < n_prev < k and n_prev + n_here == k
+                    and all(t.kind == "num" for t in merged) and _holds(T3_ROW_GROUPS, [t.value for t in merged])):
+                out[-1] = Row(labels=prev.labels, values=prev.values + r.values, line_start=prev.line_start)
+                continue
         out.append(r)
     return out
 

@@ -150,3 +150,14 @@ def test_a_column_header_repeated_after_a_page_break_does_not_relabel_the_next_r
     rec = _extract("\n".join(lines))
     ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
     assert ev.wrong == []
+
+
+def test_a_row_wrapped_by_a_page_break_is_joined_when_the_joined_row_adds_up():
+    v = make_values(16, big=True)
+    lines = render(v, "space").split("\n")
+    i = next(n for n, ln in enumerate(lines) if "(一)予以公开" in ln)
+    parts = lines[i].split(" ")
+    lines[i : i + 1] = [" ".join(parts[:5]), "- 7 -", " ".join(parts[5:])]
+    rec = _extract("\n".join(lines))
+    ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
+    assert ev.wrong == []
