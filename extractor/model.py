@@ -63,7 +63,10 @@ class Cell(BaseModel):
     candidates: list[Candidate] = Field(default_factory=list)
     confidence: float | None = None  # OCR confidence of the digits, when known
     grounded: bool | None = None  # set by the grounding rule
-    note: str = ""
+    anchor: str = ""  # how the cell's row was identified: label | position | order (| reviewer)
+    inferred: str = ""  # the reading relied on identities: "split" (run-together digits) | "displaced"
+    missing: bool = False  # a template cell not found in the source (as opposed to a printed blank)
+    note: str = ""  # human-readable: how the value was read
 
     @property
     def ref(self) -> str:

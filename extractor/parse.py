@@ -216,25 +216,35 @@ def resolve(row: Row, k: int, groups: Groups | None = None, data_slots: tuple[in
 
 
 # --------------------------------------------------------------------------- cells
+def _inferred(how: str) -> str:
+    if "displaced" in how:
+        return "displaced"
+    if "split" in how:
+        return "split"
+    return ""
+
+
 def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
     if tok is None:
-        return build(Cell, table=table, row=row, col=col, kind="empty", label=label, note=note or "not found in the source")
+        return build(Cell, table=table, row=row, col=col, kind="empty", label=label, missing=True,
+                     note=note or "not found in the source")
     span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
+    common = dict(table=table, row=row, col=col, label=label, anchor=anchor, inferred=_inferred(note))
     if tok.kind == "num":
         kind = "zero" if tok.value == 0 else "number"
-        return build(Cell, 
-            table=table, row=row, col=col, value=tok.value, kind=kind, raw=tok.text, span=span,
-            decimals=tok.decimals, label=label, note=(note or anchor),
-            confidence=doc.confidence(span) if (span and doc.geometry) else None,
+        return build(
+            Cell, **common, value=tok.value, kind=kind, raw=tok.text, span=span, decimals=tok.decimals,
+            note=(note or anchor), confidence=doc.confidence(span) if (span and doc.geometry) else None,
         )
     if tok.kind == "na":
-        return build(Cell, table=table, row=row, col=col, kind="not_applicable", raw=tok.text, span=span, label=label, note=note or anchor)
+        return build(Cell, **common, kind="not_applicable", raw=tok.text, span=span, note=note or anchor)
     if tok.kind == "empty":
-        return build(Cell, table=table, row=row, col=col, kind="empty", raw="", span=None, label=label, note=note or "blank cell")
-    return build(Cell, table=table, row=row, col=col, kind="text", raw=tok.text, span=span, label=label, note=note or anchor)
+        return build(Cell, **common, kind="empty", raw="", span=None, note=note or "blank cell")
+    return build(Cell, **common, kind="text", raw=tok.text, span=span, note=note or anchor)
 
 
-def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None) -> list[Cell]:
+def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None,
+               anchor: str = "") -> list[Cell]:
     out = []
     for j, col in enumerate(cols):
         cands = []
@@ -246,13 +256,13 @@ def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolu
             seen.add((t.value, t.text))
             cands.append(Candidate(value=t.value, raw=t.text, note=res.how))
         if len(cands) == 1:
-            c = _cell(doc, table, row, col, res.vectors[0][j], label, "split", res.how)
+            c = _cell(doc, table, row, col, res.vectors[0][j], label, anchor, res.how)
         else:
             toks = [v[j] for v in res.vectors]
             a, b = min(t.start for t in toks), max(t.end for t in toks)
             c = Cell(
                 table=table, row=row, col=col, kind="ambiguous", raw=doc.text[a:b], span=doc.span(a, b),
-                label=label, candidates=cands, note=res.how,
+                label=label, candidates=cands, note=res.how, anchor=anchor, inferred="split",
             )
         out.append(c)
     return out
@@ -411,7 +421,7 @@ def parse_table3(doc: Document, region: Region) -> Table:
                 for col, tok in zip(cols, res.vectors[0]):
                     table.cells.append(_cell(doc, "table3", key, col, tok, label, anchor, "" if res.how == "values" else res.how))
             else:
-                table.cells.extend(_ambiguous(doc, "table3", key, cols, res, label))
+                table.cells.extend(_ambiguous(doc, "table3", key, cols, res, label, anchor))
         else:
             table.complete = False
             for col in cols:
@@ -570,11 +580,11 @@ def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
                     c.note = (c.note + "; decimal value in a count column").strip("; ")
                 table.cells.append(c)
         elif res.vectors:
-            table.cells.extend(_ambiguous(doc, "table2", spec.key, spec.columns, res, r.label))
+            table.cells.extend(_ambiguous(doc, "table2", spec.key, spec.columns, res, r.label, "label"))
         else:
             table.complete = False
             for col in spec.columns:
-                table.cells.append(_cell(doc, "table2", spec.key, col, None, r.label, "", f"row found but {res.how}"))
+                table.cells.append(_cell(doc, "table2", spec.key, col, None, r.label, "label", f"row found but {res.how}"))
     return table
 
 

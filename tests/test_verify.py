@@ -10,9 +10,9 @@ from extractor.verify.engine import check_identities, evaluate_identity
 from synth import make_values, render
 
 
-def _cell(row, col, value, kind=None, decimals=0, note="label"):
+def _cell(row, col, value, kind=None, decimals=0, anchor="label"):
     k = kind or ("zero" if value == 0 else "number")
-    return Cell(table="t", row=row, col=col, value=value, kind=k, decimals=decimals, grounded=True, note=note)
+    return Cell(table="t", row=row, col=col, value=value, kind=k, decimals=decimals, grounded=True, anchor=anchor)
 
 
 def test_rules_are_data_with_stable_ids_and_versions():
@@ -87,7 +87,7 @@ def test_identity_failure_with_order_placed_rows_is_a_suspected_extraction_error
     for g in ("review", "litigation_direct", "litigation_after_review"):
         for c, val in zip(("upheld", "corrected", "other", "pending", "total"), (1, 0, 0, 0, 2)):
             t.cells.append(Cell(table="table4", row=g, col=c, value=val, kind="number" if val else "zero",
-                                grounded=True, note="order", span=Span(start=0, end=1)))
+                                grounded=True, anchor="order", span=Span(start=0, end=1)))
     rec.tables["table4"] = t
     fails = [f for f in check_identities(rec) if f.status == "FAIL"]
     assert len(fails) == 3 and {f.classification for f in fails} == {"suspected_extraction_error"}

@@ -95,9 +95,11 @@ def evaluate_identity(
         return build(Finding, **base, status="PASS", severity="info", message=f"{rule.get('title', rid)} [{scope}]",
                        arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
                        values={"lhs": str(ls), "rhs": str(rs)})
+    # a failure is the source's own when every operand was read where its printed label (or the
+    # table's fixed printed order within one row) puts it, grounded, and without any inference
     trusted = all(
-        c is not None and c.grounded is not False and c.kind in ("number", "zero") and c.producer in ("parser", "reviewer", "model")
-        and not any(w in (c.note or "") for w in ("order", "split", "displaced"))
+        c is not None and c.grounded is not False and c.kind in ("number", "zero")
+        and (c.anchor in ("label", "position") or c.producer == "reviewer") and not c.inferred
         for c in cells
     )
     cls = "source_inconsistency" if trusted else "suspected_extraction_error"

@@ -47,7 +47,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                     operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
                     values={c.producer: str(c.value), "source": again[2] if again is not None else None},
                 ))
-            elif "displaced" in (c.note or ""):
+            elif c.inferred == "displaced":
                 findings.append(Finding(
                     id=f"G.DISPLACED:{fid_scope}", rule="G.DISPLACED", status="UNCERTAIN",
                     classification="suspected_extraction_error", severity="warning", scope=fid_scope,
@@ -72,7 +72,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 operands=[Operand(ref=c.ref, value=None, kind="ambiguous", span=c.span)],
                 values={"candidates": [str(x.value) for x in c.candidates]},
             ))
-        elif c.kind == "empty" and c.note.startswith(("not found", "row found")):
+        elif c.kind == "empty" and c.missing:
             findings.append(Finding(
                 id=f"G.COMPLETE:{fid_scope}", rule="G.COMPLETE", status="UNCERTAIN",
                 classification="suspected_extraction_error", severity="warning", scope=fid_scope,
