@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from extractor.document import from_text
 from extractor.llm.client import LLMClient, LLMConfig, make_client, retry_after

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
-from ..document import Document, normalize
+from ..document import Document
 from ..model import Fact
-from ..verify.narrative import chunk_text, narrative_chunks, numbers_in, same_number
+from ..verify.narrative import as_number, chunk_text, compact, narrative_chunks, numbers_in, same_number
 from .client import LLMClient
 from .prompts import load_prompt
 
@@ -61,25 +61,16 @@ class NarrativeFactsOut(BaseModel):
         return {"facts": data} if isinstance(data, list) else data
 
 
-def _compact(s: str) -> str:
-    return re.sub(r"\s+", "", normalize(s))
-
-
 def _problem(item: PartOut | FactOut, text: str) -> str | None:
     """The rule a model answer breaks, in words the model can act on (used for the re-ask)."""
-    if not item.quote.strip() or _compact(item.quote) not in _compact(text):
+    if not item.quote.strip() or compact(item.quote) not in compact(text):
         return (f"N.QUOTE_GROUNDED: the quote {item.quote!r} does not occur in the section text; "
                 "copy the words exactly as printed")
     nums = numbers_in(item.quote)
     zero = item.value == 0 and re.search(r"没有|未|无", item.quote)
-    if not zero and not any(same_number(n, _num(item.value)) for n in nums):
+    if not zero and not any(same_number(n, as_number(item.value)) for n in nums):
         return f"N.VALUE_REPARSES: {item.value:g} is not written in the quote {item.quote!r}; give the number as printed"
     return None
-
-
-def _num(v: float) -> int | Decimal:
-    d = Decimal(repr(v))
-    return int(d) if d == d.to_integral_value() else d.normalize()
 
 
 def _decimals(v: float) -> int:
@@ -94,7 +85,7 @@ def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> 
     parts = [_to_fact(p, section=section, prompt=prompt, model=model) for p in getattr(o, "parts", [])]
     return Fact(
         metric=o.metric.strip() or "?",
-        value=_num(o.value),
+        value=as_number(o.value),
         unit=o.unit,
         quote=o.quote,
         section=section,

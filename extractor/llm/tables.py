@@ -17,15 +17,13 @@ Reconciliation, per cell (parser, model, rules):
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
-from ..document import Document, normalize
+from ..document import Document
 from ..model import Cell, Finding, Operand, Record, Table
-from ..verify.narrative import locate, numbers_in, same_number
+from ..verify.narrative import as_number, compact, locate, numbers_in, same_number
 from .client import LLMClient
 from .prompts import load_prompt
 
@@ -58,27 +56,18 @@ class TableCellsOut(BaseModel):
             return self
         keys = ctx.get("keys") or set()
         problems = []
-        compact = _compact(text)
+        ctext = compact(text)
         for c in self.cells:
             if keys and (c.row, c.col) not in keys:
                 problems.append(f"M.CELL_KEYS: ({c.row}, {c.col}) is not a cell of this table; use the given keys")
             elif isinstance(c.value, (int, float)):
-                if _compact(c.quote) not in compact:
+                if compact(c.quote) not in ctext:
                     problems.append(f"G.GROUNDED: the quote for {c.row}.{c.col} is not in the table text; copy it exactly")
-                elif not any(same_number(n, _num(c.value)) for n in numbers_in(c.quote)):
+                elif not any(same_number(n, as_number(c.value)) for n in numbers_in(c.quote)):
                     problems.append(f"G.GROUNDED: {c.value:g} is not printed in the quote for {c.row}.{c.col}")
         if problems:
             raise ValueError("; ".join(problems[:12]))
         return self
-
-
-def _compact(s: str) -> str:
-    return re.sub(r"\s+", "", normalize(s))
-
-
-def _num(v: float) -> int | Decimal:
-    d = Decimal(repr(v))
-    return int(d) if d == d.to_integral_value() else d.normalize()
 
 
 # --- which cells a table has -----------------------------------------------------------------------
@@ -147,7 +136,7 @@ def _to_cell(doc: Document, key: str, o: CellOut, start: int, end: int, *, model
         p = numbers_in(o.value)
         value, kind = (p[0], "zero" if p[0] == 0 else "number") if p else (None, "not_applicable")
     else:
-        value = _num(o.value)
+        value = as_number(o.value)
         kind = "zero" if value == 0 else "number"
     cell = Cell(table=key, row=o.row, col=o.col, value=value, kind=kind, producer="model",
                 note=f"{prompt} {model}", raw=str(o.value) if o.value is not None else "")

@@ -117,6 +117,17 @@ def numbers_in(quote: str) -> list[Number]:
     return out
 
 
+def as_number(v: float | int | Decimal) -> Number:
+    """A JSON number from a model answer as an exact int or Decimal (``12.0`` → 12, ``98.02`` → 98.02)."""
+    d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+    return int(d) if d == d.to_integral_value() else d.normalize()
+
+
+def compact(s: str) -> str:
+    """Normalized, without whitespace: the form in which a quote is searched for in a text."""
+    return re.sub(r"\s+", "", normalize(s))
+
+
 def same_number(a: Any, b: Any) -> bool:
     try:
         return Decimal(str(a)) == Decimal(str(b))
