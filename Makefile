@@ -45,7 +45,8 @@ clean:
 	rm -rf $(VENV) out .pytest_cache
 
 .PHONY: cassettes
-## cassettes: record the LLM cassettes against the local backend (starts it, records, stops it by PID)
+## cassettes: record the LLM cassettes against the local backend (starts it, records, stops it by PID).
+## Records the requests missing from cassettes/ (record mode new_episodes); rm cassettes/*.yaml to re-record all.
 cassettes: $(STAMP)
 	$(BIN)/pip install -q -e '.[test,local]'
 	scripts/local_llm.sh start
