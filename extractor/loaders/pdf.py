@@ -13,6 +13,7 @@ A PDF whose text layer is empty or garbage (a scan) is handed to OCR page by pag
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from ..document import Document, GeoRun, TextBuilder
 from ..errors import LoadError
 
 MAX_PAGES = 500
+
+# pdfminer warns about every malformed operator of a damaged file; errors still surface as LoadError
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 OCR_DPI = 200
 MAX_RASTER_SIDE = 4000  # pixels: an oversized page is rendered below OCR_DPI
 
@@ -528,10 +532,13 @@ def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
         raise LoadError(f"PDF cannot be rendered for OCR: {exc}") from exc
     try:
         for p in pages:
-            page = doc[p - 1]
-            w, h = page.get_size()
-            scale = min(dpi / 72, MAX_RASTER_SIDE / max(w, h, 1.0))
-            img = page.render(scale=scale).to_pil()
+            try:
+                page = doc[p - 1]
+                w, h = page.get_size()
+                scale = min(dpi / 72, MAX_RASTER_SIDE / max(w, h, 1.0))
+                img = page.render(scale=scale).to_pil()
+            except Exception as exc:
+                raise LoadError(f"PDF page {p} has no usable text layer and cannot be rendered for OCR: {exc}") from exc
             yield p, img, 1 / scale
     finally:
         doc.close()
