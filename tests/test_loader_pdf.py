@@ -174,6 +174,42 @@ def test_garbage_page_goes_to_ocr_in_page_order(monkeypatch):
     assert any("OCR" in n and ": 2" in n for n in d.notes)
 
 
+def test_text_layer_over_a_scanned_table_uses_the_image_rules():
+    """A scan with a text layer (rules only in the page image): the grid comes from the image,
+    the characters from the text layer. Fixture: page 3 of 001 with its vector rules removed and
+    its rendering placed behind the text."""
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 is not installed")
+    pytest.importorskip("cv2", reason="opencv (OCR extra) is not installed")
+    import io
+
+    import pypdfium2.raw as pr
+
+    src = pdfium.PdfDocument(str(corpus_pdf("001")))
+    doc = pdfium.PdfDocument.new()
+    doc.import_pages(src, [2])
+    page = doc[0]
+    w, h = page.get_size()
+    bitmap = page.render(scale=150 / 72)
+    for obj in [o for o in page.get_objects() if o.type == pr.FPDF_PAGEOBJ_PATH]:
+        page.remove_obj(obj)
+    img = pdfium.PdfImage.new(doc)
+    img.set_bitmap(bitmap)
+    img.set_matrix(pdfium.PdfMatrix().scale(w, h))
+    page.insert_obj(img)
+    page.gen_content()
+    buf = io.BytesIO()
+    doc.save(buf)
+    d = load_pdf(buf.getvalue(), name="searchable-scan.pdf")
+    assert any("grid taken from the page image" in n for n in d.notes)
+    lines = d.text.split("\n")
+    assert "行政处罚 | 4119 |" in lines
+    rows = [r for r in table_rows(d.text) if sum(bool(NUM.fullmatch(s)) for s in r) == 7]
+    assert len(rows) == 14
+    i = d.text.index("7730.28")
+    sp = d.span(i, i + 7)
+    assert d.original_text(sp) == "7730.28" and sp.page == 1
+
+
 def test_needs_ocr():
     from extractor.loaders.pdf import needs_ocr
 

@@ -544,6 +544,25 @@ def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
         doc.close()
 
 
+def _raster_tables(raw: bytes, page_no: int, dpi: int = 150) -> list[list[BBox]]:
+    """Ruled tables found in the rendered page (for pages whose rules are part of an image)."""
+    try:
+        import cv2  # noqa: F401  (OCR extra)
+
+        from .ocr import _ink, find_tables
+    except ImportError:
+        return []
+    import numpy as np
+
+    try:
+        _p, img, ppp = next(_rasterize(raw, [page_no], dpi=dpi))
+    except (LoadError, StopIteration):
+        return []
+    gray = np.asarray(img.convert("L"))
+    tables = find_tables(_ink(gray), 1.0 / ppp)
+    return [[(c[0] * ppp, c[1] * ppp, c[2] * ppp, c[3] * ppp) for c in t] for t in tables]
+
+
 def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
     if not raw:
         raise LoadError("empty file (0 bytes)")
@@ -587,6 +606,11 @@ def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
                     tables = _page_tables(page.filter(_visible_rule))
                 except Exception as exc:
                     raise LoadError(f"PDF page {i} cannot be read: {exc}") from exc
+                if not tables and _image_cover(page) >= 0.5:
+                    # a scan with a text layer (OCR'd by the scanner): the rules are in the image
+                    tables = _raster_tables(raw, i)
+                    if tables:
+                        w.notes.append(f"page {i}: table grid taken from the page image")
                 box = tuple(float(v) for v in page.bbox)
                 layout_page(w, glyphs, tables, i, box)  # type: ignore[arg-type]
             w.newline()
