@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
 import random
 import time
@@ -39,6 +40,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exce
 
 from .cache import ResponseCache
 from .ledger import Ledger, Totals
+
+# instructor logs every failed attempt at ERROR; the ledger records them, so keep the console quiet.
+logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 LOCAL_BASE_URL = "http://127.0.0.1:8765/v1"
 LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
