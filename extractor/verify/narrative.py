@@ -664,15 +664,17 @@ def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | 
         if hit:
             f.span = doc.span(*hit)
             loc = hit
+    who = {"producer": f.producer, **({"prompt": f.prompt, "model": f.model} if f.producer == "model" else {})}
     if not found:
-        out.append(_finding("N.QUOTE_GROUNDED", f, "FAIL", f"quote not found in the document: {f.quote!r}"))
+        out.append(_finding("N.QUOTE_GROUNDED", f, "FAIL", f"{f.producer} quote not found in the document: {f.quote!r}",
+                            values=who))
     else:
-        out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located"))
+        out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located", values=who))
     nums = numbers_in(f.quote)
     zero_words = f.value == 0 and bool(_NEGATION_ZERO.search(f.quote))
     reparses = any(same_number(n, f.value) for n in nums) or zero_words
     if reparses:
-        out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{f.value} re-read from the quote"))
+        out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{f.value} re-read from the quote", values=who))
     else:
         shown = ", ".join(str(n) for n in nums) or "no number"
         out.append(
@@ -680,8 +682,8 @@ def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | 
                 "N.VALUE_REPARSES",
                 f,
                 "FAIL",
-                f"value {f.value} is not written in its quote (the quote has {shown})",
-                values={"claimed": f.value, "in_quote": nums},
+                f"{f.producer} value {f.value} is not written in its quote (the quote has {shown})",
+                values={"claimed": f.value, "in_quote": nums, **who},
             )
         )
     f.grounded = found and reparses
