@@ -168,3 +168,11 @@ def test_a_bare_list_answer_is_accepted(tmp_path):
     client, _ = make(server, tmp_path)
     res = call(client)
     assert res.validated and res.value.facts[0].value == 12
+
+
+def test_sections_without_a_quantity_make_no_call():
+    from extractor.llm.facts import states_a_quantity
+
+    assert not states_a_quantity("2024年，本局认真贯彻条例，一是加强领导，二是完善制度。")
+    assert states_a_quantity("全年收到申请3件。")
+    assert states_a_quantity("本年度没有收到政府信息公开申请。")

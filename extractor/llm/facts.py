@@ -16,12 +16,20 @@ from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from ..document import Document
 from ..model import Fact
-from ..verify.narrative import as_number, chunk_text, compact, narrative_chunks, numbers_in, same_number
+from ..verify.narrative import (
+    NUMBER_RE,
+    ZERO_PATTERNS,
+    as_number,
+    chunk_text,
+    compact,
+    narrative_chunks,
+    numbers_in,
+    same_number,
+)
 from .client import LLMClient
 from .prompts import load_prompt
 
 PROMPT = "narrative_facts"
-_HAS_NUMBER = re.compile(r"\d|[零〇一二两三四五六七八九十百千万]+[件条个次人项篇期家份起场批名户]|百分之|没有|未")
 
 
 class PartOut(BaseModel):
@@ -99,6 +107,11 @@ def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> 
     )
 
 
+def states_a_quantity(text: str) -> bool:
+    """A number with a unit, or a zero stated in words: worth a model call (a bare year is not)."""
+    return bool(NUMBER_RE.search(text)) or any(p.search(text) for p, _ in ZERO_PATTERNS)
+
+
 def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list[Fact], list[str]]:
     """Model facts for each narrative section kind; notes say what was skipped or failed."""
     prompt = load_prompt(PROMPT)
@@ -106,8 +119,8 @@ def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list
     notes: list[str] = []
     for key, ranges in narrative_chunks(doc, layout):
         text = chunk_text(doc, ranges)
-        if not _HAS_NUMBER.search(text):
-            notes.append(f"narrative section {key}: no number in the text, no model call")
+        if not states_a_quantity(text):
+            notes.append(f"narrative section {key}: no quantitative statement (dates aside), no model call")
             continue
         res = client.extract(
             NarrativeFactsOut,

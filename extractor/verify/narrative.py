@@ -409,7 +409,7 @@ def _unit_kind(unit: str) -> str:
     return "money" if unit.endswith("元") else ("rate" if unit == "%" else "count")
 
 
-_ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"(没有|未|无)(收到|接到|受理|接收)[^。；;\n]{0,40}?申请"), ("applications_received",)),
     (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)?[^。；;，,\n]{0,30}?行政复议[^。；;，,\n]{0,4}?(和|及|或|、)[^。；;，,\n]{0,6}?诉讼"), ("reviews", "lawsuits")),
     (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)[^。；;，,\n]{0,30}?(行政)?复议"), ("reviews",)),
@@ -588,7 +588,7 @@ class _Finder:
     def zero_statements(self, sa: int, sb: int, toks: list[_Tok]) -> None:
         text = self.doc.text
         seen: set[str] = set()
-        for pat, metrics in _ZERO_PATTERNS:
+        for pat, metrics in ZERO_PATTERNS:
             for m in pat.finditer(text, sa, sb):
                 if any(m.start() <= t.start < m.end() for t in toks):
                     continue  # a printed number: not a statement in words
