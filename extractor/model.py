@@ -205,22 +205,27 @@ class Record(BaseModel):
         return out
 
 
-_DEFAULTS: dict[type, list[tuple[str, Any, Any]]] = {}
+_DEFAULTS: dict[type, tuple[dict[str, Any], list[tuple[str, Any]], set[str]]] = {}
 
 
 def build(cls: type[BaseModel], **kw: Any) -> Any:
     """Construct a model from trusted internal values without validation (hot paths: cells,
-    operands, findings). Every field is filled, so pydantic never inspects default factories."""
+    spans, operands, findings). Every field is filled, so pydantic never inspects default factories."""
     spec = _DEFAULTS.get(cls)
     if spec is None:
-        spec = _DEFAULTS[cls] = [(n, f.default, f.default_factory) for n, f in cls.model_fields.items()]
-    for name, default, factory in spec:
+        plain = {n: f.default for n, f in cls.model_fields.items() if f.default_factory is None}
+        factories = [(n, f.default_factory) for n, f in cls.model_fields.items() if f.default_factory is not None]
+        spec = _DEFAULTS[cls] = (plain, factories, set(cls.model_fields))
+    plain, factories, names = spec
+    data = dict(plain)
+    for name, factory in factories:
         if name not in kw:
-            kw[name] = factory() if factory is not None else default
+            data[name] = factory()
+    data.update(kw)
     obj = cls.__new__(cls)
     _set = object.__setattr__
-    _set(obj, "__dict__", kw)
-    _set(obj, "__pydantic_fields_set__", set(kw))
+    _set(obj, "__dict__", data)
+    _set(obj, "__pydantic_fields_set__", set(names))
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj

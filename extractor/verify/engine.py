@@ -33,8 +33,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _tolerance(cells: list[Cell]) -> Decimal:
-    tol = Decimal(0)
+def _tolerance(cells: list[Cell]) -> Decimal | int:
+    """±½·10⁻ᵈ for every operand printed with d decimals; counts (d = 0) are exact."""
+    tol: Decimal | int = 0
     for c in cells:
         if c.decimals > 0:
             tol += Decimal(1).scaleb(-c.decimals) / 2
@@ -57,57 +58,59 @@ def _expand(items: list[Any], table: Table, groups: dict[str, list[str]], presen
     return out
 
 
+_NUMERIC = ("number", "zero")
+
+
 def evaluate_identity(
     rule: dict[str, Any], scope: str, lhs: list[tuple[str, Cell | None]], rhs: list[tuple[str, Cell | None]], doc_key: str
 ) -> Finding:
+    """One identity ``sum(lhs) = sum(rhs)`` in one scope. Operands are kept on the findings a
+    reviewer must look at (FAIL, UNCERTAIN); a PASS keeps its arithmetic only."""
     rid = rule["id"]
-    fid = f"{rid}:{scope}"
-    ops = [_operand(c, ref) for ref, c in lhs + rhs]
-    cells = [c for _, c in lhs + rhs]
-    numeric = [c for c in cells if c is not None and c.kind in ("number", "zero")]
+    title = rule.get("title", rid)
+    pairs = lhs + rhs
+    cells = [c for _, c in pairs]
+    numeric = [c for c in cells if c is not None and c.kind in _NUMERIC]
     lhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in lhs)
     rhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in rhs)
-    base = dict(id=fid, rule=rid, version=int(rule.get("version", 1)), scope=scope, operands=ops)
+    base = dict(id=f"{rid}:{scope}", rule=rid, version=int(rule.get("version", 1)), scope=scope)
     if not numeric:
         return build(Finding, **base, status="NOT_ASSESSABLE", severity="info",
-                       message=f"{rule.get('title', rid)} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
+                     message=f"{title} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
+    ls = sum(c.value for _, c in lhs if c is not None and c.kind in _NUMERIC)
+    rs = sum(c.value for _, c in rhs if c is not None and c.kind in _NUMERIC)
+    tol = _tolerance(numeric)
     if len(numeric) < len(cells):
-        bad = [(ref, c) for ref, c in lhs + rhs if c is None or c.kind not in ("number", "zero")]
-        kinds = ", ".join(f"{ref.split('.')[-1] if '.' in ref else ref}={'missing' if c is None else c.kind}" for ref, c in bad)
-        ls = sum((_num(c.value) for _, c in lhs if c is not None and c.kind in ("number", "zero")), Decimal(0))
-        rs = sum((_num(c.value) for _, c in rhs if c is not None and c.kind in ("number", "zero")), Decimal(0))
-        would = "holds" if abs(ls - rs) <= _tolerance(numeric) else "fails"
+        bad = [(ref, c) for ref, c in pairs if c is None or c.kind not in _NUMERIC]
+        kinds = ", ".join(f"{ref.rsplit('.', 1)[-1]}={'missing' if c is None else c.kind}" for ref, c in bad)
+        would = "holds" if abs(ls - rs) <= tol else "fails"
         ambiguous = any(c is not None and c.kind == "ambiguous" for c in cells)
-        return build(Finding, 
-            **base, status="UNCERTAIN",
-            classification="ambiguous" if ambiguous else "suspected_extraction_error",
-            severity="warning",
-            message=f"{rule.get('title', rid)} [{scope}]: cannot be checked, operands not numbers ({kinds}); "
+        return build(
+            Finding, **base, operands=[_operand(c, ref) for ref, c in pairs], status="UNCERTAIN",
+            classification="ambiguous" if ambiguous else "suspected_extraction_error", severity="warning",
+            message=f"{title} [{scope}]: cannot be checked, operands not numbers ({kinds}); "
                     f"with blanks read as 0 it {would} ({ls} vs {rs})",
             arithmetic=f"{lhs_txt} ? {rhs_txt}",
             values={"lhs_known": str(ls), "rhs_known": str(rs), "with_blanks_as_zero": would},
         )
-    ls = sum((_num(c.value) for _, c in lhs), Decimal(0))
-    rs = sum((_num(c.value) for _, c in rhs), Decimal(0))
-    tol = _tolerance(numeric)
     diff = ls - rs
     if abs(diff) <= tol:
-        return build(Finding, **base, status="PASS", severity="info", message=f"{rule.get('title', rid)} [{scope}]",
-                       arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
-                       values={"lhs": str(ls), "rhs": str(rs)})
+        return build(Finding, **base, status="PASS", severity="info", message=f"{title} [{scope}]",
+                     arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
+                     values={"lhs": str(ls), "rhs": str(rs)})
     # a failure is the source's own when every operand was read where its printed label (or the
     # table's fixed printed order within one row) puts it, grounded, and without any inference
     trusted = all(
-        c is not None and c.grounded is not False and c.kind in ("number", "zero")
-        and (c.anchor in ("label", "position") or c.producer == "reviewer") and not c.inferred
-        for c in cells
+        c.grounded is not False and (c.anchor in ("label", "position") or c.producer == "reviewer") and not c.inferred
+        for c in numeric
     )
     cls = "source_inconsistency" if trusted else "suspected_extraction_error"
     lhs_names = " + ".join(ref for ref, _ in lhs)
     rhs_names = " + ".join(ref for ref, _ in rhs)
-    return build(Finding, 
-        **base, status="FAIL", classification=cls, severity="error",
-        message=f"{rule.get('title', rid)} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
+    return build(
+        Finding, **base, operands=[_operand(c, ref) for ref, c in pairs], status="FAIL", classification=cls,
+        severity="error",
+        message=f"{title} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
                 + ("; the published table is inconsistent, numbers kept as printed" if cls == "source_inconsistency" else ""),
         arithmetic=f"{lhs_txt} ≠ {rhs_txt}" + (f"  ({ls} vs {rs}, ±{tol})" if tol else f"  ({ls} vs {rs})"),
         values={"lhs": str(ls), "rhs": str(rs), "difference": str(diff)},

@@ -18,6 +18,7 @@ Numbers are never corrected: a statement that does not check out is a finding wi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -149,13 +150,15 @@ class RuleInfo:
 
 
 def load_rules() -> dict[str, Any]:
-    from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
-
-    return _load_rules(str(rules_dir() / RULES_FILE))
+    """The narrative rules (cached per rules folder: called once per finding, keep it cheap)."""
+    return _load_rules(os.environ.get("EXTRACTOR_RULES_DIR", ""))
 
 
 @lru_cache(maxsize=4)
-def _load_rules(path: str) -> dict[str, Any]:
+def _load_rules(env_dir: str) -> dict[str, Any]:
+    from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
+
+    path = rules_dir() / RULES_FILE
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     data["by_id"] = {
         r["id"]: RuleInfo(r["id"], int(r.get("version", 1)), r.get("severity", "error"), r.get("classification", "narrative"))
