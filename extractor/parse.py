@@ -116,6 +116,8 @@ def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: i
     of its group, so the search only branches on the non-total cells."""
     if k <= len(vals):
         return []
+    if groups == [(0, k - 1)] and vals[-1].kind == "num" and vals[-1].text.isdigit():
+        return _split_with_last_total(vals, k, budget)
     totals = {e: a for a, e in (groups or [])}
     results: list[list[Tok]] = []
     nodes = 0
@@ -168,6 +170,69 @@ def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: i
             out.pop()
 
     rec(0, 0, [])
+    return results
+
+
+def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[Tok]]:
+    """The split search when the last value is the total of all the others (a table-三 row):
+    the total is a suffix of the last token, and it bounds every partial sum before it."""
+    last = vals[-1]
+    s_last = last.text
+    results: list[list[Tok]] = []
+    nodes = 0
+    for L in range(1, len(s_last) + 1):
+        suffix = s_last[len(s_last) - L :]
+        if len(suffix) > 1 and suffix[0] == "0":
+            continue
+        target = int(suffix)
+        cut = len(s_last) - L
+        total_tok = Tok(suffix, last.start + cut, last.end, "num", target, 0, last.slot)
+        head = list(vals[:-1])
+        if cut:
+            head.append(Tok(s_last[:cut], last.start, last.start + cut, "num", int(s_last[:cut]), 0, last.slot))
+        if not head:
+            continue
+        chars_left = [0] * (len(head) + 1)
+        for i in range(len(head) - 1, -1, -1):
+            t = head[i]
+            chars_left[i] = chars_left[i + 1] + (len(t.text) if t.kind == "num" and t.text.isdigit() else 1)
+
+        def rec(ti: int, pos: int, out: list[Tok], acc: int) -> None:
+            nonlocal nodes
+            nodes += 1
+            if nodes > budget or acc > target:
+                return
+            n = len(out)
+            if ti == len(head):
+                if n == k - 1 and acc == target:
+                    results.append([*out, total_tok])
+                return
+            slots = k - 1 - n
+            if slots < len(head) - ti or slots > chars_left[ti] - pos:
+                return
+            tok = head[ti]
+            if not (tok.kind == "num" and tok.text.isdigit()):
+                if tok.kind == "num" and isinstance(tok.value, int):
+                    out.append(tok)
+                    rec(ti + 1, 0, out, acc + tok.value)
+                    out.pop()
+                return
+            txt = tok.text
+            for ln in range(1, len(txt) - pos + 1):
+                if ln > 1 and txt[pos] == "0":
+                    break
+                piece = txt[pos : pos + ln]
+                v = int(piece)
+                if acc + v > target:
+                    break
+                out.append(Tok(piece, tok.start + pos, tok.start + pos + ln, "num", v, 0, tok.slot))
+                if pos + ln == len(txt):
+                    rec(ti + 1, 0, out, acc + v)
+                else:
+                    rec(ti, pos + ln, out, acc + v)
+                out.pop()
+
+        rec(0, 0, [], 0)
     return results
 
 
