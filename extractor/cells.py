@@ -26,6 +26,8 @@ _NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无)$")
 _SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
 _NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|亿元|元|件|条|个|项|次|人|家|篇|%)")
+_SPACED_NUMBER = re.compile(r"[\d ,.]+")  # OCR: stray spaces inside a number
+_NONSPACE = re.compile(r"\S+")
 _FILLER = re.compile(r"^\s*\|[\s|]*$")
 
 
@@ -82,9 +84,11 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
         end = start + len(t)
     if not t:
         return Tok("", start, start, "empty", slot=slot)
+    if t.isascii() and t.isdigit():  # the common case: a plain count
+        return Tok(t, start, end, "num", int(t), 0, slot)
     compact = t.replace(" ", "")
     v, d = parse_number(compact)
-    if v is not None and (compact == t or re.fullmatch(r"[\d ,.]+", t)):
+    if v is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):
         return Tok(t, start, end, "num", v, d, slot)
     m = _NUM_UNIT.fullmatch(t)
     if m:  # a number printed with its unit inside the cell (27225290916元): the span is the digits
@@ -184,7 +188,7 @@ def _row_from_cells(cells: list[Tok], line_start: int, delimited: bool) -> Row |
 def _space_cells(line: str, line_start: int) -> list[Tok]:
     """Whitespace tokens; consecutive text tokens are merged into one label cell."""
     out: list[Tok] = []
-    for m in re.finditer(r"\S+", line):
+    for m in _NONSPACE.finditer(line):
         tok = classify(m.group(), line_start + m.start(), line_start + m.end())
         if tok.kind == "text" and out and out[-1].kind == "text":
             prev = out[-1]

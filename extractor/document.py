@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Span, build
+from .model import Span
 
 # 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
 _TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
@@ -199,7 +199,7 @@ class Document:
         """Span in the original for normalized ``[a, b)``, with page and box where known."""
         s, e = self.map.span(a, b)
         if not self.geometry:
-            return build(Span, start=s, end=e, page=None, bbox=None)
+            return _plain_span(s, e)
         page, bbox = self.locate(s, e)
         return Span(start=s, end=e, page=page, bbox=bbox)
 
@@ -234,6 +234,17 @@ class Document:
             if g.confidence is not None and g.start < span.end and g.end > span.start
         ]
         return min(vals) if vals else None
+
+
+def _plain_span(start: int, end: int) -> Span:
+    """A Span without page or box, built without validation (one per extracted number)."""
+    obj = Span.__new__(Span)
+    _set = object.__setattr__
+    _set(obj, "__dict__", {"start": start, "end": end, "page": None, "bbox": None})
+    _set(obj, "__pydantic_fields_set__", {"start", "end"})
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
 
 
 def from_text(

@@ -68,10 +68,12 @@ def _heading_lines(text: str):
         line = text[pos:nl]
         s = line.strip().rstrip("|").strip()
         if s and len(s) <= 48:
-            yield pos, nl, re.sub(r"\s+", "", s)
+            yield pos, nl, _WS.sub("", s)
         pos = nl + 1
 
 
+_WS = re.compile(r"\s+")
+_LEADING_ENUM = re.compile("^" + _ENUM)
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
 _ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
@@ -82,7 +84,7 @@ def find_sections(text: str) -> list[Section]:
     for a, _b, s in _heading_lines(text):
         if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS) or _SENTENCE.search(s):
             continue
-        body = re.sub("^" + _ENUM, "", s).lstrip("#").strip()
+        body = _LEADING_ENUM.sub("", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
             if any(body.startswith(w) or (w in body and len(body) <= len(w) + 14) for w in words):
                 # a heading names the section near its start; long sentences are narrative

@@ -352,6 +352,26 @@ def _data_slots(rows_: list[Row], k: int) -> tuple[int, ...] | None:
 
 
 # --------------------------------------------------------------------------- table 三
+def _direct(obs: list, variants: dict[str, list[str]]) -> tuple[float, str, list[int | None]] | None:
+    """The common case without search: every value row is labelled, once, in template order.
+    Scores as the alignment would (3 per labelled match, −0.8 per template row not printed)."""
+    keys = [o[0] for o in obs]
+    if not keys or None in keys or len(set(keys)) != len(keys):
+        return None
+    best: tuple[float, str, list[int | None]] | None = None
+    for name, tkeys in variants.items():
+        pos = {k: j for j, k in enumerate(tkeys)}
+        if not all(k in pos for k in keys):
+            continue
+        assign = [pos[k] for k in keys]
+        if any(b <= a for a, b in zip(assign, assign[1:])):
+            continue
+        score = 3.0 * len(keys) - 0.8 * (len(tkeys) - len(keys)) - sum(0.2 for o in obs if not o[1].ok)
+        if best is None or score > best[0]:
+            best = (score, name, assign)
+    return best
+
+
 def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tuple[float, list[int | None]]:
     """Monotone alignment of observed value rows to template rows (Needleman-Wunsch style).
 
@@ -459,11 +479,12 @@ def parse_table3(doc: Document, region: Region) -> Table:
         if not res.vectors:
             continue
         obs.append((match_label(_without_header(r.labels, header_words), all_specs), res, r))
-    best: tuple[float, str, list[int | None]] | None = None
-    for variant, keys in tpl["variants"].items():
-        score, assign = _align([(o[0], o[1]) for o in obs], keys)
-        if best is None or score > best[0]:
-            best = (score, variant, assign)
+    best = _direct(obs, tpl["variants"])
+    if best is None:
+        for variant, keys in tpl["variants"].items():
+            score, assign = _align([(o[0], o[1]) for o in obs], keys)
+            if best is None or score > best[0]:
+                best = (score, variant, assign)
     table = Table(key="table3", template=f"table3.{best[1] if best else 'three_other'}", encoding=enc,
                   span=doc.span(region.start, region.end))
     keys = tpl["variants"][best[1]] if best else tpl["variants"]["three_other"]
