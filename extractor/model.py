@@ -225,7 +225,7 @@ def build(cls: type[BaseModel], **kw: Any) -> Any:
     obj = cls.__new__(cls)
     _set = object.__setattr__
     _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", set(names))
+    _set(obj, "__pydantic_fields_set__", names)  # every field is set: shared, adding to it is a no-op
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
