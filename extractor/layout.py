@@ -75,6 +75,7 @@ def _heading_lines(text: str):
 _WS = re.compile(r"\s+")
 _LEADING_ENUM = re.compile("^" + _ENUM)
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
+_TOP_LEVEL = re.compile(r"^\s*#*\s*(?:[一二三四五六七八九十]+\s*[、.．]|第[一二三四五六七八九十]+部分)")
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
 _ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
@@ -92,17 +93,24 @@ def find_sections(text: str) -> list[Section]:
                     continue
                 found.append((a, key, s))
                 break
-    # keep the first occurrence of each key, in document order; sections must ascend
-    sections: list[Section] = []
-    seen: set[str] = set()
+    # Top-level titles (一、…) first: a sub-heading such as "(一)主动公开政府信息情况" in section 一
+    # must not take the place of section 二's own title. Then sub-level titles fill sections that
+    # have no top-level title, where they fit in order. Sections ascend in document order.
     order = "一二三四五六"
+    chosen: dict[str, tuple[int, str]] = {}
     last = -1
     for a, key, title in found:
-        if key in seen or order.index(key) < last:
+        if _TOP_LEVEL.match(title) and key not in chosen and order.index(key) > last:
+            chosen[key] = (a, title)
+            last = order.index(key)
+    for a, key, title in found:
+        if key in chosen:
             continue
-        seen.add(key)
-        last = order.index(key)
-        sections.append(Section(key, title, a, len(text)))
+        before = [p for k, (p, _t) in chosen.items() if order.index(k) < order.index(key)]
+        after = [p for k, (p, _t) in chosen.items() if order.index(k) > order.index(key)]
+        if (not before or a > max(before)) and (not after or a < min(after)):
+            chosen[key] = (a, title)
+    sections = sorted((Section(k, t, a, len(text)) for k, (a, t) in chosen.items()), key=lambda x: x.start)
     for i in range(len(sections) - 1):
         sections[i].end = sections[i + 1].start
     return sections

@@ -44,3 +44,15 @@ def test_legacy_statistical_table_detected():
     text = "一、概述\n统计指标 | 单位 | 统计数 |\n(一)收到申请数 | 件 | 3 |\n"
     lay = _layout(text)
     assert lay.format == "legacy" and "legacy" in lay.regions
+
+
+def test_a_sub_heading_in_section_one_does_not_take_the_place_of_section_two():
+    text = ("一、总体情况\n(一)主动公开政府信息情况\n全年主动公开信息494条。\n(二)依申请公开政府信息情况\n无。\n"
+            "二、主动公开政府信息情况\n第二十条第(一)项\n三、收到和处理政府信息公开申请情况\n"
+            "一、本年新收政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n四、政府信息公开行政复议、行政诉讼情况\n"
+            "五、存在的主要问题及改进情况\n无\n六、其他需要报告的事项\n无\n")
+    lay = _layout(text)
+    titles = {s.key: s.title for s in lay.sections}
+    assert titles["二"] == "二、主动公开政府信息情况"
+    assert titles["三"] == "三、收到和处理政府信息公开申请情况"
+    assert lay.section("一").end == text.index("二、主动公开政府信息情况")
