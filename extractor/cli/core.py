@@ -24,15 +24,13 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-def model_steps(llm: str, model: Optional[str], tables: str, db_path: Path):
+def model_steps(llm: str, model: Optional[str], tables: str, db_path: Path, mode: Optional[str] = None):
     """The LLM layer's steps for this run, or None with the reason they are skipped."""
     if llm == "off":
         return None, "model steps skipped: --llm off"
-    try:
-        from ..llm import make_steps  # noqa: PLC0415
-    except ImportError:
-        return None, "model steps skipped: the LLM layer is not installed"
-    return make_steps(mode=llm, model=model, tables=tables, db_path=db_path)
+    from ..llm import model_steps as make  # noqa: PLC0415
+
+    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables)
 
 
 @app.command()
@@ -42,7 +40,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="redo documents already finished in this output folder"),
     llm: str = typer.Option("auto", "--llm", help="auto (use OPENAI_* if set) | off | local"),
     model: Optional[str] = typer.Option(None, "--model", help="model name for the OpenAI-compatible endpoint"),
-    tables: str = typer.Option("auto", "--tables", help="auto (model reads only tables the parser left incomplete) | both"),
+    tables: str = typer.Option("auto", "--tables", help="auto (model reads only tables the parser left incomplete) | both | off"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="structured-output mode: tools | md_json | json (default: tools; md_json for --llm local)"),
     urls: Optional[Path] = typer.Option(None, "--urls", help="file of report URLs, one per line (# comments)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: process only slice i (0-based) of N, by content hash"),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="documents processed at once (bounds model calls)"),
@@ -69,7 +68,7 @@ def run(
         console.print(f"shard {index}/{count}: {len(files)} of {total} inputs")
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "extractor.db"
-    steps, reason = model_steps(llm, model, tables, db_path)
+    steps, reason = model_steps(llm, model, tables, db_path, mode)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — running the deterministic path only")
     with Store(db_path) as store:
@@ -94,9 +93,7 @@ def run(
                 interrupted = True
         paths_out = store.write_outputs(out)
         counts = store.counts()
-        usage = None
-        if steps is not None and hasattr(steps, "usage_summary"):
-            usage = steps.usage_summary()
+        usage = steps.totals().line() if steps is not None else None
     t = RTable(title="extractor run", show_header=True)
     t.add_column("")
     t.add_column("count", justify="right")
@@ -106,8 +103,7 @@ def run(
     for k in ("accepted", "needs_review", "failed"):
         t.add_row(f"{k} (all in {out})", str(counts.get(k, 0)))
     if usage:
-        for k, v in usage.items():
-            t.add_row(f"model {k}", str(v))
+        t.add_row("model usage", usage)
     console.print(t)
     if res is not None:
         for f, err in res.errors[:20]:
