@@ -96,7 +96,14 @@ class OffsetMap:
         if b <= a:
             s = self.start(a)
             return s, s
+        if self.identity:
+            return a, b
         return self.start(a), self.end(b - 1)
+
+    @property
+    def identity(self) -> bool:
+        """Normalization changed no character's position (one linear segment from 0)."""
+        return len(self.norm) == 1 and self.linear[0] and self.orig[0] == 0 and self.norm[0] == 0
 
 
 class TextBuilder:
