@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 NA_MARKS = {"/", "-", "—", "——", "－", "─", "无", "\\", "--", "---", "——", "―", "一", "/ "}
-_NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无)$")
+_NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无|不适用|无此项)$")
 _SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
 _NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|亿元|元|件|条|个|项|次|人|家|篇|%)")
@@ -177,6 +177,12 @@ def _row_from_cells(cells: list[Tok], line_start: int, delimited: bool) -> Row |
         row.labels = [c for c in cells if c.kind == "text"]
         return row if row.labels else None
     last_label = max((i for i, c in enumerate(cells[:first_val]) if c.kind == "text"), default=-1)
+    # a leading serial-number column (序号 | 指标 | 单位 | 数值): the label is the last text cell
+    # that still has values after it, and the numbers before it are not values
+    later = [i for i, c in enumerate(cells) if c.kind == "text" and i > first_val
+             and any(x.kind in ("num", "na") for x in cells[i + 1 :])]
+    if later and all(c.kind in ("num", "empty") for c in cells[:first_val + 1]) and last_label < 0:
+        last_label = later[-1]
     row.labels = [c for c in cells[: last_label + 1] if c.kind == "text"]
     vals = cells[last_label + 1 :]
     # text after the values (a note, a stray label) ends the row's values

@@ -50,3 +50,17 @@ def test_narrative_after_the_table_is_not_read_as_indicators():
     labels = [c.label for c in rec.tables["legacy"].cells]
     assert not any("培训" in (lb or "") for lb in labels)
     assert len(labels) == len(gold)
+
+
+def test_a_serial_number_column_is_not_read_as_a_value():
+    text, gold = render_legacy(8, "pipe")
+    lines = []
+    n = 0
+    for ln in text.split("\n"):
+        if ln.startswith("| "):
+            n += 1
+            ln = f"| {n} " + ln if n > 1 else "| 序号 " + ln
+        lines.append(ln)
+    rec = extract_document(load_bytes("\n".join(lines).encode("utf-8"), "l.txt"))
+    ev = evaluate_record(rec, {"legacy": gold, "format": "legacy"})
+    assert ev.wrong == []
