@@ -75,3 +75,14 @@ def test_missing_input_is_one_clear_error_line(tmp_path):
     assert p.stderr.strip().startswith("error: no such file or folder")
     assert "Traceback" not in p.stderr
     assert main  # the console entry point exists
+
+
+def test_every_command_is_documented_in_the_readme():
+    from pathlib import Path
+
+    import typer.main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    group = typer.main.get_command(app)
+    missing = [name for name in group.commands if f"extractor {name}" not in readme]
+    assert missing == []
