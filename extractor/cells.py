@@ -127,6 +127,11 @@ def detect_encoding(text: str, start: int, end: int) -> str:
     """``stream`` (one cell per line), ``pipe``, ``tab`` or ``space`` for a region."""
     n = single = pipe = tab = 0
     for line, _ in _lines(text, start, end):
+        digits = line[:-2] if line.endswith(" |") else line
+        if digits.isdigit():  # fast path: a lone count, "0 |" or "0"
+            n += 1
+            single += 1
+            continue
         s = line.strip()
         if not s or _FILLER.match(s):
             continue
@@ -211,6 +216,11 @@ def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[
     if enc == "stream":
         cur = Row(line_start=start)
         for line, ls in _lines(text, start, end):
+            # fast path: the common cell "0 |" (a plain count followed by its separator)
+            digits = line[:-2] if line.endswith(" |") else line
+            if digits.isdigit() and digits.isascii():
+                cur.values.append(Tok(digits, ls, ls + len(digits), "num", int(digits), 0))
+                continue
             s = line.strip()
             if not s or _FILLER.match(s) or _PAGE_NO.match(s):
                 continue

@@ -781,21 +781,29 @@ def parse_legacy(doc: Document, region: Region) -> Table:
 
 
 def _legacy_key(label: str, indicators: list[dict], seen: list[str]) -> str | None:
+    """The canonical key of a printed indicator: its longest keyword, among indicators not yet
+    taken whose ``after``/``before`` context fits what was printed before it."""
     c = compact(label)
-    best: tuple[str | None, int] = (None, 0)
-    for ind in indicators:
-        if ind["key"] in seen:
+    taken = set(seen)
+    for kw, ind in _legacy_keywords(id(indicators), indicators):
+        if kw not in c or ind["key"] in taken:
             continue
-        after = ind.get("after")
-        before = ind.get("before")
-        if after and after not in seen:
+        after, before = ind.get("after"), ind.get("before")
+        if (after and after not in taken) or (before and before in taken):
             continue
-        if before and before in seen:
-            continue
-        for kw in ind["keywords"]:
-            if kw in c and len(kw) > best[1]:
-                best = (ind["key"], len(kw))
-    return best[0]
+        return ind["key"]
+    return None
+
+
+_KW_CACHE: dict[int, list[tuple[str, dict]]] = {}
+
+
+def _legacy_keywords(key: int, indicators: list[dict]) -> list[tuple[str, dict]]:
+    """(keyword, indicator) pairs, longest keyword first (computed once per template)."""
+    if key not in _KW_CACHE:
+        pairs = [(kw, ind) for ind in indicators for kw in ind["keywords"]]
+        _KW_CACHE[key] = sorted(pairs, key=lambda p: -len(p[0]))
+    return _KW_CACHE[key]
 
 
 # --------------------------------------------------------------------------- entry point
