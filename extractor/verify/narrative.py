@@ -21,18 +21,57 @@ import hashlib
 import os
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
 from ..document import Document, normalize
-from ..model import Fact, Finding, Number, Operand, Record, Span
+from ..model import Fact, Finding, Number, Operand, Record, Span, build
 
 RULES_FILE = "narrative.yaml"
+
+# ---------------------------------------------------------------------------------------------
+# Models from trusted values
+# ---------------------------------------------------------------------------------------------
+
+# The fields _trusted fills for each model, in declaration order.
+_TRUSTED_FIELDS: dict[type, tuple[str, ...]] = {
+    Fact: (
+        "metric", "value", "unit", "quote", "span", "section", "parts", "rate_of", "kind", "decimals", "producer",
+        "prompt", "model", "grounded", "label", "approximate", "implicit",
+    ),
+    Finding: (
+        "id", "rule", "version", "status", "classification", "severity", "scope", "message", "arithmetic",
+        "operands", "values",
+    ),
+    Operand: ("ref", "value", "kind", "span", "decimals"),
+}
+_DIRECT = {cls: tuple(cls.model_fields) == names for cls, names in _TRUSTED_FIELDS.items()}
+_ALL_SET = {cls: set(names) for cls, names in _TRUSTED_FIELDS.items()}
+
+
+def _trusted(cls: type[Any], data: dict[str, Any]) -> Any:
+    """A Fact, Finding or Operand from trusted values (each of its field's type), without validation.
+
+    ``data`` has every field, in declaration order (model.build would put the fields with default
+    factories last, and dumps follow that order). Should the model's fields change, model.build
+    takes over.
+    """
+    if not _DIRECT[cls]:
+        return build(cls, **data)
+    obj = cls.__new__(cls)
+    _setattr = object.__setattr__
+    _setattr(obj, "__dict__", data)
+    _setattr(obj, "__pydantic_fields_set__", _ALL_SET[cls])  # every field is set: shared, adding is a no-op
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
+
 
 # ---------------------------------------------------------------------------------------------
 # Numbers
@@ -50,16 +89,27 @@ _UNIT_RE = "|".join(re.escape(u) for u in UNITS)
 _AR = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN = r"[零〇一二两三四五六七八九十百千]+(?:[万亿][零〇一二两三四五六七八九十百千]*)?"
 
+# Every number starts with a digit or a Chinese numeral (百分之 too): the patterns below assert that
+# first, so that the regex engine skips the other characters quickly.
+_FIRST = r"(?=[\d零〇一二两三四五六七八九十百千])"
+
 # A number with its unit: "2623条", "1.2万条", "300余条", "0.5万元", "88%", "五件", "百分之八十八".
+# Its groups, in order: num, mag, approx, unit | cnum, capprox, cunit | pct.
 NUMBER_RE = re.compile(
-    rf"(?<![\d.第])(?P<num>{_AR})\s*(?P<mag>[万亿](?!元))?(?P<approx>余|多)?\s*(?P<unit>{_UNIT_RE})"
+    rf"{_FIRST}(?:(?<![\d.第])(?P<num>{_AR})\s*(?P<mag>[万亿](?!元))?(?P<approx>余|多)?\s*(?P<unit>{_UNIT_RE})"
     rf"|(?<![第\u4e00-\u9fff])(?P<cnum>{_CN})(?P<capprox>余|多)?(?P<cunit>{_UNIT_RE})"
-    rf"|百分之(?P<pct>{_AR}|{_CN})"
+    rf"|百分之(?P<pct>{_AR}|{_CN}))"
 )
 # Any number at all (for re-parsing a quote): digits, or Chinese numerals followed by a unit.
-ANY_NUMBER_RE = re.compile(rf"(?<![\d.])(?P<num>{_AR})\s*(?P<mag>[万亿])?|(?P<cnum>{_CN})(?=余|多|{_UNIT_RE})|百分之(?P<pct>{_AR}|{_CN})")
+ANY_NUMBER_RE = re.compile(
+    rf"{_FIRST}(?:(?<![\d.])(?P<num>{_AR})\s*(?P<mag>[万亿])?"
+    rf"|(?P<cnum>{_CN})(?=余|多|{_UNIT_RE})"
+    rf"|百分之(?P<pct>{_AR}|{_CN}))"
+)
 
 _NEGATION_ZERO = re.compile(r"没有|未|无|零")
+_AR_RE = re.compile(_AR)
+_WS_RE = re.compile(r"\s+")
 
 
 def parse_chinese(s: str) -> int | None:
@@ -86,12 +136,18 @@ def parse_chinese(s: str) -> int | None:
 
 def parse_number(s: str) -> tuple[Number, int] | None:
     """A printed number → (value, printed decimals). Handles ``1,234``, ``12.50``, 中文数字, 万/亿."""
-    s = normalize(s).strip().replace(" ", "")
+    return _parse_plain(normalize(s).strip().replace(" ", ""))
+
+
+def _parse_plain(s: str) -> tuple[Number, int] | None:
+    """:func:`parse_number` of a string that is already normalized and has no spaces."""
     mag = 1
     if s and s[-1] in _CN_MAG and len(s) > 1 and (s[-2].isdigit()):
         mag = _CN_MAG[s[-1]]
         s = s[:-1]
-    if re.fullmatch(_AR, s):
+    if s.isascii() and s.isdigit():  # a plain integer, the common case
+        return int(s) * mag, 0
+    if _AR_RE.fullmatch(s):
         d = Decimal(s.replace(",", ""))
         decimals = len(s.split(".")[1]) if "." in s else 0
         v = d * mag
@@ -104,18 +160,29 @@ def parse_number(s: str) -> tuple[Number, int] | None:
 
 def numbers_in(quote: str) -> list[Number]:
     """Every number written in ``quote`` (with magnitudes applied)."""
-    out: list[Number] = []
-    q = normalize(quote)
-    for m in ANY_NUMBER_RE.finditer(q):
-        raw = m.group("num") or m.group("cnum") or m.group("pct")
-        p = parse_number(raw + (m.group("mag") or "") if m.group("num") else raw)
+    return list(_iter_numbers(quote))
+
+
+def _has_number(quote: str, value: Number) -> bool:
+    """Whether ``value`` is one of :func:`numbers_in` ``quote`` (reading no further than needed)."""
+    for n in _iter_numbers(quote):
+        if same_number(n, value):
+            return True
+    return False
+
+
+def _iter_numbers(quote: str) -> Iterator[Number]:
+    # The matches are substrings of the normalized quote: normalized already, without spaces.
+    for m in ANY_NUMBER_RE.finditer(normalize(quote)):
+        num, mag = m.group("num", "mag")
+        raw = num or m.group("cnum") or m.group("pct")
+        p = _parse_plain(raw + (mag or "") if num else raw)
         if p is not None:
-            out.append(p[0])
-            if m.group("mag"):  # "0.5万元": the printed figure is also the value in 万元
-                bare = parse_number(raw)
+            yield p[0]
+            if mag:  # "0.5万元": the printed figure is also the value in 万元
+                bare = _parse_plain(raw)
                 if bare is not None:
-                    out.append(bare[0])
-    return out
+                    yield bare[0]
 
 
 def as_number(v: float | int | Decimal) -> Number:
@@ -126,10 +193,12 @@ def as_number(v: float | int | Decimal) -> Number:
 
 def compact(s: str) -> str:
     """Normalized, without whitespace: the form in which a quote is searched for in a text."""
-    return re.sub(r"\s+", "", normalize(s))
+    return _WS_RE.sub("", normalize(s))
 
 
 def same_number(a: Any, b: Any) -> bool:
+    if type(a) is int and type(b) is int:  # the common case, without Decimal
+        return a == b
     try:
         return Decimal(str(a)) == Decimal(str(b))
     except Exception:
@@ -188,7 +257,7 @@ def locate(doc: Document, quote: str, start: int = 0, end: int | None = None) ->
         i = text.find(q, a0, b0)
         if i >= 0:
             return i, i + len(q)
-    compact = re.sub(r"\s+", "", q)
+    compact = _WS_RE.sub("", q)
     if not compact:
         return None
     pat = re.compile(r"\s*".join(re.escape(ch) for ch in compact))
@@ -263,13 +332,6 @@ def chunk_text(doc: Document, ranges: list[tuple[int, int]]) -> str:
     return "\n".join(doc.text[a:b].strip("\n") for a, b in ranges)
 
 
-def _section_of(layout: Any, pos: int) -> str:
-    for s in getattr(layout, "sections", []):
-        if s.start <= pos < s.end:
-            return s.key
-    return ""
-
-
 # ---------------------------------------------------------------------------------------------
 # Canonical metrics
 # ---------------------------------------------------------------------------------------------
@@ -311,29 +373,36 @@ def canonical_metric(
     return m if unit in _COUNT_UNITS else None
 
 
+_CARRIED_FORWARD = re.compile(r"结转(至|到)?下(一)?年")
+_RECEIVED = re.compile(r"收到|新收|受理|接到|接收")
+_CLOSED = re.compile(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)")
+_FEES = re.compile(r"收取|收费|处理费")
+# A word that every rule below needs (outside a list of published items): without one, no key.
+_CANONICAL_HINT = re.compile(r"复议|诉讼|结转|收到|新收|受理|接到|接收|办结|答复|办理完毕|处理完毕|收取|收费|处理费|信息")
+
+
 def _canonical(lab: str, context: str, post: str, prev: str | None, in_published: bool) -> str | None:
-    both = context + lab
     full = lab + post
+    if not in_published and not _CANONICAL_HINT.search(full):
+        return None
     if "信访" in full or "来信" in full or "投诉" in full or "办证" in full:
         return None
-    if re.search(r"复议", lab) and not re.search(r"诉讼", lab):
+    if "复议" in lab and "诉讼" not in lab:
         return "reviews"
-    if re.search(r"诉讼", lab) and not re.search(r"复议", lab):
+    if "诉讼" in lab and "复议" not in lab:
         return "lawsuits"
     if "上年结转" in full:
         return "carried_over"
-    if re.search(r"结转(至|到)?下(一)?年", full):
+    if _CARRIED_FORWARD.search(full):
         return "carried_forward"
-    if re.search(r"(收到|新收|受理|接到|接收)", lab) and "申请" in full:
+    if _RECEIVED.search(lab) and "申请" in full:
         return "applications_received"
-    if re.search(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)", lab) and (
-        "申请" in full or prev == "applications_received"
-    ):
+    if _CLOSED.search(lab) and ("申请" in full or prev == "applications_received"):
         return "applications_closed"
-    if re.search(r"(收取|收费|处理费)", lab):
+    if _FEES.search(lab):
         return "fees"
     if _PUBLISHED_END.search(lab) or (in_published and channel_of(lab)):
-        ch = channel_of(both if not in_published else lab)
+        ch = channel_of(context + lab if not in_published else lab)
         return f"items_published.{ch}" if ch else "items_published"
     return None
 
@@ -343,6 +412,8 @@ def _canonical(lab: str, context: str, post: str, prev: str | None, in_published
 # ---------------------------------------------------------------------------------------------
 
 _DELIMS = "，,、；;：:。（()）\n"
+_DELIM_RE = re.compile("[" + re.escape(_DELIMS) + "]")
+_CLAUSE_STOPS = "，,；;。\n"
 _SENT_END = re.compile(r"[。\n]")
 
 
@@ -360,52 +431,72 @@ class _Tok:
     prev_clause: str
 
 
-def _tokens(text: str, a: int, b: int) -> list[_Tok]:
+def _matches_by_sentence(text: str, a: int, b: int, ends: list[int]) -> dict[int, list[re.Match[str]]] | None:
+    """The NUMBER_RE matches in ``[a, b)`` by sentence index, from one scan of the whole range: the
+    same matches as a scan of each sentence, since a match never spans two sentences unless its
+    ``\\s*`` crosses a line end. When one does: None, and each sentence is scanned by itself.
+    """
+    found: dict[int, list[re.Match[str]]] = {}
+    for m in NUMBER_RE.finditer(text, a, b):
+        i = bisect_right(ends, m.start())
+        if m.end() > ends[i]:
+            return None
+        found.setdefault(i, []).append(m)
+    return found
+
+
+def _tokens(text: str, a: int, b: int, matches: Iterable[re.Match[str]] | None = None) -> list[_Tok]:
+    """The numbers with units in ``[a, b)`` (one sentence), with their clauses; ``matches``: the
+    NUMBER_RE matches in ``[a, b)`` when already known."""
     toks: list[_Tok] = []
     last_end = a
-    for m in NUMBER_RE.finditer(text, a, b):
-        if m.group("pct") is not None:
-            p = parse_number(m.group("pct"))
+    cuts: list[int] | None = None  # positions of the delimiters in [a, b), found at the first number
+    stops: list[int] = []  # those of them that end a clause for prev_clause
+    for m in NUMBER_RE.finditer(text, a, b) if matches is None else matches:
+        num, mag, num_approx, num_unit, cnum, capprox, cunit, pct = m.groups()
+        # Normalization leaves ASCII digits, 万/亿 and Chinese numerals alone: those are parsed as read.
+        if pct is not None:
+            p = parse_number(pct)
             unit, approx = "%", False
-        elif m.group("num") is not None:
-            mag, unit = m.group("mag") or "", m.group("unit")
-            p = parse_number(m.group("num") + mag)
-            approx = bool(m.group("approx"))
+        elif num is not None:
+            p = _parse_plain(num + (mag or "")) if num.isascii() else parse_number(num + (mag or ""))
+            unit, approx = num_unit, bool(num_approx)
         else:
-            p = parse_number(m.group("cnum"))
-            unit, approx = m.group("cunit"), bool(m.group("capprox"))
-            if text[m.end() : m.end() + 1] == "是":
+            p = _parse_plain(cnum)
+            unit, approx = cunit, bool(capprox)
+            if text.startswith("是", m.end()):
                 continue
         if p is None:
             continue
         value, decimals = p
-        cs = m.start()
-        while cs > last_end and text[cs - 1] not in _DELIMS:
-            cs -= 1
-        label = text[cs : m.start()].strip()
-        pe = m.end()
-        post_end = pe
-        while post_end < b and post_end - pe < 24 and text[post_end] not in _DELIMS:
-            post_end += 1
-        ps = cs - 1
-        while ps > a and text[ps - 1] not in "，,；;。\n":
-            ps -= 1
-        prev_clause = text[max(a, ps) : max(a, cs - 1)]
-        toks.append(
-            _Tok(m.start(), m.end(), value, unit, decimals, approx, label, text[pe:post_end], cs, prev_clause)
-        )
-        last_end = m.end()
+        start, pe = m.span()
+        if cuts is None:
+            cuts = [d.start() for d in _DELIM_RE.finditer(text, a, b)]
+            stops = [i for i in cuts if text[i] in _CLAUSE_STOPS]
+        # The clause: back to the last delimiter (not before the previous number).
+        k = bisect_left(cuts, start) - 1
+        cs = max(last_end, cuts[k] + 1) if k >= 0 else last_end
+        label = text[cs:start].strip()
+        # The words after the unit: up to the next delimiter, at most 24 characters.
+        k = bisect_left(cuts, pe)
+        post_end = min(cuts[k] if k < len(cuts) else b, b, pe + 24)
+        # The previous clause: back from this clause's delimiter to the previous ，；。 or line end.
+        if cs - 1 > a:
+            k = bisect_left(stops, cs - 1) - 1
+            prev_clause = text[stops[k] + 1 if k >= 0 else a : cs - 1]
+        else:
+            prev_clause = ""
+        toks.append(_Tok(start, pe, value, unit, decimals, approx, label, text[pe:post_end], cs, prev_clause))
+        last_end = pe
     return toks
 
 
-def _sentences(text: str, a: int, b: int) -> Iterable[tuple[int, int]]:
-    pos = a
-    for m in _SENT_END.finditer(text, a, b):
-        if m.end() > pos:
-            yield pos, m.end()
-        pos = m.end()
-    if pos < b:
-        yield pos, b
+def _sentences(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """``[a, b)`` cut after each 。 and line end."""
+    ends = [m.end() for m in _SENT_END.finditer(text, a, b)]
+    if (ends[-1] if ends else a) < b:
+        ends.append(b)
+    return list(zip([a, *ends[:-1]], ends))
 
 
 def _unit_kind(unit: str) -> str:
@@ -421,25 +512,51 @@ ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 ]
 
 
+_QIZHONG = re.compile("其中")
+_CLOSE_PAREN = re.compile(r"[)）]")
+_RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
+# Every zero statement starts with one of these words: a sentence without them has none.
+_ZERO_HINT = re.compile(r"[没未无]")
+
+
 class _Finder:
     def __init__(self, doc: Document, layout: Any):
         self.doc = doc
         self.layout = layout
+        self.sections = [(s.start, s.end, s.key) for s in getattr(layout, "sections", [])]
         self.facts: list[Fact] = []
 
-    def fact(self, metric: str, value: Number, unit: str, a: int, b: int, **kw: Any) -> Fact:
-        quote = self.doc.text[a:b]
-        return Fact(
-            metric=metric,
-            value=value,
-            unit=unit,
-            quote=quote,
-            span=self.doc.span(a, b),
-            section=_section_of(self.layout, a),
-            producer="parser",
-            grounded=None,
-            **kw,
-        )
+    def section_of(self, pos: int) -> str:
+        """The key of the layout section holding ``pos`` ("" when none does)."""
+        for start, end, key in self.sections:
+            if start <= pos < end:
+                return key
+        return ""
+
+    def fact(
+        self, metric: str, value: Number, unit: str, a: int, b: int, *, kind: str = "count",
+        parts: list[Fact] | None = None, rate_of: list[str] | None = None, decimals: int = 0, label: str = "",
+        approximate: bool = False, implicit: bool = False,
+    ) -> Fact:
+        return _trusted(Fact, {
+            "metric": metric,
+            "value": value,
+            "unit": unit,
+            "quote": self.doc.text[a:b],
+            "span": self.doc.span(a, b),
+            "section": self.section_of(a),
+            "parts": list(parts) if parts else [],
+            "rate_of": list(rate_of) if rate_of else [],
+            "kind": kind,
+            "decimals": decimals,
+            "producer": "parser",
+            "prompt": None,
+            "model": None,
+            "grounded": None,
+            "label": label,
+            "approximate": approximate,
+            "implicit": implicit,
+        })
 
     def tok_fact(self, t: _Tok, metric: str | None) -> Fact:
         label = t.label or t.post.strip()
@@ -461,13 +578,24 @@ class _Finder:
         text = self.doc.text
         for a, b in ranges:
             prev_sum: tuple[Fact, list[_Tok], int] | None = None
-            for sa, sb in _sentences(text, a, b):
-                prev_sum = self.sentence(sa, sb, prev_sum)
+            sentences = _sentences(text, a, b)
+            ends = [sb for _, sb in sentences]
+            by_sentence = _matches_by_sentence(text, a, b, ends)
+            # A zero statement in words starts with 没/未/无: the sentences that have one.
+            negated = {bisect_right(ends, m.start()) for m in _ZERO_HINT.finditer(text, a, b)}
+            for i, (sa, sb) in enumerate(sentences):
+                matches = by_sentence.get(i) if by_sentence is not None else None
+                if matches is None and by_sentence is not None:  # no number: a zero statement at most
+                    if i in negated:
+                        self.zero_statements(sa, sb, [])
+                    prev_sum = None
+                else:
+                    prev_sum = self.sentence(sa, sb, prev_sum, matches)
         return self.facts
 
-    def sentence(self, sa: int, sb: int, prev_sum: Any) -> Any:
+    def sentence(self, sa: int, sb: int, prev_sum: Any, matches: list[re.Match[str]] | None = None) -> Any:
         text = self.doc.text
-        toks = _tokens(text, sa, sb)
+        toks = _tokens(text, sa, sb, matches)
         self.zero_statements(sa, sb, toks)
         if not toks:
             return None
@@ -479,8 +607,7 @@ class _Finder:
             metrics[i] = canonical_metric(t.label, t.prev_clause, post=t.post, unit=t.unit, prev=prev)
             prev = metrics[i]
         # Sum statements: a total, then 其中 parts.
-        for q in [m.start() for m in re.finditer("其中", text[sa:sb])]:
-            q += sa
+        for q in (m.start() for m in _QIZHONG.finditer(text, sa, sb)):
             before = [i for i, t in enumerate(toks) if t.end <= q and i not in used]
             if not before:
                 continue
@@ -491,8 +618,8 @@ class _Finder:
             paren = text[q - 1 : q] in "(（"
             stop = sb
             if paren:
-                close = re.search(r"[)）]", text[q:sb])
-                stop = q + close.start() if close else sb
+                close = _CLOSE_PAREN.search(text, q, sb)
+                stop = close.start() if close else sb
             parts_i = []
             for j in range(ti + 1, len(toks)):
                 t = toks[j]
@@ -527,7 +654,7 @@ class _Finder:
             used.update([ti, *parts_i])
             new_sum = (f, [toks[j] for j in parts_i], end)
         # A bare list of counts right after a sum statement: checked against that total.
-        if prev_sum is not None and new_sum is None and "其中" not in text[sa:sb]:
+        if prev_sum is not None and new_sum is None and text.find("其中", sa, sb) < 0:
             pf, _, pend = prev_sum
             same = [t for t in toks if t.unit == pf.unit]
             if len(toks) >= 3 and len(same) == len(toks) and all(not t.approx for t in toks):
@@ -551,7 +678,7 @@ class _Finder:
         for i, t in enumerate(toks):
             if t.unit != "%" or i in used:
                 continue
-            name = re.sub(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$", "", t.label)
+            name = _RATE_VERB.sub("", t.label)
             if not name.endswith("率"):
                 continue
             stem = name[:-1][-2:]
@@ -590,6 +717,8 @@ class _Finder:
 
     def zero_statements(self, sa: int, sb: int, toks: list[_Tok]) -> None:
         text = self.doc.text
+        if not _ZERO_HINT.search(text, sa, sb):
+            return
         seen: set[str] = set()
         for pat, metrics in ZERO_PATTERNS:
             for m in pat.finditer(text, sa, sb):
@@ -622,63 +751,89 @@ def _fid(rule: str, f: Fact, suffix: str = "") -> str:
     return f"{rule}:{f.metric}@{where}{(':' + suffix) if suffix else ''}"
 
 
-def _finding(rule: str, f: Fact | None, status: str, message: str, *, fid: str | None = None, **kw: Any) -> Finding:
-    info = load_rules()["by_id"][rule]
-    severity = kw.pop("severity", info.severity if status != "PASS" else "info")
-    classification = kw.pop("classification", info.classification if status != "PASS" else "ok")
-    return Finding(
-        id=fid or _fid(rule, f),  # type: ignore[arg-type]
-        rule=rule,
-        version=info.version,
-        status=status,  # type: ignore[arg-type]
-        classification=classification,
-        severity=severity,
-        scope=kw.pop("scope", f"fact {f.metric}" if f is not None else ""),
-        message=message,
-        **kw,
-    )
+def _finding(
+    rule: str,
+    f: Fact | None,
+    status: str,
+    message: str,
+    *,
+    fid: str | None = None,
+    rules: dict[str, Any] | None = None,
+    severity: str | None = None,
+    classification: str | None = None,
+    scope: str | None = None,
+    arithmetic: str = "",
+    operands: list[Operand] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Finding:
+    info = (rules if rules is not None else load_rules())["by_id"][rule]
+    passed = status == "PASS"
+    return _trusted(Finding, {
+        "id": fid or _fid(rule, f),  # type: ignore[arg-type]
+        "rule": rule,
+        "version": info.version,
+        "status": status,
+        "classification": classification if classification is not None else ("ok" if passed else info.classification),
+        "severity": severity if severity is not None else ("info" if passed else info.severity),
+        "scope": scope if scope is not None else (f"fact {f.metric}" if f is not None else ""),
+        "message": message,
+        "arithmetic": arithmetic,
+        "operands": operands if operands is not None else [],  # callers pass fresh containers
+        "values": values if values is not None else {},
+    })
 
 
 def _op(f: Fact) -> Operand:
-    return Operand(ref=f"fact:{f.metric}", value=f.value, kind=f.kind, span=f.span, decimals=f.decimals)
+    return _trusted(
+        Operand, {"ref": f"fact:{f.metric}", "value": f.value, "kind": f.kind, "span": f.span, "decimals": f.decimals}
+    )
 
 
-def _flat(facts: Iterable[Fact]) -> Iterable[Fact]:
+def _flat(facts: Iterable[Fact]) -> list[Fact]:
+    """The facts and their parts (and theirs), each fact before its parts."""
+    out: list[Fact] = []
     for f in facts:
-        yield f
-        yield from _flat(f.parts)
+        out.append(f)
+        if f.parts:
+            out.extend(_flat(f.parts))
+    return out
 
 
 def _is_approx(f: Fact) -> bool:
     return bool(getattr(f, "approximate", False))
 
 
-def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | None = None) -> list[Finding]:
+def check_grounding(
+    doc: Document, f: Fact, *, section_range: tuple[int, int] | None = None, rules: dict[str, Any] | None = None
+) -> list[Finding]:
     """N.QUOTE_GROUNDED and N.VALUE_REPARSES for one fact and its parts (sets span and grounded)."""
+    rules = rules if rules is not None else load_rules()
     out: list[Finding] = []
-    a0, b0 = section_range or (0, len(doc.text))
+    producer, quote, value = f.producer, f.quote, f.value
     loc = None
-    if f.span is not None and f.producer == "parser":
+    if f.span is not None and producer == "parser":
         loc = (f.span.start, f.span.end)  # the finder read it from the text itself
         found = True
     else:
-        hit = locate(doc, f.quote, a0, b0)
+        a0, b0 = section_range or (0, len(doc.text))
+        hit = locate(doc, quote, a0, b0)
         found = hit is not None
         if hit:
             f.span = doc.span(*hit)
             loc = hit
-    who = {"producer": f.producer, **({"prompt": f.prompt, "model": f.model} if f.producer == "model" else {})}
+    who: dict[str, Any] = {"producer": producer}
+    if producer == "model":
+        who.update(prompt=f.prompt, model=f.model)
     if not found:
-        out.append(_finding("N.QUOTE_GROUNDED", f, "FAIL", f"{f.producer} quote not found in the document: {f.quote!r}",
-                            values=who))
+        out.append(_finding("N.QUOTE_GROUNDED", f, "FAIL", f"{producer} quote not found in the document: {quote!r}",
+                            values=dict(who), rules=rules))
     else:
-        out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located", values=who))
-    nums = numbers_in(f.quote)
-    zero_words = f.value == 0 and bool(_NEGATION_ZERO.search(f.quote))
-    reparses = any(same_number(n, f.value) for n in nums) or zero_words
+        out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located", values=dict(who), rules=rules))
+    reparses = _has_number(quote, value) or (value == 0 and bool(_NEGATION_ZERO.search(quote)))
     if reparses:
-        out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{f.value} re-read from the quote", values=who))
+        out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{value} re-read from the quote", values=who, rules=rules))
     else:
+        nums = numbers_in(f.quote)
         shown = ", ".join(str(n) for n in nums) or "no number"
         out.append(
             _finding(
@@ -687,6 +842,7 @@ def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | 
                 "FAIL",
                 f"{f.producer} value {f.value} is not written in its quote (the quote has {shown})",
                 values={"claimed": f.value, "in_quote": nums, **who},
+                rules=rules,
             )
         )
     f.grounded = found and reparses
@@ -694,17 +850,18 @@ def check_grounding(doc: Document, f: Fact, *, section_range: tuple[int, int] | 
         if not p.quote:
             p.quote = f.quote
         rng = (loc[0], loc[1]) if loc else section_range
-        out.extend(check_grounding(doc, p, section_range=rng))
+        out.extend(check_grounding(doc, p, section_range=rng, rules=rules))
         if p.span is None or p.grounded is False:
             f.grounded = False
     return out
 
 
-def check_sum(f: Fact) -> Finding | None:
+def check_sum(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None:
     if f.kind != "sum" or not f.parts:
         return None
     if _is_approx(f) or any(_is_approx(p) for p in f.parts):
-        return _finding("N.SUM", f, "NOT_ASSESSABLE", "an approximate figure (余/多) takes part", severity="info", classification="ok")
+        return _finding("N.SUM", f, "NOT_ASSESSABLE", "an approximate figure (余/多) takes part", severity="info",
+                        classification="ok", rules=rules)
     total = Decimal(str(f.value))
     parts = [Decimal(str(p.value)) for p in f.parts]
     s = sum(parts, Decimal(0))
@@ -712,95 +869,139 @@ def check_sum(f: Fact) -> Finding | None:
     ops = [_op(f), *(_op(p) for p in f.parts)]
     implicit = bool(getattr(f, "implicit", False))
     if s == total:
-        return _finding("N.SUM", f, "PASS", f"{f.value} = {arithmetic}", arithmetic=f"{arithmetic} = {f.value}", operands=ops)
+        return _finding("N.SUM", f, "PASS", f"{f.value} = {arithmetic}", arithmetic=f"{arithmetic} = {f.value}",
+                        operands=ops, rules=rules)
     if implicit:
         return _finding(
             "N.SUM", f, "UNCERTAIN", f"a list after the total {f.value} adds up to {s}: a different breakdown, or an error",
-            arithmetic=f"{arithmetic} = {s} ≠ {f.value}", operands=ops, severity="warning",
+            arithmetic=f"{arithmetic} = {s} ≠ {f.value}", operands=ops, severity="warning", rules=rules,
         )
     if s > total:
         return _finding(
             "N.SUM", f, "FAIL", f"the parts of {f.metric} add up to {s}, more than the stated total {f.value}",
-            arithmetic=f"{arithmetic} = {s} > {f.value}", operands=ops,
+            arithmetic=f"{arithmetic} = {s} > {f.value}", operands=ops, rules=rules,
         )
     if len(parts) == 1:
         return _finding("N.SUM", f, "PASS", f"one part ({f.parts[0].value}) within the total {f.value}: a subset",
-                        arithmetic=f"{arithmetic} ≤ {f.value}", operands=ops)
+                        arithmetic=f"{arithmetic} ≤ {f.value}", operands=ops, rules=rules)
     return _finding(
         "N.SUM", f, "UNCERTAIN", f"the parts of {f.metric} add up to {s}, less than the stated total {f.value} (a partial list, or an error)",
-        arithmetic=f"{arithmetic} = {s} < {f.value}", operands=ops, severity="warning",
+        arithmetic=f"{arithmetic} = {s} < {f.value}", operands=ops, severity="warning", rules=rules,
     )
 
 
-def check_rate(f: Fact) -> Finding | None:
+def check_rate(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None:
     if f.kind != "rate" or len(f.parts) != 2:
         return None
     num, den = (Decimal(str(p.value)) for p in f.parts)
     if den == 0:
-        return _finding("N.RATE", f, "NOT_ASSESSABLE", "denominator is 0", severity="info", classification="ok")
+        return _finding("N.RATE", f, "NOT_ASSESSABLE", "denominator is 0", severity="info", classification="ok",
+                        rules=rules)
     q = Decimal(1).scaleb(-f.decimals)
     computed = (num / den * 100).quantize(q, rounding=ROUND_HALF_UP)
     printed = Decimal(str(f.value))
     arithmetic = f"{f.parts[0].value} / {f.parts[1].value} × 100 = {computed}%"
     ops = [_op(f), *(_op(p) for p in f.parts)]
     if computed == printed:
-        return _finding("N.RATE", f, "PASS", f"{arithmetic} as printed", arithmetic=arithmetic, operands=ops)
+        return _finding("N.RATE", f, "PASS", f"{arithmetic} as printed", arithmetic=arithmetic, operands=ops,
+                        rules=rules)
     return _finding("N.RATE", f, "FAIL", f"{arithmetic}, printed {f.value}%", arithmetic=f"{arithmetic} ≠ {f.value}%",
-                    operands=ops, values={"printed": f.value, "computed": computed})
+                    operands=ops, values={"printed": f.value, "computed": computed}, rules=rules)
+
+
+# A leading 其中, then a leading number: "其中：（一）…" → "…".
+_LABEL_LEAD = re.compile(r"^(?:其中[:：]?)?(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])?")
 
 
 def _norm_label(s: str) -> str:
     s = unicodedata.normalize("NFKC", s or "")
-    s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(其中[:：]?)", "", s)
-    s = re.sub(r"^([（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[.、．])", "", s)
-    return s
+    s = _WS_RE.sub("", s)
+    return _LABEL_LEAD.sub("", s, count=1)
 
 
 def table_value(record: Record, metric: str) -> tuple[Number | None, list[Operand]] | None:
     """The table value counting the same quantity as ``metric``, or None when there is none."""
-    rules = load_rules()
-    refs = rules.get("table_map", {}).get(metric)
-    if refs and any(r.split(".")[0] in record.tables for r in refs):
-        total: Decimal = Decimal(0)
-        ops: list[Operand] = []
-        for ref in refs:
-            t, row, col = ref.split(".")
-            table = record.tables.get(t)
-            cell = table.get(row, col) if table else None
-            if cell is None or cell.kind not in ("number", "zero") or cell.value is None:
-                return None
-            total += Decimal(str(cell.value))
-            ops.append(Operand(ref=ref, value=cell.value, kind=cell.kind, span=cell.span, decimals=cell.decimals))
-        v: Number = int(total) if total == total.to_integral_value() else total
-        return v, ops
-    pat = rules.get("legacy_map", {}).get(metric)
-    legacy = record.tables.get("legacy")
-    if pat and legacy:
-        for c in legacy.cells:
-            if c.col == "year" and re.search(pat, _norm_label(c.label or "")):
-                if c.kind not in ("number", "zero") or c.value is None:
+    return _TableLookup(record, load_rules()).value(metric)
+
+
+class _TableLookup:
+    """Table values by narrative metric for one record: each metric is looked up once, and the legacy
+    table's labels are normalized once (fresh operands on every call: findings never share them)."""
+
+    def __init__(self, record: Record, rules: dict[str, Any]):
+        self.record = record
+        self.rules = rules
+        self._mapped = set(rules.get("table_map", {})) | set(rules.get("legacy_map", {}))
+        self._found: dict[str, tuple[Number | None, list[tuple[str, Any]]] | None] = {}
+        self._year_cells: list[Any] | None = None  # the legacy table's year column
+        self._labels: list[str] = []  # their normalized labels, as far as a lookup has needed them
+
+    def value(self, metric: str) -> tuple[Number | None, list[Operand]] | None:
+        if metric not in self._mapped:
+            return None  # no table counts it
+        if metric not in self._found:
+            self._found[metric] = self._find(metric)
+        found = self._found[metric]
+        if found is None:
+            return None
+        value, cells = found
+        return value, [
+            _trusted(Operand, {"ref": ref, "value": c.value, "kind": c.kind, "span": c.span, "decimals": c.decimals})
+            for ref, c in cells
+        ]
+
+    def _find(self, metric: str) -> tuple[Number | None, list[tuple[str, Any]]] | None:
+        record, rules = self.record, self.rules
+        refs = rules.get("table_map", {}).get(metric)
+        if refs and any(r.split(".")[0] in record.tables for r in refs):
+            total: Decimal = Decimal(0)
+            cells: list[tuple[str, Any]] = []
+            for ref in refs:
+                t, row, col = ref.split(".")
+                table = record.tables.get(t)
+                cell = table.get(row, col) if table else None
+                if cell is None or cell.kind not in ("number", "zero") or cell.value is None:
                     return None
-                return c.value, [Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)]
-    return None
+                total += Decimal(str(cell.value))
+                cells.append((ref, cell))
+            v: Number = int(total) if total == total.to_integral_value() else total
+            return v, cells
+        pat = rules.get("legacy_map", {}).get(metric)
+        legacy = record.tables.get("legacy")
+        if pat and legacy:
+            if self._year_cells is None:
+                self._year_cells = [c for c in legacy.cells if c.col == "year"]
+            search = re.compile(pat).search
+            labels = self._labels
+            for i, c in enumerate(self._year_cells):
+                if i == len(labels):
+                    labels.append(_norm_label(c.label or ""))
+                if search(labels[i]):
+                    if c.kind not in ("number", "zero") or c.value is None:
+                        return None
+                    return c.value, [(c.ref, c)]
+        return None
 
 
-def check_table(f: Fact, record: Record) -> Finding | None:
+def check_table(
+    f: Fact, record: Record, *, rules: dict[str, Any] | None = None, tables: _TableLookup | None = None
+) -> Finding | None:
     if _is_approx(f) or f.kind == "rate":
         return None
-    tv = table_value(record, f.metric)
+    rules = rules if rules is not None else load_rules()
+    tv = (tables or _TableLookup(record, rules)).value(f.metric)
     if tv is None:
         return None
     value, ops = tv
     refs = " + ".join(o.ref for o in ops)
     if same_number(value, f.value):
         return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {value}",
-                        operands=[_op(f), *ops], arithmetic=f"{f.value} = {value}")
+                        operands=[_op(f), *ops], arithmetic=f"{f.value} = {value}", rules=rules)
     return _finding(
         "N.TABLE_MATCH", f, "FAIL",
         f"narrative says {f.metric} = {f.value} ({f.quote!r}); the table says {value} ({refs})",
         operands=[_op(f), *ops], arithmetic=f"{f.value} ≠ {value}",
-        values={"narrative": f.value, "table": value},
+        values={"narrative": f.value, "table": value}, rules=rules,
     )
 
 
@@ -808,11 +1009,12 @@ def _overlap(a: Span | None, b: Span | None) -> bool:
     return a is not None and b is not None and a.start < b.end and b.start < a.end
 
 
-def check_same_quantity(facts: list[Fact]) -> list[Finding]:
+def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = None) -> list[Finding]:
     """N.SAME_QUANTITY across statements, N.AGREE within one statement read by parser and model."""
+    rules = rules if rules is not None else load_rules()
     out: list[Finding] = []
     groups: dict[str, list[Fact]] = {}
-    known = set(load_rules().get("table_map", {})) | set(load_rules().get("legacy_map", {}))
+    known = set(rules.get("table_map", {})) | set(rules.get("legacy_map", {}))
     for f in _flat(facts):
         if _is_approx(f) or f.kind == "rate" or f.grounded is False:
             continue
@@ -835,12 +1037,13 @@ def check_same_quantity(facts: list[Fact]) -> list[Finding]:
                 mv = {str(g.value) for g in st if g.producer == "model"}
                 anchor = next(g for g in st if g.producer == "parser")
                 if pv == mv:
-                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = {anchor.value}"))
+                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = {anchor.value}",
+                                        rules=rules))
                 else:
                     out.append(_finding(
                         "N.AGREE", anchor, "FAIL",
                         f"parser reads {metric} = {'/'.join(sorted(pv))}, model reads {'/'.join(sorted(mv))}",
-                        values={"parser": sorted(pv), "model": sorted(mv)},
+                        values={"parser": sorted(pv), "model": sorted(mv)}, rules=rules,
                     ))
         values: dict[str, Fact] = {}
         for st in stmts:
@@ -854,28 +1057,31 @@ def check_same_quantity(facts: list[Fact]) -> list[Finding]:
                 f"{metric} is stated with {len(values)} different values: {desc}",
                 fid=f"N.SAME_QUANTITY:{metric}", scope=f"quantity {metric}",
                 operands=[_op(g) for g in ordered], values={str(i): g.value for i, g in enumerate(ordered)},
+                rules=rules,
             ))
     return out
 
 
 def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, *, layout: Any = None) -> list[Finding]:
     """Every narrative rule over ``facts`` (any producer). Sets ``span``/``grounded`` on the facts."""
+    rules = load_rules()
+    tables = _TableLookup(record, rules) if record is not None else None
     out: list[Finding] = []
     sec_ranges = {s.key: (s.start, s.end) for s in getattr(layout, "sections", [])} if layout is not None else {}
     for f in facts:
-        out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section)))
+        out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
     for f in facts:
         if f.grounded is False:
             continue  # an ungrounded fact is not evidence for anything else
-        for chk in (check_sum(f), check_rate(f)):
+        for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
             if chk is not None:
                 out.append(chk)
         if record is not None:
             for g in _flat([f]):
-                t = check_table(g, record)
+                t = check_table(g, record, rules=rules, tables=tables)
                 if t is not None:
                     out.append(t)
-    out.extend(check_same_quantity(facts))
+    out.extend(check_same_quantity(facts, rules=rules))
     return _dedupe(out)
 
 
@@ -900,10 +1106,12 @@ def merge_facts(parsed: list[Fact], others: list[Fact]) -> list[Fact]:
     the agreement is recorded by N.AGREE. Disagreeing or ungrounded model facts stay, visibly.
     """
     out = list(parsed)
-    flat = list(_flat(parsed))
+    by_metric: dict[str, list[Fact]] = {}
+    for g in _flat(parsed):
+        by_metric.setdefault(g.metric, []).append(g)
     for f in others:
         dup = f.grounded is not False and any(
-            g.metric == f.metric and same_number(g.value, f.value) and _overlap(g.span, f.span) for g in flat
+            same_number(g.value, f.value) and _overlap(g.span, f.span) for g in by_metric.get(f.metric, ())
         )
         if not dup:
             out.append(f)
