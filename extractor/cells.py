@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-NA_MARKS = {"/", "-", "—", "——", "－", "─", "无", "\\", "--", "---", "——", "―", "一", "/ "}
 _NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无|不适用|无此项)$")
 _SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .cells import Row, Tok, rows as region_rows
 from .document import Document
@@ -90,7 +90,6 @@ def match_label(labels: list[Tok], candidates: Sequence[RowSpec]) -> str | None:
 
 
 # --------------------------------------------------------------------------- value resolution
-Identity = Callable[[list[int | Decimal | None]], bool]
 
 
 @dataclass
@@ -734,10 +733,6 @@ def parse_table4(doc: Document, region: Region) -> Table:
 
 
 # --------------------------------------------------------------------------- legacy
-def _legacy_label(s: str) -> str:
-    return compact(s)
-
-
 def parse_legacy(doc: Document, region: Region) -> Table:
     tpl = load_templates()["legacy"]
     units = set(tpl["units"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from . import __version__
 from .document import Document
@@ -87,9 +87,3 @@ def extract(path: str | Path, *, llm: ModelSteps | None = None, skipped_reason: 
         return failed_record(path, str(exc), raw)
     return extract_document(doc, llm=llm, skipped_reason=skipped_reason)
 
-
-def run_safely(fn: Any, *args: Any, **kw: Any) -> tuple[Any, str | None]:
-    try:
-        return fn(*args, **kw), None
-    except ExtractorError as exc:
-        return None, str(exc)

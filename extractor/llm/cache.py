@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from .ledger import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_cache (
@@ -41,13 +42,8 @@ def schema_hash(model: type[BaseModel]) -> str:
 
 class ResponseCache:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.path, self.db = open_db(path, SCHEMA)
         self._lock = threading.Lock()
-        self.db.executescript(SCHEMA)
-        self.db.commit()
 
     @staticmethod
     def key(doc_sha: str, prompt: str, part: str, model: str, mode: str, response_model: type[BaseModel]) -> tuple:

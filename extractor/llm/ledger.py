@@ -57,15 +57,21 @@ class Totals:
         )
 
 
+def open_db(path: str | Path, schema: str) -> tuple[str, sqlite3.Connection]:
+    """The run's SQLite file (or memory) shared across threads, with ``schema`` applied."""
+    p = str(path)
+    if p != ":memory:":
+        Path(p).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(p, timeout=30, check_same_thread=False)
+    db.executescript(schema)
+    db.commit()
+    return p, db
+
+
 class Ledger:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.path, self.db = open_db(path, SCHEMA)
         self._lock = threading.Lock()
-        self.db.executescript(SCHEMA)
-        self.db.commit()
 
     def record(
         self, *, doc_sha: str, prompt: str, model: str, mode: str, call_id: str, attempt: int, outcome: str,
