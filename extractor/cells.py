@@ -102,12 +102,9 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
 def _lines(text: str, start: int, end: int):
     """Yield (line_text, line_start) for the lines of ``text[start:end]``."""
     pos = start
-    while pos < end:
-        nl = text.find("\n", pos, end)
-        if nl < 0:
-            nl = end
-        yield text[pos:nl], pos
-        pos = nl + 1
+    for line in text[start:end].split("\n"):
+        yield line, pos
+        pos += len(line) + 1
 
 
 def _is_single_cell(line: str) -> bool:

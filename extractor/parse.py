@@ -23,7 +23,7 @@ from typing import Sequence
 from .cells import Row, Tok, rows as region_rows
 from .document import Document
 from .layout import Layout, Region
-from .model import Candidate, Cell, Table, build
+from .model import Candidate, Cell, Table, new_cell
 from .templates import load_templates
 
 _ENUM_PREFIX = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
@@ -172,6 +172,19 @@ def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: i
     return results
 
 
+def _cut_sum_bounds(chars: int, pieces: int) -> tuple[int, int]:
+    """Smallest and largest sum of ``pieces`` numbers cut from ``chars`` digits (no leading zeros):
+    the largest puts every spare digit into one number, the smallest spreads them evenly (a number
+    of L ≥ 2 digits is at least 10^(L-1))."""
+    if pieces <= 0:
+        return (0, 0) if chars == 0 else (1, 0)  # digits left with no number to hold them: no cut
+    if chars < pieces:
+        return 1, 0
+    q, r = divmod(chars, pieces)
+    low = r * (10 ** q if q >= 1 else 0) + (pieces - r) * (10 ** (q - 1) if q >= 2 else 0)
+    return low, 10 ** (chars - pieces + 1) - 1 + 9 * (pieces - 1)
+
+
 def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[Tok]]:
     """The split search when the last value is the total of all the others (a table-三 row):
     the total is a suffix of the last token, and it bounds every partial sum before it."""
@@ -179,6 +192,8 @@ def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[To
     s_last = last.text
     results: list[list[Tok]] = []
     nodes = 0
+    all_digits = sum(len(t.text) for t in vals if t.kind == "num" and t.text.isdigit())
+    bounds = [[_cut_sum_bounds(c, p) for p in range(k)] for c in range(all_digits + 1)]
     for L in range(1, len(s_last) + 1):
         suffix = s_last[len(s_last) - L :]
         if len(suffix) > 1 and suffix[0] == "0":
@@ -192,43 +207,77 @@ def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[To
         if not head:
             continue
         chars_left = [0] * (len(head) + 1)
-        for i in range(len(head) - 1, -1, -1):
+        digits_left = [0] * (len(head) + 1)  # digit characters still to cut, from token i on
+        fixed_n = [0] * (len(head) + 1)  # tokens taken whole (a printed non-digit number), from i on
+        fixed_v = [0] * (len(head) + 1)  # and their sum
+        n_head = len(head)
+        digit_tok = [t.kind == "num" and t.text.isdigit() and t.text.isascii() for t in head]
+        for i in range(n_head - 1, -1, -1):
             t = head[i]
-            chars_left[i] = chars_left[i + 1] + (len(t.text) if t.kind == "num" and t.text.isdigit() else 1)
+            chars_left[i] = chars_left[i + 1] + (len(t.text) if digit_tok[i] else 1)
+            digits_left[i] = digits_left[i + 1] + (len(t.text) if digit_tok[i] else 0)
+            whole = not digit_tok[i] and isinstance(t.value, int)
+            fixed_n[i] = fixed_n[i + 1] + whole
+            fixed_v[i] = fixed_v[i + 1] + (t.value if whole else 0)
 
-        def rec(ti: int, pos: int, out: list[Tok], acc: int) -> None:
+        def materialize(out: list[tuple[int, int, int, int]]) -> list[Tok]:
+            toks = []
+            for ti, pos, ln, v in out:
+                t = head[ti]
+                if pos < 0:  # a printed number taken whole
+                    toks.append(t)
+                else:
+                    toks.append(Tok(t.text[pos : pos + ln], t.start + pos, t.start + pos + ln, "num", v, 0, t.slot))
+            toks.append(total_tok)
+            return toks
+
+        # ``out`` holds the cuts as (token index, offset, length, value); tokens are made for results only
+        def rec(ti: int, pos: int, out: list[tuple[int, int, int, int]], acc: int) -> None:
             nonlocal nodes
             nodes += 1
             if nodes > budget or acc > target:
                 return
             n = len(out)
-            if ti == len(head):
+            if ti == n_head:
                 if n == k - 1 and acc == target:
-                    results.append([*out, total_tok])
+                    results.append(materialize(out))
                 return
             slots = k - 1 - n
-            if slots < len(head) - ti or slots > chars_left[ti] - pos:
+            if slots < n_head - ti or slots > chars_left[ti] - pos:
+                return
+            # what the rest can still add up to: prune when the total is out of reach
+            rest = acc + fixed_v[ti]
+            lo, hi = bounds[digits_left[ti] - pos][max(slots - fixed_n[ti], 0)]
+            if rest + lo > target or rest + hi < target:
                 return
             tok = head[ti]
-            if not (tok.kind == "num" and tok.text.isdigit()):
+            if not digit_tok[ti]:
                 if tok.kind == "num" and isinstance(tok.value, int):
-                    out.append(tok)
+                    out.append((ti, -1, 0, tok.value))
                     rec(ti + 1, 0, out, acc + tok.value)
                     out.pop()
                 return
             txt = tok.text
-            for ln in range(1, len(txt) - pos + 1):
-                if ln > 1 and txt[pos] == "0":
-                    break
-                piece = txt[pos : pos + ln]
-                v = int(piece)
+            end = len(txt)
+            if txt[pos] == "0":  # a zero stands alone (no leading zeros)
+                if acc <= target:
+                    out.append((ti, pos, 1, 0))
+                    if pos + 1 == end:
+                        rec(ti + 1, 0, out, acc)
+                    else:
+                        rec(ti, pos + 1, out, acc)
+                    out.pop()
+                return
+            v = 0
+            for i in range(pos, end):
+                v = v * 10 + ord(txt[i]) - 48
                 if acc + v > target:
                     break
-                out.append(Tok(piece, tok.start + pos, tok.start + pos + ln, "num", v, 0, tok.slot))
-                if pos + ln == len(txt):
+                out.append((ti, pos, i + 1 - pos, v))
+                if i + 1 == end:
                     rec(ti + 1, 0, out, acc + v)
                 else:
-                    rec(ti, pos + ln, out, acc + v)
+                    rec(ti, i + 1, out, acc + v)
                 out.pop()
 
         rec(0, 0, [], 0)
@@ -290,21 +339,20 @@ def _inferred(how: str) -> str:
 
 def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
     if tok is None:
-        return build(Cell, table=table, row=row, col=col, kind="empty", label=label, missing=True,
-                     note=note or "not found in the source")
+        return new_cell(table, row, col, "empty", label=label, missing=True, note=note or "not found in the source")
+    kind = tok.kind
+    if kind == "empty":
+        return new_cell(table, row, col, "empty", label=label, anchor=anchor, inferred=_inferred(note) if note else "",
+                        note=note or "blank cell")
     span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
-    common = dict(table=table, row=row, col=col, label=label, anchor=anchor, inferred=_inferred(note))
-    if tok.kind == "num":
-        kind = "zero" if tok.value == 0 else "number"
-        return build(
-            Cell, **common, value=tok.value, kind=kind, raw=tok.text, span=span, decimals=tok.decimals,
-            note=(note or anchor), confidence=doc.confidence(span) if (span and doc.geometry) else None,
-        )
-    if tok.kind == "na":
-        return build(Cell, **common, kind="not_applicable", raw=tok.text, span=span, note=note or anchor)
-    if tok.kind == "empty":
-        return build(Cell, **common, kind="empty", raw="", span=None, note=note or "blank cell")
-    return build(Cell, **common, kind="text", raw=tok.text, span=span, note=note or anchor)
+    inferred = _inferred(note) if note else ""
+    if kind == "num":
+        return new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
+                        tok.decimals, label, anchor, inferred, note or anchor,
+                        doc.confidence(span) if (span and doc.geometry) else None)
+    if kind == "na":
+        return new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
+    return new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
 
 
 def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None,

@@ -121,6 +121,7 @@ def check_identities(record: Record) -> list[Finding]:
     tpls = load_templates()
     findings: list[Finding] = []
     doc_key = record.document.sha256
+    shapes: dict[str, tuple[list[str], list[str], dict[tuple[str, str], Cell]]] = {}
     for rule in load_rules():
         tkey = rule.get("table")
         if not tkey or tkey not in record.tables or "lhs" not in rule:
@@ -131,9 +132,11 @@ def check_identities(record: Record) -> list[Finding]:
             continue
         tpl = tpls[tkey]
         groups = tpl.get("groups", {})
-        rows_present = list(dict.fromkeys(c.row for c in table.cells))
-        cols_present = list(dict.fromkeys(c.col for c in table.cells))
-        index = {(c.row, c.col): c for c in table.cells}
+        if tkey not in shapes:  # rows, columns and cells of the table, once for all its rules
+            shapes[tkey] = (list(dict.fromkeys(c.row for c in table.cells)),
+                            list(dict.fromkeys(c.col for c in table.cells)),
+                            {(c.row, c.col): c for c in table.cells})
+        rows_present, cols_present, index = shapes[tkey]
         if rule.get("each") == "column":
             lhs_k = _expand(rule["lhs"], table, groups, set(rows_present))
             rhs_k = _expand(rule["rhs"], table, groups, set(rows_present))

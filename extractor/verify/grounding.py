@@ -19,7 +19,11 @@ def reread(doc: Document, cell: Cell) -> tuple[str, object, str] | None:
     None without a span."""
     if cell.span is None:
         return None
-    raw = normalize(doc.original[cell.span.start : cell.span.end])
+    raw = doc.original[cell.span.start : cell.span.end]
+    if raw.isdigit() and raw.isascii():  # printed as a plain count: nothing to normalize
+        v = int(raw)
+        return ("zero" if v == 0 else "number"), v, raw
+    raw = normalize(raw)
     tok = classify(raw, 0, len(raw))
     kind = _KIND[tok.kind]
     if kind == "number" and tok.value == 0:
