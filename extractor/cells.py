@@ -28,9 +28,10 @@ _NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|�
 _SPACED_NUMBER = re.compile(r"[\d ,.]+")  # OCR: stray spaces inside a number
 _NONSPACE = re.compile(r"\S+")
 _FILLER = re.compile(r"^\s*\|[\s|]*$")
+_CAN_START = frozenset("0123456789+-/\\—－─―无不")  # first characters of numbers and of _NA_RE marks
 
 
-@dataclass
+@dataclass(slots=True)
 class Tok:
     """A printed cell: its text (stripped) and offsets in the normalized document text."""
 
@@ -85,6 +86,8 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
         return Tok("", start, start, "empty", slot=slot)
     if t.isascii() and t.isdigit():  # the common case: a plain count
         return Tok(t, start, end, "num", int(t), 0, slot)
+    if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
+        return Tok(t, start, end, "text", slot=slot)
     compact = t.replace(" ", "")
     v, d = parse_number(compact)
     if v is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):

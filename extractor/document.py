@@ -195,6 +195,13 @@ class Document:
     geometry: list[GeoRun] = field(default_factory=list)  # sorted by start
     notes: list[str] = field(default_factory=list)
     _sha: str | None = None
+    _ident: bool | None = None
+
+    def _identity(self) -> bool:
+        """The map is the identity (asked once per document: spans are made per number)."""
+        if self._ident is None:
+            self._ident = self.map.identity
+        return self._ident
 
     @property
     def sha256(self) -> str:
@@ -204,9 +211,12 @@ class Document:
 
     def span(self, a: int, b: int) -> Span:
         """Span in the original for normalized ``[a, b)``, with page and box where known."""
-        s, e = self.map.span(a, b)
         if not self.geometry:
+            if b > a and self._identity():
+                return _plain_span(a, b)
+            s, e = self.map.span(a, b)
             return _plain_span(s, e)
+        s, e = self.map.span(a, b)
         page, bbox = self.locate(s, e)
         return Span(start=s, end=e, page=page, bbox=bbox)
 

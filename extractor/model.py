@@ -231,6 +231,13 @@ def build(cls: type[BaseModel], **kw: Any) -> Any:
     return obj
 
 
+def set_field(obj: BaseModel, name: str, value: Any) -> None:
+    """``obj.name = value`` for a plain field, as pydantic does it without assignment validation
+    (the hot path: the grounding rule marks every cell)."""
+    obj.__dict__[name] = value
+    obj.__pydantic_fields_set__.add(name)
+
+
 _CELL_FIELDS = set(Cell.model_fields)
 
 

@@ -48,10 +48,21 @@ class RowSpec:
     columns: list[str] = field(default_factory=list)
     money: bool = False
     money_columns: list[str] = field(default_factory=list)
+    exact_forms: list[tuple[str, str]] = field(default_factory=list)  # (without numbering, compact) per exact label
+
+    def __post_init__(self) -> None:
+        self.exact_forms = [(strip_enum(e), compact(e)) for e in self.exact]
+
+
+_SPECS: dict[int, tuple[list[dict], list[RowSpec]]] = {}
 
 
 def specs(raw: list[dict]) -> list[RowSpec]:
-    return [
+    """Row specs of a template's rows (made once per template: templates are loaded once)."""
+    hit = _SPECS.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    out = [
         RowSpec(
             key=r["key"], label=r.get("label", r["key"]), keywords=list(r.get("keywords", [])),
             exact=list(r.get("exact", [])), columns=list(r.get("columns", [])),
@@ -59,16 +70,18 @@ def specs(raw: list[dict]) -> list[RowSpec]:
         )
         for r in raw
     ]
+    _SPECS[id(raw)] = (raw, out)
+    return out
 
 
 def match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
     """Best row for one label text: (key, strength) where strength is the keyword length."""
     c = compact(text)
-    bare = strip_enum(text)
+    bare = _ENUM_PREFIX.sub("", c)
     best: tuple[str | None, int] = (None, 0)
     for spec in candidates:
-        for e in spec.exact:
-            if bare == strip_enum(e) or c == compact(e):
+        for e_bare, e_compact in spec.exact_forms:
+            if bare == e_bare or c == e_compact:
                 if 100 > best[1]:
                     best = (spec.key, 100)
         for kw in spec.keywords:

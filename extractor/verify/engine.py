@@ -27,12 +27,6 @@ def _num(v: Any) -> Decimal:
     return v if isinstance(v, Decimal) else Decimal(int(v))
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "∅"
-    return str(v)
-
-
 def _tolerance(cells: list[Cell]) -> Decimal | int:
     """±½·10⁻ᵈ for every operand printed with d decimals; counts (d = 0) are exact."""
     tol: Decimal | int = 0
@@ -61,32 +55,53 @@ def _expand(items: list[Any], table: Table, groups: dict[str, list[str]], presen
 _NUMERIC = ("number", "zero")
 
 
+def _ref(ref: str | tuple[str, ...]) -> str:
+    """Operand references are made when a finding needs them (a tuple is table, row, column)."""
+    return ref if isinstance(ref, str) else ".".join(ref)
+
+
 def evaluate_identity(
-    rule: dict[str, Any], scope: str, lhs: list[tuple[str, Cell | None]], rhs: list[tuple[str, Cell | None]], doc_key: str
+    rule: dict[str, Any], scope: str, lhs: list[tuple[Any, Cell | None]], rhs: list[tuple[Any, Cell | None]], doc_key: str
 ) -> Finding:
     """One identity ``sum(lhs) = sum(rhs)`` in one scope. Operands are kept on the findings a
-    reviewer must look at (FAIL, UNCERTAIN); a PASS keeps its arithmetic only."""
+    reviewer must look at (FAIL, UNCERTAIN); a PASS keeps its arithmetic only. An operand's
+    reference is a string or a (table, row, column) tuple."""
     rid = rule["id"]
     title = rule.get("title", rid)
+    numeric: list[Cell] = []
+    ls = rs = 0
+    lhs_parts: list[str] = []
+    rhs_parts: list[str] = []
+    for side, parts in ((lhs, lhs_parts), (rhs, rhs_parts)):
+        total = 0
+        for _, c in side:
+            if c is None:
+                parts.append("∅")
+                continue
+            v = c.value
+            parts.append("∅" if v is None else str(v))
+            if c.kind in _NUMERIC:
+                numeric.append(c)
+                total += v
+        if side is lhs:
+            ls = total
+        else:
+            rs = total
+    lhs_txt = " + ".join(lhs_parts)
+    rhs_txt = " + ".join(rhs_parts)
     pairs = lhs + rhs
-    cells = [c for _, c in pairs]
-    numeric = [c for c in cells if c is not None and c.kind in _NUMERIC]
-    lhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in lhs)
-    rhs_txt = " + ".join(_fmt(c.value if c else None) for _, c in rhs)
     base = dict(id=f"{rid}:{scope}", rule=rid, version=int(rule.get("version", 1)), scope=scope)
     if not numeric:
         return build(Finding, **base, status="NOT_ASSESSABLE", severity="info",
                      message=f"{title} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
-    ls = sum(c.value for _, c in lhs if c is not None and c.kind in _NUMERIC)
-    rs = sum(c.value for _, c in rhs if c is not None and c.kind in _NUMERIC)
     tol = _tolerance(numeric)
-    if len(numeric) < len(cells):
-        bad = [(ref, c) for ref, c in pairs if c is None or c.kind not in _NUMERIC]
+    if len(numeric) < len(pairs):
+        bad = [(_ref(ref), c) for ref, c in pairs if c is None or c.kind not in _NUMERIC]
         kinds = ", ".join(f"{ref.rsplit('.', 1)[-1]}={'missing' if c is None else c.kind}" for ref, c in bad)
         would = "holds" if abs(ls - rs) <= tol else "fails"
-        ambiguous = any(c is not None and c.kind == "ambiguous" for c in cells)
+        ambiguous = any(c is not None and c.kind == "ambiguous" for _, c in pairs)
         return build(
-            Finding, **base, operands=[_operand(c, ref) for ref, c in pairs], status="UNCERTAIN",
+            Finding, **base, operands=[_operand(c, _ref(ref)) for ref, c in pairs], status="UNCERTAIN",
             classification="ambiguous" if ambiguous else "suspected_extraction_error", severity="warning",
             message=f"{title} [{scope}]: cannot be checked, operands not numbers ({kinds}); "
                     f"with blanks read as 0 it {would} ({ls} vs {rs})",
@@ -105,10 +120,10 @@ def evaluate_identity(
         for c in numeric
     )
     cls = "source_inconsistency" if trusted else "suspected_extraction_error"
-    lhs_names = " + ".join(ref for ref, _ in lhs)
-    rhs_names = " + ".join(ref for ref, _ in rhs)
+    lhs_names = " + ".join(_ref(ref) for ref, _ in lhs)
+    rhs_names = " + ".join(_ref(ref) for ref, _ in rhs)
     return build(
-        Finding, **base, operands=[_operand(c, ref) for ref, c in pairs], status="FAIL", classification=cls,
+        Finding, **base, operands=[_operand(c, _ref(ref)) for ref, c in pairs], status="FAIL", classification=cls,
         severity="error",
         message=f"{title} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
                 + ("; the published table is inconsistent, numbers kept as printed" if cls == "source_inconsistency" else ""),
@@ -143,15 +158,15 @@ def check_identities(record: Record) -> list[Finding]:
             if not all(k in rows_present for k in lhs_k):
                 continue
             for col in cols_present:
-                lhs = [(f"{tkey}.{r}.{col}", index.get((r, col))) for r in lhs_k]
-                rhs = [(f"{tkey}.{r}.{col}", index.get((r, col))) for r in rhs_k]
+                lhs = [((tkey, r, col), index.get((r, col))) for r in lhs_k]
+                rhs = [((tkey, r, col), index.get((r, col))) for r in rhs_k]
                 findings.append(evaluate_identity(rule, f"column {col}", lhs, rhs, doc_key))
         elif rule.get("each") == "row":
             lhs_k = [str(x) for x in rule["lhs"]]
             rhs_k = [str(x) for x in rule["rhs"]]
             for row in rows_present:
-                lhs = [(f"{tkey}.{row}.{c}", index.get((row, c))) for c in lhs_k]
-                rhs = [(f"{tkey}.{row}.{c}", index.get((row, c))) for c in rhs_k]
+                lhs = [((tkey, row, c), index.get((row, c))) for c in lhs_k]
+                rhs = [((tkey, row, c), index.get((row, c))) for c in rhs_k]
                 findings.append(evaluate_identity(rule, f"row {row}", lhs, rhs, doc_key))
     return findings
 

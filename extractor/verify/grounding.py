@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..cells import classify
 from ..document import Document, normalize
-from ..model import Cell, Finding, Operand, Record
+from ..model import Cell, Finding, Operand, Record, set_field
 
 OCR_MIN_CONFIDENCE = 0.90
 
@@ -41,7 +41,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
         if c.kind in ("number", "zero", "not_applicable"):
             again = reread(doc, c)
             ok = again is not None and again[0] == c.kind and (c.kind == "not_applicable" or again[1] == c.value)
-            c.grounded = ok
+            set_field(c, "grounded", ok)
             if not ok:
                 findings.append(Finding(
                     id=f"G.GROUNDED:{fid_scope}", rule="G.GROUNDED", status="FAIL", classification="ungrounded",
