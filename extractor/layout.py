@@ -80,9 +80,31 @@ _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence wi
 _ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
 
+# a section word as printed, white space (not line breaks) allowed between its characters: the lines
+# where it occurs are the only ones whose compacted text can contain the word
+_LOOSE_SECTION_WORD = re.compile("|".join(
+    r"[^\S\n]*".join(re.escape(ch) for ch in w) for _k, ws in SECTION_KEYWORDS for w in ws))
+
+
+def _section_word_lines(text: str):
+    """``_heading_lines`` restricted to the lines that contain a section word."""
+    last = -1
+    for m in _LOOSE_SECTION_WORD.finditer(text):
+        a = text.rfind("\n", 0, m.start()) + 1
+        if a == last:
+            continue
+        last = a
+        b = text.find("\n", m.end())
+        if b < 0:
+            b = len(text)
+        s = text[a:b].strip().rstrip("|").strip()
+        if s and len(s) <= 48:
+            yield a, b, _WS.sub("", s)
+
+
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
-    for a, _b, s in _heading_lines(text):
+    for a, _b, s in _section_word_lines(text):
         if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS) or _SENTENCE.search(s):
             continue
         body = _LEADING_ENUM.sub("", s).lstrip("#").strip()

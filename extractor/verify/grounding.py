@@ -36,7 +36,18 @@ _KIND = {"num": "number", "na": "not_applicable", "empty": "empty", "text": "tex
 
 def check_grounding(record: Record, doc: Document) -> list[Finding]:
     findings: list[Finding] = []
+    original = doc.original
     for c in record.cells():
+        kind = c.kind
+        if kind == "number" or kind == "zero":
+            sp = c.span
+            raw = original[sp.start : sp.end] if sp is not None else ""
+            if raw.isdigit() and raw.isascii():  # a plain count re-reads as itself (as ``reread`` does)
+                v = int(raw)
+                ok = v == c.value and (kind == "zero") == (v == 0)
+                set_field(c, "grounded", ok)
+                if ok and not c.inferred and c.confidence is None:
+                    continue
         fid_scope = f"{c.table}.{c.row}.{c.col}"
         if c.kind in ("number", "zero", "not_applicable"):
             again = reread(doc, c)
