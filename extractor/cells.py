@@ -125,7 +125,7 @@ def _is_single_cell(line: str) -> bool:
 def detect_encoding(text: str, start: int, end: int) -> str:
     """``stream`` (one cell per line), ``pipe``, ``tab`` or ``space`` for a region."""
     n = single = pipe = tab = 0
-    for line, _ in _lines(text, start, end):
+    for line in text[start:end].split("\n"):
         digits = line[:-2] if line.endswith(" |") else line
         if digits.isdigit():  # fast path: a lone count, "0 |" or "0"
             n += 1
@@ -134,7 +134,7 @@ def detect_encoding(text: str, start: int, end: int) -> str:
         s = line.strip()
         if not s or _FILLER.match(s):
             continue
-        if "|" not in s and "\t" not in line and not any(ch.isdigit() for ch in s):
+        if "|" not in s and "\t" not in line and not any(map(str.isdigit, s)):
             continue  # a bare label line says nothing about how cells are separated
         n += 1
         if _is_single_cell(line):
