@@ -270,17 +270,19 @@ _ORGAN_SUFFIX = re.compile(
 
 _TITLE_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*度?")
 _TITLE_TAIL = re.compile(r"(?:政府信息公开|政务公开|信息公开|政府信息).*$")
-_PREFIX = re.compile(r"^(?:标题|名称|题目)\s*[:|]\s*")
+_PREFIX = re.compile(r"^(?:#{1,6}\s*|\*\*|标题\s*[:|]\s*|名称\s*[:|]\s*|题目\s*[:|]\s*)+")
 
 
 def find_organ_year(text: str) -> tuple[str | None, int | None]:
     """Organ and year from the title (either order), else the statistics period and signature."""
     organ: str | None = None
     year: int | None = None
-    lines = [ln.strip().strip("|").strip() for ln in text[:2000].split("\n")]
+    lines = [_PREFIX.sub("", ln.strip().strip("|").strip()).strip("*").strip() for ln in text[:2000].split("\n")]
     lines = [ln for ln in lines if ln][:15]
     for idx, ln in enumerate(lines):
-        ln = _PREFIX.sub("", ln)
+        nxt = lines[idx + 1] if idx + 1 < len(lines) else ""
+        if "报告" not in ln and "报告" in nxt and len(nxt) <= 12 and re.search(r"公开\s*$", ln):
+            ln += nxt  # a title broken over two lines: "2025年××政府信息公开" / "工作年度报告"
         m = _TITLE_YEAR.search(ln)
         if not m or not ("报告" in ln or "信息公开工作" in ln) or len(ln) > 60:
             continue

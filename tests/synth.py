@@ -182,6 +182,12 @@ def _space(rows: list[list[str]], run_together: set[int] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _flat(rows: list[list[str]]) -> str:
+    """Rows glued with nothing between them: labels, then the row's digits run together, then the
+    next row's enumerator (a crawled page whose table cells lost their markup)."""
+    return "".join("".join(c for c in r if not _isnum(c)) + "".join(c for c in r if _isnum(c)) for r in rows)
+
+
 def _html_t3(v: dict) -> str:
     t3 = v["table3"]
     h = ['<table border="1">',
@@ -252,6 +258,10 @@ def render(v: dict, encoding: str) -> str:
         body = head + _space(t2) + "\n" + mid3 + _space(t3r) + "\n" + "- 3 -\n" + mid4 + _space(t4) + "\n" + tail
     elif encoding == "runtogether":
         body = head + _space(t2) + "\n" + mid3 + _space(t3r, set(range(3, 28, 4))) + "\n" + mid4 + _space(t4) + "\n" + tail
+    elif encoding == "flattened":  # the whole report on one line (a crawler's text dump)
+        parts = [head, _flat(t2), mid3, _flat(t3r), mid4, _flat(t4), tail]
+        title, _, rest = "".join(parts).partition("\n")
+        body = title + "\n" + rest.replace("\n", " ").rstrip() + "\n"
     elif encoding == "html":
         paras = "".join(f"<p>{html.escape(line)}</p>\n" for line in head.strip().split("\n"))
         body = (

@@ -56,3 +56,18 @@ def test_a_sub_heading_in_section_one_does_not_take_the_place_of_section_two():
     assert titles["二"] == "二、主动公开政府信息情况"
     assert titles["三"] == "三、收到和处理政府信息公开申请情况"
     assert lay.section("一").end == text.index("二、主动公开政府信息情况")
+
+
+def test_organ_from_a_markdown_heading_title():
+    v = make_values(2)
+    lay = _layout("# " + render(v, "pipe"))
+    assert (lay.organ, lay.year) == (v["organ"], v["year"])
+
+
+def test_organ_from_a_title_broken_over_two_lines():
+    v = make_values(4)
+    text = render(v, "pipe")
+    title = text.split("\n", 1)[0]
+    broken = title.replace("工作年度报告", "\n工作年度报告")
+    lay = _layout(text.replace(title, "正文\n" + broken, 1))
+    assert (lay.organ, lay.year) == (v["organ"], v["year"])

@@ -349,3 +349,37 @@ def test_no_false_alarms_on_clean_samples():
     for seed in ("002", "004"):
         _, _, findings = _sample(seed)
         assert [f.message for f in findings if f.status == "FAIL"] == []
+
+
+# --- statements seen in real reports outside the samples ---------------------------------------
+
+
+def test_the_statement_after_a_semicolon_is_not_a_part_of_the_breakdown():
+    _, facts, findings = facts_and_findings(
+        "全年共受理政府信息公开申请 40 件，其中自然人申请 37 件，法人或其他组织申请 3 件；共办理 35 件，结转下一年 5 件。")
+    assert _sums(facts) == {(40, (37, 3))}
+    assert [f.status for f in by_rule(findings, "N.SUM")] == ["PASS"]
+
+
+def test_applications_received_may_count_new_and_carried_over_applications():
+    rec = _record({"table3": {"new_received": {"total": 35}, "carried_over": {"total": 5}}})
+    _, _, findings = facts_and_findings("全年共受理政府信息公开申请40件。", rec)
+    (tm,) = by_rule(findings, "N.TABLE_MATCH")
+    assert tm.status == "PASS" and "table3.carried_over.total" in tm.message
+    _, _, findings = facts_and_findings("全年共受理政府信息公开申请41件。", rec)
+    (tm,) = by_rule(findings, "N.TABLE_MATCH")
+    assert tm.status == "FAIL" and tm.values == {"narrative": 41, "table": 35}  # the primary reading is named
+
+
+def test_no_review_lost_is_not_a_statement_that_there_were_no_reviews():
+    _, facts, _ = facts_and_findings("全年未发生因依申请公开被行政复议纠错或行政诉讼败诉情形。")
+    assert not [f for f in facts if f.metric in ("reviews", "lawsuits")]
+    _, facts, _ = facts_and_findings("全年未发生因政府信息公开引起的行政复议和行政诉讼。")
+    assert {f.metric for f in facts if f.value == 0} >= {"reviews", "lawsuits"}
+
+
+def test_a_columns_own_count_is_not_the_reports_published_total():
+    _, facts, findings = facts_and_findings(
+        "全年共主动公开政府信息1200条。二是做好各类规划公开。设立规划专栏，本年度公开信息77条。")
+    assert [f.value for f in facts if f.metric == "items_published"] == [1200]
+    assert not by_rule(findings, "N.SAME_QUANTITY", "FAIL")

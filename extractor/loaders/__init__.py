@@ -49,6 +49,13 @@ def sniff(raw: bytes, name: str = "") -> str:
 
 
 def load_bytes(raw: bytes, name: str, *, path: str | Path = "") -> Document:
+    """Load ``raw`` with the loader of its kind; tables flattened onto one line get their rows back."""
+    from ..reflow import reflow
+
+    return reflow(_load_kind(raw, name, path=path))
+
+
+def _load_kind(raw: bytes, name: str, *, path: str | Path = "") -> Document:
     if len(raw) > MAX_BYTES:
         raise LoadError(f"file too large: {len(raw)} bytes (limit {MAX_BYTES}; set EXTRACTOR_MAX_BYTES)")
     if not raw:

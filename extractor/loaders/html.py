@@ -126,7 +126,7 @@ class _TreeBuilder(HTMLParser):
 def _span_attr(el: _El, name: str) -> int:
     v = el.attrs.get(name)
     if v:
-        m = re.match(r"\s*(\d+)", v)
+        m = re.match(r"[\s\\\"']*(\d+)", v)  # also rowspan=\"8\" of markup escaped inside a JS string
         if m:
             return max(1, min(int(m.group(1)), 200))
     return 1

@@ -377,6 +377,7 @@ _CARRIED_FORWARD = re.compile(r"结转(至|到)?下(一)?年")
 _RECEIVED = re.compile(r"收到|新收|受理|接到|接收")
 _CLOSED = re.compile(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)")
 _FEES = re.compile(r"收取|收费|处理费")
+_TOPIC = re.compile(r"专栏|专题|栏目")
 # A word that every rule below needs (outside a list of published items): without one, no key.
 _CANONICAL_HINT = re.compile(r"复议|诉讼|结转|收到|新收|受理|接到|接收|办结|答复|办理完毕|处理完毕|收取|收费|处理费|信息")
 
@@ -402,6 +403,8 @@ def _canonical(lab: str, context: str, post: str, prev: str | None, in_published
     if _FEES.search(lab):
         return "fees"
     if _PUBLISHED_END.search(lab) or (in_published and channel_of(lab)):
+        if _TOPIC.search(context + lab):
+            return None  # "设立…专栏，本年度公开信息77条": one column's count, not the report's total
         ch = channel_of(context + lab if not in_published else lab)
         return f"items_published.{ch}" if ch else "items_published"
     return None
@@ -513,6 +516,8 @@ ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 
 
 _QIZHONG = re.compile("其中")
+_OUTCOME_WORD = re.compile(r"纠错|纠正|败诉|撤销|确认违法")
+_NEW_TOTAL = re.compile(r"^(?:全年|年内|本年度?)?(?:共|合计|累计|总计)")
 _CLOSE_PAREN = re.compile(r"[)）]")
 _RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
 # Every zero statement starts with one of these words: a sentence without them has none.
@@ -627,6 +632,9 @@ class _Finder:
                     break
                 if j > ti + 1 and "其中" in text[toks[j - 1].end : t.start]:
                     break
+                other = metrics[j] and metrics[j].split(".")[0] != (metrics[ti] or "").split(".")[0]
+                if _NEW_TOTAL.match(t.label) or other:
+                    break  # "…；共办理718件，结转下一年31件": the next statement, not a part
                 parts_i.append(j)
             if not parts_i:
                 continue
@@ -724,6 +732,8 @@ class _Finder:
             for m in pat.finditer(text, sa, sb):
                 if any(m.start() <= t.start < m.end() for t in toks):
                     continue  # a printed number: not a statement in words
+                if _OUTCOME_WORD.search(text, m.start(), min(sb, m.end() + 4)):
+                    continue  # "未发生…被行政复议纠错或行政诉讼败诉": no lost cases, not no cases
                 for metric in metrics:
                     if metric in seen:
                         continue
@@ -945,27 +955,49 @@ class _TableLookup:
         if found is None:
             return None
         value, cells = found
-        return value, [
+        return value, self.operands(cells)
+
+    def readings(self, metric: str) -> list[tuple[Number, list[tuple[str, Any]]]] | None:
+        """Every table reading of ``metric`` that its table_map entry allows, primary first; None when
+        the entry names no table of this record. An entry is a list of refs (added), or a list of such
+        lists: alternative readings of one narrative word (受理 may count the new applications alone, or
+        new + carried over)."""
+        entry = self.rules.get("table_map", {}).get(metric)
+        if not entry:
+            return None
+        alternatives = entry if isinstance(entry[0], list) else [entry]
+        if not any(r.split(".")[0] in self.record.tables for refs in alternatives for r in refs):
+            return None
+        out: list[tuple[Number, list[tuple[str, Any]]]] = []
+        for refs in alternatives:
+            total: Decimal = Decimal(0)
+            cells: list[tuple[str, Any]] = []
+            for ref in refs:
+                t, row, col = ref.split(".")
+                table = self.record.tables.get(t)
+                cell = table.get(row, col) if table else None
+                if cell is None or cell.kind not in ("number", "zero") or cell.value is None:
+                    break
+                total += Decimal(str(cell.value))
+                cells.append((ref, cell))
+            else:
+                out.append((int(total) if total == total.to_integral_value() else total, cells))
+                continue
+            if not out:
+                return []  # the primary reading is not assessable: no comparison at all
+        return out
+
+    def operands(self, cells: list[tuple[str, Any]]) -> list[Operand]:
+        return [
             _trusted(Operand, {"ref": ref, "value": c.value, "kind": c.kind, "span": c.span, "decimals": c.decimals})
             for ref, c in cells
         ]
 
     def _find(self, metric: str) -> tuple[Number | None, list[tuple[str, Any]]] | None:
         record, rules = self.record, self.rules
-        refs = rules.get("table_map", {}).get(metric)
-        if refs and any(r.split(".")[0] in record.tables for r in refs):
-            total: Decimal = Decimal(0)
-            cells: list[tuple[str, Any]] = []
-            for ref in refs:
-                t, row, col = ref.split(".")
-                table = record.tables.get(t)
-                cell = table.get(row, col) if table else None
-                if cell is None or cell.kind not in ("number", "zero") or cell.value is None:
-                    return None
-                total += Decimal(str(cell.value))
-                cells.append((ref, cell))
-            v: Number = int(total) if total == total.to_integral_value() else total
-            return v, cells
+        readings = self.readings(metric)
+        if readings is not None:
+            return readings[0] if readings else None
         pat = rules.get("legacy_map", {}).get(metric)
         legacy = record.tables.get("legacy")
         if pat and legacy:
@@ -989,9 +1021,16 @@ def check_table(
     if _is_approx(f) or f.kind == "rate":
         return None
     rules = rules if rules is not None else load_rules()
-    tv = (tables or _TableLookup(record, rules)).value(f.metric)
+    tables = tables or _TableLookup(record, rules)
+    tv = tables.value(f.metric)
     if tv is None:
         return None
+    for alt_value, alt_cells in (tables.readings(f.metric) or [])[1:]:
+        if same_number(alt_value, f.value):  # an alternative reading of the word (受理 = new + carried over)
+            alt_ops = tables.operands(alt_cells)
+            refs = " + ".join(o.ref for o in alt_ops)
+            return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {alt_value}",
+                            operands=[_op(f), *alt_ops], arithmetic=f"{f.value} = {alt_value}", rules=rules)
     value, ops = tv
     refs = " + ".join(o.ref for o in ops)
     if same_number(value, f.value):
