@@ -31,20 +31,21 @@ _LONG_LINE = re.compile(r"[^\n]{%d,}" % _MIN_LINE)
 
 # Section titles, by the words that follow their number (a misprint such as 行政法复议 included).
 _SECTION = re.compile(
-    r"[一二三四五六]\s*、(?=\s*(?:政府信息公开)?\s*(?:总体情况|概述|基本情况|主动公开|收到和处理|依申请公开|"
-    r"行政\S{0,2}复议|被申请行政复议|存在的主要问题|存在问题|主要问题|其他需要报告))"
+    r"[一二三四五六]\s*、(?=[^、。，,；;:：\d]{0,14}?(?:总体情况|概述|基本情况|主动公开|收到和处理|依申请公开|"
+    r"行政\S{0,2}复议|存在的主要问题|存在问题|主要问题|其他需要报告))"
 )
 # The whole title, where it is one of the usual ones: the narrative after it goes on a line of its own.
 _SECTION_TITLE = re.compile(
     r"[一二三四五六]\s*、\s*(?:总体情况|概述|基本情况|主动公开政府信息情况|主动公开情况|"
     r"收到和处理政府信息公开申请情况|依申请公开政府信息情况|依申请公开情况|"
-    r"(?:政府信息公开)?行政\S{0,2}复议、?和?(?:提起)?行政诉讼情况|"
+    r"因?(?:政府信息公开(?:工作)?)?(?:被申请)?行政\S{0,2}复议、?和?(?:提起)?行政诉讼情况|"
     r"(?:政府信息公开工作)?存在的主要问题(?:及|和)改进(?:情况|措施)|其他需要报告的事项)"
 )
 _T2_ITEM = re.compile(
     r"第二十条第\s*[（(]|(?<!行政)规章(?=\s*[\d/-])|(?:行政)?规范性文件(?=\s*[\d/-])|"
     r"(?:行政许可|其他对外管理服务事项|行政处罚|行政强制|行政事业性收费|政府集中采购)(?=\s*[\d/-])"
 )
+_T2_START = re.compile(r"第二十条|信息内容\s*本年")
 _T3_START = re.compile(r"申请人情况|[一1]\s*[、.]\s*本年新收")
 _T3_END = re.compile(r"结转下年度继续办理\s*[\d\s]*")
 _T4_HEAD_END = re.compile(r"(?:尚未审结\s*总计|总\s*计)(?=\s*\d)")
@@ -127,7 +128,8 @@ def _cuts(text: str, a: int, b: int) -> tuple[set[int], set[int]]:
             for m in pat.finditer(text, t3.start(), t3_end):
                 cuts.add(m.start())
     # table 二: between its first 第二十条 and table 三 (or the next section)
-    t2 = text.find("第二十条", a, b)
+    first = _T2_START.search(text, a, b)  # its first block's 第二十条 header may be missing
+    t2 = first.start() if first else -1
     if t2 >= 0:
         t2_end = t3.start() if t3 and t3.start() > t2 else b
         cuts.update(m.start() for m in _T2_ITEM.finditer(text, t2, t2_end))

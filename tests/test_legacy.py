@@ -64,3 +64,16 @@ def test_a_serial_number_column_is_not_read_as_a_value():
     rec = extract_document(load_bytes("\n".join(lines).encode("utf-8"), "l.txt"))
     ev = evaluate_record(rec, {"legacy": gold, "format": "legacy"})
     assert ev.wrong == []
+
+
+def test_a_statistical_table_whose_values_were_all_lost_is_not_accepted():
+    text, _ = render_legacy(6, "space")
+    lines = text.split("\n")
+    # keep the indicators' labels and units, drop every printed number (a broken conversion)
+    import re
+
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("统计指标"))
+    lines[start + 1:] = [re.sub(r"\s\d+(\.\d+)?$", "", ln) for ln in lines[start + 1:]]
+    rec = extract_document(load_bytes("\n".join(lines).encode("utf-8"), "l.txt"))
+    assert rec.format == "legacy" and rec.decision == "needs_review"
+    assert any(f.rule == "G.COMPLETE" and f.scope == "legacy" for f in rec.findings)

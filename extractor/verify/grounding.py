@@ -94,4 +94,12 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 message=f"{fid_scope}: {c.note}",
                 operands=[Operand(ref=c.ref, value=None, kind="missing")],
             ))
+    for key, table in record.tables.items():
+        if not any(c.kind not in ("empty", "text") for c in table.cells):
+            # a table region whose values were all lost (legacy tables have no template to miss)
+            findings.append(Finding(
+                id=f"G.COMPLETE:{key}", rule="G.COMPLETE", status="UNCERTAIN",
+                classification="suspected_extraction_error", severity="warning", scope=key,
+                message=f"{key}: the table's region was found but none of its values could be read",
+            ))
     return findings
