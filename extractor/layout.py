@@ -159,7 +159,7 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     n = len(text)
     t3_anchor = _find_first(text, ("本年新收",))
     # --- legacy statistical table
-    m = _STAT_TABLE.search(text)
+    m = _stat_table(text)
     if m and t3_anchor < 0:
         a, _ = _line_bounds(text, m.start())
         regions["legacy"] = Region("legacy", a, _legacy_end(text, a))
@@ -212,6 +212,23 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     a = _line_bounds(text, min(starts))[0] if starts else sec2.start
     regions["table2"] = Region("table2", a, t3_start)
     return regions
+
+
+_STAT_HEADER = re.compile(r"统\s*计\s*指\s*标|指\s*标\s*名\s*称|单\s*位|统\s*计\s*数")
+
+
+def _stat_table(text: str) -> re.Match[str] | None:
+    """The statistical table's title or header: a mention of 信息公开情况统计表 counts only where
+    the table's header follows it (an introduction says "…和政府信息公开情况统计表共六个部分组成")."""
+    first = None
+    for m in _STAT_TABLE.finditer(text):
+        if "统计表" not in m.group():
+            return m
+        header = _STAT_HEADER.search(text, m.end(), m.end() + 80)
+        if header:  # the table starts at its header (the title may end a paragraph of prose)
+            return header if text.find("\n", m.end(), header.start()) >= 0 else m
+        first = first or m
+    return first
 
 
 def _legacy_end(text: str, start: int) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Sequence
 
-from .cells import Row, Tok, rows as region_rows
+from .cells import Row, Tok, parse_number, rows as region_rows
 from .document import Document
 from .layout import Layout, Region
 from .model import Candidate, Cell, Table, new_cell
@@ -803,10 +803,19 @@ def parse_legacy(doc: Document, region: Region) -> Table:
     table = Table(key="legacy", template="legacy", encoding=enc, span=doc.span(region.start, region.end))
     seen_keys: list[str] = []
     idx = 0
+    cumulative = "累计" in doc.text[region.start : region.start + 200]  # a 历年累计 column is printed
     for r in rws:
         parts = [t for t in r.labels if compact(t.text) not in header and not re.fullmatch(r"统计指标", compact(t.text))]
         if not parts:
             continue
+        glued_money = None
+        last = parts[-1]
+        m2 = _TWO_DECIMALS.search(last.text)  # "费用 万元 9.1427.42": two amounts glued, read as text
+        if m2 and m2.end() == len(last.text) and m2.start() > 0 and last.text[m2.start() - 1] == " ":
+            a = last.start + m2.start()
+            glued_money = Tok(m2.group(), a, a + len(m2.group()), "text")
+            head = last.text[: m2.start()].rstrip()
+            parts = [*parts[:-1], Tok(head, last.start, last.start + len(head), "text")]
         unit: str | None = None
         if len(parts) >= 2 and compact(parts[-1].text) in units:
             unit = compact(parts[-1].text)
@@ -815,6 +824,8 @@ def parse_legacy(doc: Document, region: Region) -> Table:
             unit = parts[-1].text.rsplit(" ", 1)[-1]
         vals = r.values
         nonempty = [v for v in vals if v.kind != "empty"]
+        if glued_money is not None and not nonempty:
+            nonempty = [glued_money]
         if not nonempty:
             continue
         if all(v.kind == "na" for v in nonempty) and unit is None:
@@ -826,14 +837,66 @@ def parse_legacy(doc: Document, region: Region) -> Table:
         key = _legacy_key(label, indicators, seen_keys)
         if key:
             seen_keys.append(key)
+        if cumulative and len(nonempty) == 1 and _glued(doc, nonempty[0]):
+            splits = _year_and_cumulative(nonempty[0])
+            how = "run-together digits split (历年累计 ≥ 本年度)"
+            if len(splits) == 1:
+                nonempty = splits[0]
+            elif splits:
+                for c in _ambiguous(doc, "legacy", f"L{idx}", ["year", "cumulative"], Resolution(splits, how), label, "label"):
+                    c.unit, c.key = unit, key
+                    table.cells.append(c)
+                idx += 1
+                continue
         columns = ["year", "cumulative"] if len(nonempty) >= 2 else ["year"]
         for col, tok in zip(columns, nonempty):
             c = _cell(doc, "legacy", f"L{idx}", col, tok, label, "label")
             c.unit = unit
             c.key = key
             table.cells.append(c)
+        if cumulative and len(nonempty) == 1:
+            if r.delimited and len(r.values) >= 2 and r.values[0] is nonempty[0] and r.values[1].kind == "empty":
+                c = _cell(doc, "legacy", f"L{idx}", "cumulative", r.values[1], label, "label")  # a printed blank
+            else:  # one value where 本年度 and 历年累计 are printed: which column is blank is not known
+                c = _cell(doc, "legacy", f"L{idx}", "cumulative", None, label, "",
+                          "one value where the table prints 本年度 and 历年累计: read as 本年度, 历年累计 not found")
+            c.unit, c.key = unit, key
+            table.cells.append(c)
         idx += 1
     return table
+
+
+_TWO_DECIMALS = re.compile(r"\d+\.\d+\.\d+")
+
+
+def _glued(doc: Document, tok: Tok) -> bool:
+    """The token's digits were glued to the text before them in the source (the space before them
+    was inserted by reflow: it stands for no original character)."""
+    if tok.start == 0 or doc.text[tok.start - 1] != " ":
+        return False
+    s = doc.span(tok.start - 1, tok.start)
+    return s.start == s.end
+
+
+def _year_and_cumulative(tok: Tok) -> list[list[Tok]]:
+    """Every cut of one run of digits into a year value and a 历年累计 value that is no smaller
+    (no leading zeros)."""
+    t = tok.text
+    if len(t) < 2 or not (t.isascii() and (t.isdigit() or _TWO_DECIMALS.fullmatch(t))):
+        return []
+    out = []
+    for i in range(1, len(t)):
+        a, b = t[:i], t[i:]
+        va, da = parse_number(a)
+        vb, db = parse_number(b)
+        if va is None or vb is None or a[0] == "." or b[0] == "." or a.endswith(".") or vb < va:
+            continue
+        if (len(a) > 1 and a[0] == "0" and a[1] != ".") or (len(b) > 1 and b[0] == "0" and b[1] != "."):
+            continue
+        if "." in t and da != db:
+            continue  # glued amounts: both printed to the same decimals
+        out.append([Tok(a, tok.start, tok.start + i, "num", va, da), Tok(b, tok.start + i, tok.end, "num", vb, db)])
+    return out
 
 
 def _legacy_key(label: str, indicators: list[dict], seen: list[str]) -> str | None:

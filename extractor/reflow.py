@@ -94,7 +94,7 @@ def _row_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(pats)
 
 
-_PROBES = ("本年新收", "第二十条", "结果维持")
+_PROBES = ("本年新收", "第二十条", "结果维持", "指标名称", "统计指标")
 
 
 def _on_long_line(text: str, word: str) -> bool:
@@ -149,6 +149,55 @@ def _cuts(text: str, a: int, b: int) -> tuple[set[int], set[int]]:
     return cuts, rows
 
 
+# --- the pre-2019 statistical table: 指标名称 计量单位 2016年度 历年累计, then label + unit + values
+_STAT_HEAD = re.compile(r"指\s*标\s*名\s*称|统\s*计\s*指\s*标")
+_STAT_HEAD_WORDS = re.compile(r"历年累计|累计|统计数|(?:19|20)\d{2}\s*年度?|本年度?|计量单位|单位")
+_ARABIC_ENUM = re.compile(r"^(?:其中\s*[:：]?\s*)?(\d{1,2})\s*[、.．]")
+_CN_ENUM = re.compile(r"(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])(?=\s*[\u4e00-\u9fff])")
+_ENUM_AFTER = re.compile(r"[、.．]\s*[\u4e00-\u9fff]")
+
+
+@lru_cache(maxsize=1)
+def _unit_value() -> re.Pattern[str]:
+    """A unit glued to the end of an indicator's label, then its value(s)."""
+    units = sorted(load_templates()["legacy"]["units"], key=len, reverse=True)
+    alt = "|".join(re.escape(u) for u in units)
+    return re.compile(f"(?<=[\u4e00-\u9fff）)])\\s*(?P<unit>{alt})\\s*(?P<vals>\\d(?:[\\d ]|[.,](?=\\d))*)")
+
+
+def _legacy_inserts(text: str, a: int, b: int) -> dict[int, str]:
+    """Line breaks (and spaces) for a statistical table flattened onto ``text[a:b]``."""
+    head = _STAT_HEAD.search(text, a, b)
+    if head is None:
+        return {}
+    rows = list(_unit_value().finditer(text, head.end(), b))
+    if len(rows) < 3:
+        return {}
+    out: dict[int, str] = {head.start(): "\n"} if head.start() > a else {}
+    words = list(_STAT_HEAD_WORDS.finditer(text, head.end(), rows[0].start("unit")))
+    label_start = words[-1].end() if words else head.end()
+    for h in _CN_ENUM.finditer(text, label_start, rows[-1].start()):  # group headings (一、主动公开情况 —— ——)
+        out[h.start()] = "\n"
+    for i, m in enumerate(rows):
+        out[label_start] = "\n"
+        if m.start("unit") == m.start() and m.start() > label_start:
+            out[m.start("unit")] = " "
+        if text[m.start("vals") - 1] != " ":
+            out[m.start("vals")] = " "
+        vals = m.group("vals").rstrip()
+        end = m.start("vals") + len(vals)
+        # the next label's arabic enumerator glued to these digits: "3460853762、政府公报公开数"
+        if _ENUM_AFTER.match(text, end):
+            enum = _ARABIC_ENUM.match(text[label_start:m.start("unit")].strip())
+            expected = str(int(enum.group(1)) + 1) if enum else "1"
+            if vals.endswith(expected) and len(vals) > len(expected):
+                end -= len(expected)
+        label_start = end
+    if label_start < b:
+        out[label_start] = "\n"
+    return out
+
+
 def reflow(doc: Document) -> Document:
     """``doc`` with its flattened table lines broken into rows (``doc`` itself when none is)."""
     text = doc.text
@@ -157,6 +206,8 @@ def reflow(doc: Document) -> Document:
     inserts: dict[int, str] = {}
     for m in _LONG_LINE.finditer(text):
         if not _flattened(m.group()):
+            if _STAT_HEAD.search(m.group()):
+                inserts.update(_legacy_inserts(text, m.start(), m.end()))
             continue
         a, b = m.start(), m.end()
         cuts, rows = _cuts(text, a, b)

@@ -351,8 +351,14 @@ def render_legacy(seed: int, encoding: str, cumulative: bool = False) -> tuple[s
         table = "\n".join("| " + " | ".join(r) + " |" for r in [header, *rows])
     elif encoding == "tab":
         table = "\n".join("\t".join(r) for r in [header, *rows])
+    elif encoding == "flattened":  # label, unit and value(s) glued, rows glued (a crawler's text dump)
+        table = "".join("".join(r) for r in [header, *rows])
     else:
         table = "\n".join(" ".join(r) for r in [header, *rows])
+    if encoding == "flattened":
+        head = ("云岭市生态环境局2015年政府信息公开工作年度报告\n一、概述 本年度统计期限从2015年1月1日起至2015年12月31日止。"
+                "全年主动公开政府信息" + str(v["published"]) + "条。二、主动公开政府信息情况 政府信息公开情况统计表 ")
+        return head + table + " 四、存在的问题和改进措施 工作中仍存在不足,下一步将加强培训。\n", gold
     text = (
         "云岭市生态环境局2015年政府信息公开工作年度报告\n一、概述\n本年度统计期限从2015年1月1日起至2015年12月31日止。\n"
         "二、主动公开政府信息情况\n政府信息公开情况统计表\n" + table + "\n"

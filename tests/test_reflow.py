@@ -75,3 +75,44 @@ def test_real_samples_are_left_as_they_are():
     for path in sorted(SAMPLES.glob("*.txt")):
         doc = _load_kind(path.read_bytes(), path.name)
         assert reflow(doc) is doc, path.name
+
+
+def _legacy(seed: int, cumulative: bool):
+    from synth import render_legacy
+
+    text, gold = render_legacy(seed, "flattened", cumulative)
+    rec = extract_document(load_bytes(text.encode("utf-8"), "dump.txt"))
+    return rec, evaluate_record(rec, {"legacy": gold, "format": "legacy"})
+
+
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_flattened_statistical_table_is_read_indicator_by_indicator(seed):
+    rec, ev = _legacy(seed, False)
+    assert rec.format == "legacy" and ev.total == 19 and ev.wrong == []
+    assert rec.decision == "accepted", rec.reasons
+    units = {c.label: c.unit for c in rec.tables["legacy"].cells}
+    assert units["2.传真申请数"] == "件" and units["七、依申请公开信息收取的费用"] == "万元"
+
+
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_glued_year_and_cumulative_values_are_split_only_when_one_cut_fits(seed):
+    rec, ev = _legacy(seed, True)
+    for w in ev.wrong:  # every cell not read is ambiguous, with the printed value among its candidates
+        same = [c for c in rec.tables["legacy"].cells if c.label == w.row and c.col == w.col]  # labels repeat
+        assert any(c.kind == "ambiguous" and w.gold in [x.value for x in c.candidates] for c in same)
+    cells = {(c.label, c.col): c for c in rec.tables["legacy"].cells}
+    staff = cells[("2.兼职人员数", "year")]  # printed "00": 0 and 0 is the only cut
+    assert (staff.value, cells[("2.兼职人员数", "cumulative")].value) == (0, 0) or staff.kind == "ambiguous"
+    assert rec.decision == "needs_review"
+
+
+def test_statistical_table_named_in_the_introduction_is_found_at_its_header():
+    from extractor.layout import analyze
+    from synth import render_legacy
+
+    text, _ = render_legacy(2, "pipe")
+    intro = "本报告由概述、主动公开情况和政府信息公开情况统计表共四个部分组成。\n"
+    text = text.replace("\n", "\n" + intro, 1)
+    doc = load_bytes(text.encode("utf-8"), "l.txt")
+    region = analyze(doc).regions["legacy"]
+    assert doc.text[region.start:].startswith("| 统计指标 | 单位 | 统计数 |")

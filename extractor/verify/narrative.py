@@ -378,6 +378,7 @@ _RECEIVED = re.compile(r"收到|新收|受理|接到|接收")
 _CLOSED = re.compile(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)")
 _FEES = re.compile(r"收取|收费|处理费")
 _TOPIC = re.compile(r"专栏|专题|栏目")
+_SUBUNIT = re.compile(r"各(?:乡镇|街道|部门|单位|县|区)|[区县市]直|乡镇|街道")
 # A word that every rule below needs (outside a list of published items): without one, no key.
 _CANONICAL_HINT = re.compile(r"复议|诉讼|结转|收到|新收|受理|接到|接收|办结|答复|办理完毕|处理完毕|收取|收费|处理费|信息")
 
@@ -403,8 +404,9 @@ def _canonical(lab: str, context: str, post: str, prev: str | None, in_published
     if _FEES.search(lab):
         return "fees"
     if _PUBLISHED_END.search(lab) or (in_published and channel_of(lab)):
-        if _TOPIC.search(context + lab):
-            return None  # "设立…专栏，本年度公开信息77条": one column's count, not the report's total
+        if _TOPIC.search(context + lab) or _SUBUNIT.search(lab):
+            # "设立…专栏，本年度公开信息77条", "各乡镇主动公开政府信息856条": a part, not the report's total
+            return None
         ch = channel_of(context + lab if not in_published else lab)
         return f"items_published.{ch}" if ch else "items_published"
     return None
@@ -517,6 +519,7 @@ ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 
 _QIZHONG = re.compile("其中")
 _OUTCOME_WORD = re.compile(r"纠错|纠正|败诉|撤销|确认违法")
+_CASE_WORD = re.compile(r"复议|诉讼")
 _NEW_TOTAL = re.compile(r"^(?:全年|年内|本年度?)?(?:共|合计|累计|总计)")
 _CLOSE_PAREN = re.compile(r"[)）]")
 _RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
@@ -734,6 +737,8 @@ class _Finder:
                     continue  # a printed number: not a statement in words
                 if _OUTCOME_WORD.search(text, m.start(), min(sb, m.end() + 4)):
                     continue  # "未发生…被行政复议纠错或行政诉讼败诉": no lost cases, not no cases
+                if metrics == ("applications_received",) and _CASE_WORD.search(m.group()):
+                    continue  # "未收到…行政复议的申请": no review, said by the patterns below
                 for metric in metrics:
                     if metric in seen:
                         continue
