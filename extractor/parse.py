@@ -932,10 +932,12 @@ def parse_tables(doc: Document, layout: Layout) -> dict[str, Table]:
     if "legacy" in regs:
         out["legacy"] = parse_legacy(doc, regs["legacy"])
         return out
-    if "table2" in regs:
-        out["table2"] = parse_table2(doc, regs["table2"], layout.format)
-    if "table3" in regs:
-        out["table3"] = parse_table3(doc, regs["table3"])
-    if "table4" in regs:
-        out["table4"] = parse_table4(doc, regs["table4"])
+    if not any(k in regs for k in ("table2", "table3", "table4")):
+        return out
+    # a report in the national format prints all three tables: one whose region was not found is
+    # read from an empty region, so that its every cell is missing (never an accepted record)
+    nowhere = Region("", len(doc.text), len(doc.text))
+    out["table2"] = parse_table2(doc, regs.get("table2", nowhere), layout.format)
+    out["table3"] = parse_table3(doc, regs.get("table3", nowhere))
+    out["table4"] = parse_table4(doc, regs.get("table4", nowhere))
     return out

@@ -91,3 +91,12 @@ def test_identity_failure_with_order_placed_rows_is_a_suspected_extraction_error
     rec.tables["table4"] = t
     fails = [f for f in check_identities(rec) if f.status == "FAIL"]
     assert len(fails) == 3 and {f.classification for f in fails} == {"suspected_extraction_error"}
+
+
+def test_a_national_format_report_without_table_four_is_not_accepted():
+    text = render(make_values(3), "pipe")
+    cut = text[: text.index("四、政府信息公开行政复议")] + text[text.index("五、存在的主要问题"):]
+    rec = extract_document(load_bytes(cut.encode("utf-8"), "r.txt"))
+    assert rec.decision == "needs_review"
+    t4 = rec.tables["table4"]
+    assert not t4.complete and all(c.missing for c in t4.cells) and len(t4.cells) == 15

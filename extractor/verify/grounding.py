@@ -95,7 +95,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 operands=[Operand(ref=c.ref, value=None, kind="missing")],
             ))
     for key, table in record.tables.items():
-        if not any(c.kind not in ("empty", "text") for c in table.cells):
+        if not any(c.kind not in ("empty", "text") for c in table.cells) and not any(c.missing for c in table.cells):
             # a table region whose values were all lost (legacy tables have no template to miss)
             findings.append(Finding(
                 id=f"G.COMPLETE:{key}", rule="G.COMPLETE", status="UNCERTAIN",
