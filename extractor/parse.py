@@ -827,6 +827,13 @@ def parse_legacy(doc: Document, region: Region) -> Table:
         if glued_money is not None and not nonempty:
             nonempty = [glued_money]
         if not nonempty:
+            if unit is not None and not r.delimited:  # an indicator printed with its unit, its value lost
+                label = parts[-1].text
+                key = _legacy_key(label, indicators, seen_keys)
+                c = _cell(doc, "legacy", f"L{idx}", "year", None, label, "", f"no value printed after the unit {unit}")
+                c.unit, c.key = unit, key
+                table.cells.append(c)
+                idx += 1
             continue
         if all(v.kind == "na" for v in nonempty) and unit is None:
             continue  # a group heading (一、主动公开情况 | —— | ——)

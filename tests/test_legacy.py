@@ -76,4 +76,17 @@ def test_a_statistical_table_whose_values_were_all_lost_is_not_accepted():
     lines[start + 1:] = [re.sub(r"\s\d+(\.\d+)?$", "", ln) for ln in lines[start + 1:]]
     rec = extract_document(load_bytes("\n".join(lines).encode("utf-8"), "l.txt"))
     assert rec.format == "legacy" and rec.decision == "needs_review"
+    lost = [f for f in rec.findings if f.rule == "G.COMPLETE"]
+    assert len(lost) == len([c for c in rec.tables["legacy"].cells if c.missing]) >= 15  # each indicator flagged
+
+
+def test_a_statistical_table_with_no_readable_indicator_is_not_accepted():
+    text, _ = render_legacy(6, "space")
+    lines = text.split("\n")
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("统计指标"))
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("四、存在的问题"))
+    lines[start + 1:end] = [ln.split(" ")[0] for ln in lines[start + 1:end]]  # labels only: units and values lost
+    rec = extract_document(load_bytes("\n".join(lines).encode("utf-8"), "l.txt"))
+    assert rec.format == "legacy" and rec.tables["legacy"].cells == []
+    assert rec.decision == "needs_review"
     assert any(f.rule == "G.COMPLETE" and f.scope == "legacy" for f in rec.findings)
