@@ -1,5 +1,7 @@
 """HTML tables become grids (rowspan/colspan honoured); spans point into the HTML source."""
 
+import pytest
+
 from extractor.loaders import load_bytes
 
 PAGE = """<html><head><meta charset="gbk"><style>p{color:red}</style><script>var a='<td>7</td>';</script></head>
@@ -59,7 +61,8 @@ def test_unclosed_cells_and_rows_are_closed_as_browsers_do():
     assert doc.text.rstrip().endswith("后文")
 
 
-def test_table_markup_escaped_inside_a_js_string_keeps_its_rowspans():
+@pytest.mark.parametrize("style", ["quotes", "json"])
+def test_table_markup_escaped_inside_a_js_string_keeps_its_rowspans(style):
     import json
     import sys
     from pathlib import Path
@@ -81,7 +84,11 @@ def test_table_markup_escaped_inside_a_js_string_keeps_its_rowspans():
         for col, x in row.items():
             if x == 0 and col != "research":  # the research column prints "&nbsp;0"
                 row[col] = None
-    js = 'let content = "' + body.replace('"', '\\"').replace("\n", "") + '";\n'  # rowspan=\"8\"
+    if style == "quotes":  # rowspan=\"8\", the page on one line
+        js = 'let content = "' + body.replace('"', '\\"').replace("\n", "") + '";\n'
+    else:  # JSON-style: \n between tags and <\/td> too
+        js = 'var data = {"content": "' + body.replace('"', '\\"').replace("\n", "\\n").replace("</", "<\\/") + '"};\n'
+        assert "<\\/td>" in js and ">\\n<" in js
     assert 'rowspan=\\"8\\"' in js
     rec = extract_document(load_bytes(js.encode("utf-8"), "options.js"))
     ev = evaluate_record(rec, gold)

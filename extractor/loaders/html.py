@@ -299,6 +299,19 @@ def _declared_charset(raw: bytes) -> str | None:
     return m.group(1).decode("ascii").lower() if m else None
 
 
+# A page kept as a JS string literal with its escapes (rowspan=\"8\", \n between tags, <\/td>)
+_JS_ESCAPED = re.compile(r'=\\"|>\\n|<\\/[A-Za-z]')
+_JS_END_TAG = re.compile(r"<\\/([A-Za-z][\w:-]*)")
+
+
+def _without_js_escapes(source: str) -> str:
+    r"""The markup with its JS string escapes neutralized *in place* (same length, so every offset
+    still points at the same character of the file): ``\"`` → `` "``, ``\n``/``\r``/``\t`` → two
+    spaces, ``<\/td>`` → ``</td >``."""
+    s = _JS_END_TAG.sub(lambda m: "</" + m.group(1) + " ", source)
+    return s.replace('\\"', ' "').replace("\\'", " '").replace("\\n", "  ").replace("\\r", "  ").replace("\\t", "  ")
+
+
 def load_html(raw: bytes, *, name: str, path: str | Path = "") -> Document:
     cs = _declared_charset(raw)
     if cs in ("gbk", "gb2312", "gb18030", "x-gbk"):
@@ -308,9 +321,10 @@ def load_html(raw: bytes, *, name: str, path: str | Path = "") -> Document:
             source, enc = decode(raw, what="HTML page")
     else:
         source, enc = decode(raw, what="HTML page")
-    tb = _TreeBuilder(source)
+    markup = _without_js_escapes(source) if _JS_ESCAPED.search(source) else source
+    tb = _TreeBuilder(markup)
     try:
-        tb.feed(source)
+        tb.feed(markup)
         tb.close()
     except Exception as exc:  # html.parser is lenient; this is a last resort
         raise LoadError(f"cannot parse HTML: {exc}") from exc
