@@ -28,6 +28,12 @@ _NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|�
 _SPACED_NUMBER = re.compile(r"[\d ,.]+")  # OCR: stray spaces inside a number
 _NONSPACE = re.compile(r"\S+")
 _FILLER = re.compile(r"^\s*\|[\s|]*$")
+# OCR'd text pasted as text: O/o for 0 and l/I for 1 inside a run of digits (or a lone O for 0).
+# Read, but never trusted: such a cell carries a low confidence, so a reviewer confirms it.
+_LOOKALIKE = re.compile(r"[0-9OolI]*[0-9][0-9OolI]*|O")
+_LOOKALIKE_START = frozenset("OolI")
+_LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
+LOOKALIKE_CONFIDENCE = 0.5
 _CAN_START = frozenset("0123456789+-/\\—－─―无不")  # first characters of numbers and of _NA_RE marks
 
 
@@ -42,6 +48,7 @@ class Tok:
     value: int | Decimal | None = None
     decimals: int = 0
     slot: int = -1  # position in a delimited line (0-based); -1 in streams and space rows
+    lookalike: bool = False  # digits read from look-alike letters (1O → 10): text pasted from a scan
 
 
 @dataclass
@@ -87,7 +94,11 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
     if t.isascii() and t.isdigit():  # the common case: a plain count
         return Tok(t, start, end, "num", int(t), 0, slot)
     if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
+        if t[0] in _LOOKALIKE_START and _LOOKALIKE.fullmatch(t):
+            return Tok(t, start, end, "num", int(t.translate(_LOOKALIKE_DIGITS)), 0, slot, True)
         return Tok(t, start, end, "text", slot=slot)
+    if not t.isdigit() and _LOOKALIKE.fullmatch(t):
+        return Tok(t, start, end, "num", int(t.translate(_LOOKALIKE_DIGITS)), 0, slot, True)
     compact = t.replace(" ", "")
     v, d = parse_number(compact)
     if v is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Sequence
 
-from .cells import Row, Tok, parse_number, rows as region_rows
+from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, parse_number, rows as region_rows
 from .document import Document
 from .layout import Layout, Region
 from .model import Candidate, Cell, Table, new_cell
@@ -362,7 +362,7 @@ def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label:
     if kind == "num":
         return new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
                         tok.decimals, label, anchor, inferred, note or anchor,
-                        doc.confidence(span) if (span and doc.geometry) else None)
+                        LOOKALIKE_CONFIDENCE if tok.lookalike else doc.confidence(span) if (span and doc.geometry) else None)
     if kind == "na":
         return new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
     return new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, note or anchor)

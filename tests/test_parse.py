@@ -161,3 +161,21 @@ def test_a_row_wrapped_by_a_page_break_is_joined_when_the_joined_row_adds_up():
     rec = _extract("\n".join(lines))
     ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
     assert ev.wrong == []
+
+
+def test_look_alike_letters_in_text_from_a_scan_are_read_but_never_accepted():
+    v = make_values(9, big=True)
+    text = render(v, "space")
+    lines = text.split("\n")
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("一、本年新收"))
+    digits = lines[i].split(" ", 1)[1]
+    scanned = digits.replace("0", "O").replace("1", "l")
+    assert scanned != digits
+    lines[i] = lines[i].replace(digits, scanned)
+    rec = _extract("\n".join(lines))
+    ev = evaluate_record(rec, json.loads(json.dumps(v, default=str)))
+    assert ev.wrong == []  # 1O is read as 10 ...
+    flagged = [f for f in rec.findings if f.rule == "G.OCR_CONFIDENCE"]
+    assert flagged and all("look-alike" in f.message for f in flagged)  # ... and a reviewer confirms it
+    assert rec.decision == "needs_review"
+    assert not [c for c in rec.cells() if c.label and "本年新收" in c.label and c.kind == "text"]

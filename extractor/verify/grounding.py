@@ -74,7 +74,9 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 findings.append(Finding(
                     id=f"G.OCR_CONFIDENCE:{fid_scope}", rule="G.OCR_CONFIDENCE", status="UNCERTAIN",
                     classification="suspected_extraction_error", severity="warning", scope=fid_scope,
-                    message=f"{fid_scope}: OCR read {c.raw!r} with confidence {c.confidence:.2f} (< {OCR_MIN_CONFIDENCE})",
+                    message=(f"{fid_scope}: {c.raw!r} read as {c.value} from look-alike letters (text from a scan): confirm"
+                             if not c.raw.isdigit() and not doc.geometry else
+                             f"{fid_scope}: OCR read {c.raw!r} with confidence {c.confidence:.2f} (< {OCR_MIN_CONFIDENCE})"),
                     operands=[Operand(ref=c.ref, value=c.value, kind=c.kind, span=c.span)],
                 ))
         elif c.kind == "ambiguous":
