@@ -134,12 +134,12 @@ def _cuts(text: str, a: int, b: int) -> tuple[set[int], set[int]]:
         t2_end = t3.start() if t3 and t3.start() > t2 else b
         cuts.update(m.start() for m in _T2_ITEM.finditer(text, t2, t2_end))
     # table 四: its run of values after the header's last 总计
-    t4 = re.compile(r"行政复议").search(text, t3_end or a, b)
-    if t4:
-        nxt = _SECTION.search(text, t4.end(), b)
+    t4 = text.find("行政复议", t3_end or a, b)
+    if t4 >= 0:
+        nxt = _SECTION.search(text, t4 + 4, b)
         t4_end = nxt.start() if nxt else b
         head = None
-        for head in _T4_HEAD_END.finditer(text, t4.start(), t4_end):
+        for head in _T4_HEAD_END.finditer(text, t4, t4_end):
             pass
         if head:
             cuts.add(head.end())
@@ -178,7 +178,7 @@ def _legacy_inserts(text: str, a: int, b: int) -> dict[int, str]:
     label_start = words[-1].end() if words else head.end()
     for h in _CN_ENUM.finditer(text, label_start, rows[-1].start()):  # group headings (一、主动公开情况 —— ——)
         out[h.start()] = "\n"
-    for i, m in enumerate(rows):
+    for m in rows:
         out[label_start] = "\n"
         if m.start("unit") == m.start() and m.start() > label_start:
             out[m.start("unit")] = " "
