@@ -710,6 +710,12 @@ def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
             continue
         spec = next(s for s in row_specs if s.key == key)
         res = resolve(r, len(spec.columns), None, None)
+        # only 本年增/减 can be negative: a reading with a negative count elsewhere is not one
+        fit = [v for v in res.vectors if all(
+            col == "change" or not (t.kind == "num" and t.value is not None and t.value < 0)
+            for col, t in zip(spec.columns, v))]
+        if len(fit) != len(res.vectors):
+            res = Resolution(fit, res.how if fit else "a negative value where only 本年增/减 can be negative")
         found[key] = (r, res)
     for spec in row_specs:
         money_cols = set(spec.money_columns) | (set(spec.columns) if spec.money else set())

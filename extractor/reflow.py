@@ -49,7 +49,8 @@ _T2_START = re.compile(r"第二十条|信息内容\s*本年")
 _T3_START = re.compile(r"申请人情况|[一1]\s*[、.]\s*本年新收")
 _T3_END = re.compile(r"结转下年度继续办理\s*[\d\s]*")
 _T4_HEAD_END = re.compile(r"(?:尚未审结\s*总计|总\s*计)(?=\s*\d)")
-_TRAILING_DIGITS = re.compile(r"(?<=[^\d\s.,])(\s*)(\d[\d\s.,]*)$")
+_TRAILING_DIGITS = re.compile(r"(?<=[^\d\s.,+-])(\s*)([-+]?\d[\d\s.,+-]*)$")
+_SIGN_INSIDE = re.compile(r"(?<=\d)[-+](?=\d)")  # "35-15": 35, then the change −15
 
 
 def _loose(s: str) -> str:
@@ -218,6 +219,9 @@ def reflow(doc: Document) -> Document:
             g = _TRAILING_DIGITS.search(text[p:q].rstrip()) if p in rows else None
             if g and not g.group(1):
                 inserts[p + g.start(2)] = " "
+            if g:
+                for sign in _SIGN_INSIDE.finditer(g.group(2)):
+                    inserts[p + g.start(2) + sign.start()] = " "
     if not inserts:
         return doc
     new_text, new_map = _insert(text, doc.map, inserts)

@@ -116,3 +116,25 @@ def test_statistical_table_named_in_the_introduction_is_found_at_its_header():
     doc = load_bytes(text.encode("utf-8"), "l.txt")
     region = analyze(doc).regions["legacy"]
     assert doc.text[region.start:].startswith("| 统计指标 | 单位 | 统计数 |")
+
+
+def test_a_signed_change_glued_to_its_neighbour_starts_its_own_value():
+    v, doc = _flat(5)
+    import re
+
+    text = re.sub(r"行政事业性收费[\d.]+", "行政事业性收费35-15", doc.original, count=1)  # a 2019-style 本年增/减
+    doc = load_bytes(text.encode("utf-8"), "dump.txt")
+    assert "行政事业性收费 35 -15" in doc.text
+
+
+def test_a_negative_value_outside_the_change_column_is_not_a_reading():
+    from extractor.layout import analyze
+    from extractor.parse import parse_table2
+
+    text = ("二、主动公开政府信息情况\n第二十条第(五)项\n信息内容 | 上一年项目数量 | 本年增/减 | 处理决定数量 |\n"
+            "行政许可 | 12 | -3 | 9 |\n第二十条第(六)项\n信息内容 | 上一年项目数量 | 本年增/减 | 处理决定数量 |\n"
+            "行政处罚 | 26 | 4 | -8 |\n三、收到和处理政府信息公开申请情况\n一、本年新收政府信息公开申请数量 | 1 | 0 | 0 | 0 | 0 | 0 | 1 |\n")
+    doc = load_bytes(text.encode("utf-8"), "r.txt")
+    t2 = parse_table2(doc, analyze(doc).regions["table2"], "2019")
+    assert t2.get("licensing", "change").value == -3 and t2.get("licensing", "decisions").value == 9
+    assert all(t2.get("punishment", c).value is None for c in ("previous_year", "change", "decisions"))
