@@ -31,7 +31,7 @@ _FILLER = re.compile(r"^\s*\|[\s|]*$")
 # OCR'd text pasted as text: O/o for 0 and l/I for 1 inside a run of digits (or a lone O for 0).
 # Read, but never trusted: such a cell carries a low confidence, so a reviewer confirms it.
 _LOOKALIKE = re.compile(r"[0-9OolI]*[0-9][0-9OolI]*|O")
-_LOOKALIKE_START = frozenset("OolI")
+_LOOKALIKE_START = frozenset("0123456789OolI")
 _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 LOOKALIKE_CONFIDENCE = 0.5
 _CAN_START = frozenset("0123456789+-/\\—－─―无不")  # first characters of numbers and of _NA_RE marks
@@ -93,12 +93,10 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
         return Tok("", start, start, "empty", slot=slot)
     if t.isascii() and t.isdigit():  # the common case: a plain count
         return Tok(t, start, end, "num", int(t), 0, slot)
-    if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
-        if t[0] in _LOOKALIKE_START and _LOOKALIKE.fullmatch(t):
-            return Tok(t, start, end, "num", int(t.translate(_LOOKALIKE_DIGITS)), 0, slot, True)
-        return Tok(t, start, end, "text", slot=slot)
-    if not t.isdigit() and _LOOKALIKE.fullmatch(t):
+    if t[0] in _LOOKALIKE_START and _LOOKALIKE.fullmatch(t):  # 1O, l2, O: digits from a scan
         return Tok(t, start, end, "num", int(t.translate(_LOOKALIKE_DIGITS)), 0, slot, True)
+    if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
+        return Tok(t, start, end, "text", slot=slot)
     compact = t.replace(" ", "")
     v, d = parse_number(compact)
     if v is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):

@@ -947,20 +947,24 @@ class _TableLookup:
         self.record = record
         self.rules = rules
         self._mapped = set(rules.get("table_map", {})) | set(rules.get("legacy_map", {}))
-        self._found: dict[str, tuple[Number | None, list[tuple[str, Any]]] | None] = {}
+        self._found: dict[str, list[tuple[Number, list[tuple[str, Any]]]]] = {}  # readings, primary first
         self._year_cells: list[Any] | None = None  # the legacy table's year column
         self._labels: list[str] = []  # their normalized labels, as far as a lookup has needed them
 
     def value(self, metric: str) -> tuple[Number | None, list[Operand]] | None:
+        found = self.all(metric)
+        if not found:
+            return None
+        value, cells = found[0]
+        return value, self.operands(cells)
+
+    def all(self, metric: str) -> list[tuple[Number, list[tuple[str, Any]]]]:
+        """Every table reading of ``metric``, primary first (empty when no table counts it)."""
         if metric not in self._mapped:
-            return None  # no table counts it
+            return []  # no table counts it
         if metric not in self._found:
             self._found[metric] = self._find(metric)
-        found = self._found[metric]
-        if found is None:
-            return None
-        value, cells = found
-        return value, self.operands(cells)
+        return self._found[metric]
 
     def readings(self, metric: str) -> list[tuple[Number, list[tuple[str, Any]]]] | None:
         """Every table reading of ``metric`` that its table_map entry allows, primary first; None when
@@ -998,11 +1002,11 @@ class _TableLookup:
             for ref, c in cells
         ]
 
-    def _find(self, metric: str) -> tuple[Number | None, list[tuple[str, Any]]] | None:
+    def _find(self, metric: str) -> list[tuple[Number, list[tuple[str, Any]]]]:
         record, rules = self.record, self.rules
         readings = self.readings(metric)
         if readings is not None:
-            return readings[0] if readings else None
+            return readings
         pat = rules.get("legacy_map", {}).get(metric)
         legacy = record.tables.get("legacy")
         if pat and legacy:
@@ -1015,9 +1019,9 @@ class _TableLookup:
                     labels.append(_norm_label(c.label or ""))
                 if search(labels[i]):
                     if c.kind not in ("number", "zero") or c.value is None:
-                        return None
-                    return c.value, [(c.ref, c)]
-        return None
+                        return []
+                    return [(c.value, [(c.ref, c)])]
+        return []
 
 
 def check_table(
@@ -1027,16 +1031,12 @@ def check_table(
         return None
     rules = rules if rules is not None else load_rules()
     tables = tables or _TableLookup(record, rules)
-    tv = tables.value(f.metric)
-    if tv is None:
+    readings = tables.all(f.metric)
+    if not readings:
         return None
-    for alt_value, alt_cells in (tables.readings(f.metric) or [])[1:]:
-        if same_number(alt_value, f.value):  # an alternative reading of the word (受理 = new + carried over)
-            alt_ops = tables.operands(alt_cells)
-            refs = " + ".join(o.ref for o in alt_ops)
-            return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {alt_value}",
-                            operands=[_op(f), *alt_ops], arithmetic=f"{f.value} = {alt_value}", rules=rules)
-    value, ops = tv
+    # the primary reading, or an alternative reading of the word (受理 = new + carried over)
+    value, cells = next((r for r in readings if same_number(r[0], f.value)), readings[0])
+    ops = tables.operands(cells)
     refs = " + ".join(o.ref for o in ops)
     if same_number(value, f.value):
         return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {value}",
