@@ -225,8 +225,8 @@ def reflow(doc: Document) -> Document:
     if not inserts:
         return doc
     new_text, new_map = _insert(text, doc.map, inserts)
-    doc.notes.append(f"flattened table lines reflowed ({sum(v.count(chr(10)) for v in inserts.values())} line breaks added)")
-    return replace(doc, text=new_text, map=new_map, _ident=None)
+    note = f"flattened table lines reflowed ({sum(v.count(chr(10)) for v in inserts.values())} line breaks added)"
+    return replace(doc, text=new_text, map=new_map, notes=[*doc.notes, note], _ident=None)
 
 
 def _insert(text: str, omap: OffsetMap, inserts: dict[int, str]) -> tuple[str, OffsetMap]:
