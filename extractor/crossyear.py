@@ -265,7 +265,9 @@ def _resolve(term: str, fill: dict[str, str], a: Record, b: Record) -> _Term:
 
 
 def _fmt(v: Any) -> str:
-    return "∅" if v is None else str(v)
+    if v is None:
+        return "∅"
+    return f"(−{-v})" if v < 0 else str(v)
 
 
 def _side_text(terms: list[_Term], values: list[Any] | None = None) -> str:
