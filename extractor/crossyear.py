@@ -275,6 +275,8 @@ def _side_text(terms: list[_Term], values: list[Any] | None = None) -> str:
     for i, t in enumerate(terms):
         v = values[i] if values is not None else (t.cell.value if t.cell is not None else None)
         s = _fmt(v)
+        if values is None and t.cell is not None and t.cell.kind == "ambiguous":
+            s = f"⟨{t.cell.raw}⟩"  # run-together digits, as printed
         if i == 0:
             parts.append(("−" + s) if t.sign < 0 else s)
         else:
