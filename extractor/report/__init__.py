@@ -33,7 +33,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 __all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page",
-           "cross_years", "series_filename"]
+           "cross_years", "series_filename", "render_series"]
 
 
 def _datetime(ts: Any) -> str:
@@ -139,6 +139,23 @@ def render_index(store: Store, *, env: Environment | None = None, href: Any = No
     return env.get_template(template).render(
         docs=docs, totals=totals, decisions=sorted(decisions.items()), db=str(store.path), generated=time.time(),
         **ctx)
+
+
+def render_series(store: Store, filename: str, *, env: Environment | None = None, doc_href: Any = None,
+                  index_href: str = "index.html", sources: SourceCache | None = None) -> str | None:
+    """The page of the body whose series page is ``filename`` (None when there is no such body):
+    every cross-year finding with both reports' source passages side by side."""
+    from ..reviewed import reviewed_records  # noqa: PLC0415
+
+    env = env or environment()
+    records = {r.document.sha256: r for r in reviewed_records(store)}
+    cross = cross_years(store, records.values())
+    body = next((b for b in cross.series if series_filename(b) == filename), None)
+    if body is None:
+        return None
+    doc_href = doc_href or (lambda r: doc_filename(r.document.name, r.document.sha256))
+    page = body_page(body, cross, records, sources or SourceCache(), doc_href)
+    return env.get_template("series.html").render(page=page, index_href=index_href)
 
 
 def build_report(db: str | Path, out: str | Path, *, on_page: Any = None) -> list[Path]:
