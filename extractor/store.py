@@ -13,7 +13,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .model import Record
 
@@ -61,6 +61,16 @@ CREATE TABLE IF NOT EXISTS review_log (
   action TEXT NOT NULL,              -- accept | correct | confirm_source | reopen
   cell TEXT, value TEXT, grounded INTEGER, comment TEXT,
   reviewer TEXT, created_at REAL NOT NULL
+);
+-- series across years (extractor/crossyear.py), recomputed as a whole from the records
+CREATE TABLE IF NOT EXISTS bodies (
+  sha256 TEXT PRIMARY KEY, body TEXT, year INTEGER, organ TEXT, how TEXT, note TEXT
+);
+CREATE TABLE IF NOT EXISTS crossyear_findings (
+  prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT NULL, id TEXT NOT NULL,
+  body TEXT, rule TEXT, version INTEGER, status TEXT, classification TEXT, severity TEXT,
+  scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (prev_sha256, next_sha256, id)
 );
 """
 
@@ -262,3 +272,31 @@ class Store:
         for k, p in paths.items():
             tmp[k].replace(p)
         return paths
+
+    # ----------------------------------------------------------------- series across years
+    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any]) -> None:
+        """Replace every body assignment and cross-year finding in one transaction
+        (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects)."""
+        with self.db:
+            self.db.execute("DELETE FROM bodies")
+            self.db.execute("DELETE FROM crossyear_findings")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO bodies VALUES (?,?,?,?,?,?)",
+                [(a.sha256, a.body, a.year, a.organ, a.how, a.note) for a in assignments],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO crossyear_findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(f.prev.sha256, f.next.sha256, f.id, f.body, f.rule, f.version, f.status, f.classification,
+                  f.severity, f.scope, f.message, f.arithmetic, f.model_dump_json()) for f in findings],
+            )
+
+    def bodies(self) -> list[sqlite3.Row]:
+        return list(self.db.execute("SELECT * FROM bodies ORDER BY body, year, sha256"))
+
+    def crossyear_findings(self, sha256: str | None = None) -> list[sqlite3.Row]:
+        """Cross-year findings (those naming ``sha256`` as either report, when given)."""
+        if sha256:
+            return list(self.db.execute(
+                "SELECT * FROM crossyear_findings WHERE prev_sha256=? OR next_sha256=? ORDER BY rowid",
+                (sha256, sha256)))
+        return list(self.db.execute("SELECT * FROM crossyear_findings ORDER BY rowid"))

@@ -18,7 +18,7 @@ app = typer.Typer(
 # command modules register themselves on `app`
 from . import core  # noqa: E402,F401
 
-for _optional in ("report", "review", "serve", "shards"):
+for _optional in ("report", "review", "serve", "shards", "series"):
     try:
         __import__(f"{__name__}.{_optional}")
     except ImportError as _exc:  # a command whose extra is not installed stays out of the list

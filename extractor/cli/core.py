@@ -93,6 +93,7 @@ def run(
                 interrupted = True
         paths_out = store.write_outputs(out)
         counts = store.counts()
+        across = _crossyear(store, db_path)
         usage = steps.totals().line() if steps is not None else None
     t = RTable(title="extractor run", show_header=True)
     t.add_column("")
@@ -108,10 +109,21 @@ def run(
     if res is not None:
         for f, err in res.errors[:20]:
             console.print(f"[red]failed[/red] {f}: {err}")
+    if across:
+        console.print(across)
     console.print("outputs: " + ", ".join(str(p) for p in paths_out.values()) + f", {db_path}")
     if interrupted:
         console.print("[yellow]interrupted: finished documents are saved; run the same command again to resume[/yellow]")
         raise typer.Exit(130)
+
+
+def _crossyear(store, db_path: Path) -> str | None:
+    """Cross-year checks over everything the store holds (`extractor crossyear` prints them)."""
+    try:
+        from .series import run_crossyear, summary_line  # noqa: PLC0415
+    except ImportError:  # the series commands are optional (pyarrow)
+        return None
+    return summary_line(run_crossyear(store, db_path))
 
 
 @app.command()

@@ -24,7 +24,8 @@ def report(
     if not db.exists():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     paths = build_report(db, out)
-    console.print(f"wrote {len(paths) - 1} document page(s) and {paths[0]}")
+    series = sum(1 for p in paths[1:] if p.name.startswith("series-"))
+    console.print(f"wrote {len(paths) - 1 - series} document page(s), {series} series page(s) and {paths[0]}")
 
 
 @app.command()

@@ -25,13 +25,15 @@ from markupsafe import Markup
 from .. import __version__
 from ..review.decisions import OPEN_STATUSES, Reviewed, apply_reviews
 from ..store import Store
+from .series import SourceCache, body_page, series_filename, series_summary
 from .view import CLASS_LABELS, DocPage, build_page
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
-__all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page"]
+__all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page",
+           "cross_years", "series_filename", "render_series"]
 
 
 def _datetime(ts: Any) -> str:
@@ -111,10 +113,23 @@ def index_rows(store: Store, href: Any = None) -> tuple[list[dict[str, Any]], li
     return docs, reviewed
 
 
+def cross_years(store: Store, records: Iterable[Any]) -> Any:
+    """Cross-year checks over ``records`` (decisions applied), bodies from the mapping file beside
+    the database when there is one (see :mod:`extractor.crossyear`)."""
+    from ..bodies import default_mapping_path, load_mapping  # noqa: PLC0415
+    from ..crossyear import evaluate  # noqa: PLC0415
+
+    return evaluate(records, load_mapping(default_mapping_path(store.path)))
+
+
 def render_index(store: Store, *, env: Environment | None = None, href: Any = None, template: str = "index.html",
-                 **ctx: Any) -> str:
+                 series_href: Any = series_filename, **ctx: Any) -> str:
     env = env or environment()
     docs, reviewed = index_rows(store, href)
+    doc_href = href or (lambda r: doc_filename(r.document.name, r.document.sha256))
+    series, series_years = series_summary(cross_years(store, [rv.record for rv in reviewed]), doc_href, series_href)
+    ctx.setdefault("series", series)
+    ctx.setdefault("series_years", series_years)
     by_class: Counter[str] = Counter()
     for rv in reviewed:
         by_class.update(f.classification for f in rv.record.findings if f.status in OPEN_STATUSES)
@@ -126,6 +141,23 @@ def render_index(store: Store, *, env: Environment | None = None, href: Any = No
         **ctx)
 
 
+def render_series(store: Store, filename: str, *, env: Environment | None = None, doc_href: Any = None,
+                  index_href: str = "index.html", sources: SourceCache | None = None) -> str | None:
+    """The page of the body whose series page is ``filename`` (None when there is no such body):
+    every cross-year finding with both reports' source passages side by side."""
+    from ..reviewed import reviewed_records  # noqa: PLC0415
+
+    env = env or environment()
+    records = {r.document.sha256: r for r in reviewed_records(store)}
+    cross = cross_years(store, records.values())
+    body = next((b for b in cross.series if series_filename(b) == filename), None)
+    if body is None:
+        return None
+    doc_href = doc_href or (lambda r: doc_filename(r.document.name, r.document.sha256))
+    page = body_page(body, cross, records, sources or SourceCache(), doc_href)
+    return env.get_template("series.html").render(page=page, index_href=index_href)
+
+
 def build_report(db: str | Path, out: str | Path, *, on_page: Any = None) -> list[Path]:
     """Write ``index.html`` and one page per document into ``out``; returns the files written."""
     out_dir = Path(out)
@@ -134,17 +166,29 @@ def build_report(db: str | Path, out: str | Path, *, on_page: Any = None) -> lis
     written: list[Path] = []
     with Store(db) as store:
         reviews = _by_doc(store.reviews())
+        sources = SourceCache()
+        records: dict[str, Any] = {}
         for d in store.documents():
             rec = store.record(d["sha256"])
             if rec is None:
                 continue
             rv = apply_reviews(rec, reviews.get(rec.document.sha256, []))
-            page = build_page(rv)
+            page = build_page(rv, sources.get(rv.original))
+            records[rec.document.sha256] = rv.record
             path = out_dir / doc_filename(rec.document.name, rec.document.sha256)
             _write(path, render_document(page, env=env))
             written.append(path)
             if on_page:
                 on_page(path, page)
+        cross = cross_years(store, records.values())
+        doc_href = lambda r: doc_filename(r.document.name, r.document.sha256)  # noqa: E731
+        for body, s in cross.series.items():
+            if sum(len(v) for v in s.years.values()) + len(s.unplaced) < 2:
+                continue
+            path = out_dir / series_filename(body)
+            _write(path, env.get_template("series.html").render(
+                page=body_page(body, cross, records, sources, doc_href), index_href="index.html"))
+            written.append(path)
         index = out_dir / "index.html"
         _write(index, render_index(store, env=env))
         written.insert(0, index)

@@ -43,6 +43,7 @@ CLASS_LABELS = {
     "ambiguous": "ambiguous",
     "disagreement": "disagreement",
     "narrative": "narrative",
+    "reviewer_question": "reviewer's question",
     "ok": "ok",
 }
 TABLE_TITLES = {

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ..report import environment, render_document, render_index
+from ..report import environment, render_document, render_index, render_series, series_filename
 from ..report.view import DocPage, FindingView, Source, build_page, load_source
 from ..store import Store
 from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision
@@ -234,7 +234,18 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
     @app.get("/report", response_class=HTMLResponse)
     def report() -> HTMLResponse:
         with store() as st:
-            return HTMLResponse(render_index(st, env=env, href=lambda r: f"/doc/{r.document.sha256}"))
+            return HTMLResponse(render_index(st, env=env, href=lambda r: f"/doc/{r.document.sha256}",
+                                             series_href=lambda body: f"/series/{series_filename(body)}"))
+
+    @app.get("/series/{name}", response_class=HTMLResponse)
+    def series(name: str) -> HTMLResponse:
+        """A body's reports across years: each cross-year finding with both source passages side by side."""
+        with store() as st:
+            html = render_series(st, name, env=env, doc_href=lambda r: f"/doc/{r.document.sha256}",
+                                 index_href="/report")
+        if html is None:
+            raise HTTPException(404, f"no series {name}")
+        return HTMLResponse(html)
 
     @app.get("/api/queue")
     def api_queue(show: str = "open") -> JSONResponse:
