@@ -1089,6 +1089,10 @@ def check_sum(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None
                          rules=rules)
     complete = bool(_OTHER_PART.match(_WS_RE.sub("", f.parts[-1].label or "")))
     channels = all(p.metric.startswith("items_published.") for p in f.parts)
+    if f.producer == "model" and not getattr(f, "anchor", ""):
+        return _advisory("N.SUM", f, f"the parts of {f.metric} add up to {s}, not the stated total {f.value}",
+                         "the model's reading of the sum is not confirmed by the deterministic reader",
+                         arithmetic=arith, operands=ops, rules=rules)
     if s > total:
         msg = f"the parts of {f.metric} add up to {s}, more than the stated total {f.value}"
         if channels:
@@ -1368,6 +1372,39 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
     return out
 
 
+_KNOWN_ROOTS = frozenset({
+    "applications_received", "applications_closed", "carried_over", "carried_forward", "reviews", "lawsuits",
+    "items_published", "fees",
+})
+
+
+def confirm_model_facts(facts: list[Fact]) -> None:
+    """A model fact's metric is proven only where the deterministic reading agrees: a grounded parser
+    fact over the same characters with the same value and the same metric (for a sum, the same parts).
+    Then the model fact takes that reading's anchor and scope; otherwise it has no anchor, so whatever
+    it disagrees with is advisory. (Model facts never confirm each other.)"""
+    parsed: dict[str, list[Fact]] = {}
+    for g in _flat(f for f in facts if f.producer == "parser"):
+        if g.grounded is not False and g.span is not None:
+            parsed.setdefault(str(Decimal(str(g.value)).normalize()), []).append(g)
+    for f in _flat(f for f in facts if f.producer == "model"):
+        f.anchor, f.scope = "", ""
+        if f.grounded is False or f.span is None:
+            continue
+        for g in parsed.get(str(Decimal(str(f.value)).normalize()), ()):
+            if not _overlap(f.span, g.span) or g.kind != f.kind:
+                continue
+            if f.parts and [str(p.value) for p in f.parts] != [str(p.value) for p in g.parts]:
+                continue
+            if g.metric == f.metric:
+                f.anchor, f.scope = g.anchor, g.scope
+            elif f.kind == "sum" and f.parts and not g.anchor and not f.metric.split(".")[0] in _KNOWN_ROOTS:
+                f.anchor, f.scope = "parser/sum", g.scope  # the same sum, both under a printed label
+            else:
+                continue
+            break
+
+
 def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, *, layout: Any = None) -> list[Finding]:
     """Every narrative rule over ``facts`` (any producer). Sets ``span``/``grounded`` on the facts."""
     rules = load_rules()
@@ -1376,6 +1413,7 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
     sec_ranges = {s.key: (s.start, s.end) for s in getattr(layout, "sections", [])} if layout is not None else {}
     for f in facts:
         out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
+    confirm_model_facts(facts)
     for f in facts:
         if f.grounded is False:
             continue  # an ungrounded fact is not evidence for anything else
