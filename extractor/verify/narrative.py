@@ -800,10 +800,12 @@ class _Finder:
         """"…11796件，占41.53%": shares of a total printed before them (this sentence or the one
         before). The total is the printed count that the shares fit; it is established when it fits
         two or more of them, and then a share that does not fit is a finding that can block."""
+        text = self.doc.text
         shares = [
             (i - 1, i) for i, t in enumerate(toks)
             if t.unit == "%" and i > 0 and i not in used and i - 1 not in used
-            and _SHARE.match(t.label) and toks[i - 1].unit not in ("%", "") and not toks[i - 1].approx
+            and (_SHARE.match(t.label) or (not t.label and text[toks[i - 1].end : t.start].strip() in ("(", "（")))
+            and toks[i - 1].unit not in ("%", "") and not toks[i - 1].approx
         ]
         if not shares:
             return
