@@ -80,8 +80,9 @@ def _load(env_dir: str) -> Vocabulary:
     data: dict[str, Any] = yaml.safe_load(Path(rules_dir() / VOCABULARY_FILE).read_text(encoding="utf-8"))
     scopes: list[tuple[str, re.Pattern[str]]] = []
     for kind in ("subset", "extra", "topic", "subunit", "period"):
-        for pat in data.get("scope", {}).get(kind, []):
-            scopes.append((kind, re.compile(pat)))
+        pats = data.get("scope", {}).get(kind, [])
+        if pats:  # one alternation per kind: one search per kind
+            scopes.append((kind, re.compile("|".join(f"(?:{p})" for p in pats))))
     metrics = []
     for key, m in data["metrics"].items():
         metrics.append(Metric(
