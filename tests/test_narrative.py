@@ -410,3 +410,31 @@ def test_a_columns_own_count_is_not_the_reports_published_total():
     assert [(f.value, f.scope) for f in facts if f.metric == "items_published"] == [(1200, ""), (77, "topic:专栏")]
     assert not by_rule(findings, "N.SAME_QUANTITY", "FAIL")
     assert [f.status for f in by_rule(findings, "N.SAME_QUANTITY")] == ["ADVISORY"]
+
+
+# --- a model fact blocks only where the deterministic reading agrees ---------------------------------
+
+
+def test_a_model_fact_whose_metric_the_vocabulary_does_not_confirm_never_blocks():
+    text = "信息公开类行政诉讼立案731件，其中，未经复议直接起诉442件，复议后起诉289件。"
+    d = doc_of(text)
+    lay = _Layout(len(d.text))
+    rec = _record({"table4": {"review": {"total": 813}, "litigation_direct": {"total": 442},
+                              "litigation_after_review": {"total": 289}}})
+    wrong = _model_fact(metric="reviews", value=442, quote="未经复议直接起诉442件")  # a lawsuit read as a review
+    findings = check_facts(d, find_facts(d, lay) + [wrong], rec, layout=lay)
+    (tm,) = [f for f in by_rule(findings, "N.TABLE_MATCH") if f.scope == "fact reviews"]
+    assert tm.status == "ADVISORY" and "not confirmed" in tm.message
+    assert not [f for f in findings if f.status == "FAIL"]
+
+
+def test_a_model_fact_the_deterministic_reading_confirms_can_block():
+    text = "全年收到政府信息公开申请5件，办结5件。"
+    d = doc_of(text)
+    lay = _Layout(len(d.text))
+    rec = _record({"table3": {"new_received": {"total": 5}, "total": {"total": 0}}})
+    parsed = find_facts(d, lay)
+    model = _model_fact(metric="applications_closed", value=5, quote="办结5件")
+    findings = check_facts(d, parsed + [model], rec, layout=lay)
+    assert model.anchor and model.scope == ""
+    assert {f.status for f in by_rule(findings, "N.TABLE_MATCH") if f.scope == "fact applications_closed"} == {"FAIL"}
