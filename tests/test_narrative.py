@@ -438,3 +438,74 @@ def test_a_model_fact_the_deterministic_reading_confirms_can_block():
     findings = check_facts(d, parsed + [model], rec, layout=lay)
     assert model.anchor and model.scope == ""
     assert {f.status for f in by_rule(findings, "N.TABLE_MATCH") if f.scope == "fact applications_closed"} == {"FAIL"}
+
+
+# --- the misreadings the vocabulary prevents (patterns seen in real reports, our own sentences) -------
+
+
+def test_sibling_categories_are_not_restatements_of_the_items_published():
+    _, facts, findings = facts_and_findings(
+        "全年制作政府信息总数1873条，其中主动公开425条，作为依申请公开信息数46条，不予公开1402条。")
+    assert not by_rule(findings, "N.SAME_QUANTITY")
+    assert [f.status for f in by_rule(findings, "N.SUM")] == ["PASS"]
+    assert not [f for f in facts if f.metric == "items_published" and f.value in (46, 1402)]
+
+
+def test_a_topics_count_is_not_the_reports_total():
+    _, facts, findings = facts_and_findings(
+        "全年主动公开政府信息3000条。\n（三）重点领域信息公开\n在重点领域信息公开方面，全年公开信息1654条。")
+    topic = next(f for f in facts if f.value == 1654)
+    assert topic.scope.startswith("topic:")
+    assert [f.status for f in by_rule(findings, "N.SAME_QUANTITY")] == ["ADVISORY"]
+
+
+def test_lawsuits_are_not_reviews_and_concluded_cases_are_not_filed_ones():
+    rec = _record({"table4": {"review": {"total": 813}, "litigation_direct": {"total": 442},
+                              "litigation_after_review": {"total": 289}}})
+    _, facts, findings = facts_and_findings(
+        "信息公开类行政复议813件。信息公开类行政诉讼立案731件，其中，未经复议直接起诉442件，复议后起诉289件。"
+        "一审行政诉讼案件687件，结果纠正23件，纠错率3.35%。", rec)
+    metrics = {(f.metric, f.value) for f in facts for f in [f, *f.parts]}
+    assert ("reviews", 442) not in metrics and ("reviews", 289) not in metrics
+    assert {("lawsuits.direct", 442), ("lawsuits.after_review", 289), ("lawsuits_concluded", 687)} <= metrics
+    assert not [f for f in findings if f.status in ("FAIL", "ADVISORY")]
+
+
+def test_a_time_limit_is_not_a_count():
+    _, facts, _ = facts_and_findings("各单位收到的政府信息公开申请要求在2个工作日内录入办理平台。")
+    assert not [f for f in facts if f.value == 2]
+
+
+def test_an_extra_item_and_a_nested_breakdown_are_not_parts():
+    _, facts, findings = facts_and_findings(
+        "安排项目150项，其中新开工项目100项（其中民生项目60项），续建项目50项，另外安排预备项目60项。")
+    assert _sums(facts) == {(150, (100, 50))}
+    assert [f.status for f in by_rule(findings, "N.SUM")] == ["PASS"]
+
+
+def test_a_rate_off_its_printed_precision_fails_and_one_within_it_passes():
+    _, _, findings = facts_and_findings("一审行政诉讼案件687件，结果纠正23件，纠错率3.14%。")
+    (f,) = by_rule(findings, "N.RATE")
+    assert f.status == "FAIL" and "3.35" in f.message
+    _, _, findings = facts_and_findings("一审行政诉讼案件687件，结果纠正23件，纠错率3.35%。")
+    assert [f.status for f in by_rule(findings, "N.RATE")] == ["PASS"]
+
+
+def test_shares_of_a_printed_total_are_checked_and_one_off_share_fails():
+    text = "共答复申请200件。其中予以公开100件，占50.00%；不予公开60件，占30.00%；其他处理40件，占25.00%。"
+    _, _, findings = facts_and_findings(text)
+    assert sorted(f.status for f in by_rule(findings, "N.RATE")) == ["FAIL", "PASS", "PASS"]
+
+
+def test_a_named_subject_other_than_the_body_is_advisory_against_the_table():
+    rec = _record({"table3": {"new_received": {"total": 95}}})
+    _, _, findings = facts_and_findings("2024年，区政府办代表区政府受理政府信息公开申请17件。", rec)
+    (tm,) = by_rule(findings, "N.TABLE_MATCH")
+    assert tm.status == "ADVISORY" and "named:区政府办" in tm.message
+
+
+def test_the_parts_after_a_subset_clause_belong_to_the_outer_total():
+    _, facts, findings = facts_and_findings(
+        "共完成答复1453件，包括上年结转申请30件，其中予以公开966件，不予公开81件。")
+    assert not [f for f in facts if f.kind == "sum" and f.value == 30]
+    assert not [f for f in findings if f.status == "FAIL"]

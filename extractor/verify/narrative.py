@@ -533,6 +533,18 @@ _EXTRA = re.compile(r"另外|另有|此外|以外|另")
 _CLOSE_PAREN = re.compile(r"[)）]")
 _RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
 _SHARE = re.compile(r"^(?:占|占比|比例为|比重为)")
+_SUBSET_LEAD = re.compile(r"^(?:包括|包含|含|其中)")
+
+
+def _open_paren_before(text: str, pos: int, start: int) -> bool:
+    """Whether ``pos`` lies inside a parenthesis opened after ``start`` (and not closed before it)."""
+    depth = 0
+    for ch in text[max(start, pos - 80) : pos]:
+        if ch in "(（":
+            depth += 1
+        elif ch in ")）" and depth:
+            depth -= 1
+    return depth > 0
 _PAREN_OPEN = "(（"
 _PAREN_CLOSE = ")）"
 # Every zero statement starts with one of these words: a sentence without them has none.
@@ -687,6 +699,8 @@ class _Finder:
             total = toks[ti]
             if total.unit == "%" or q - total.end > 16:
                 continue
+            if _SUBSET_LEAD.match(total.label) or _open_paren_before(text, total.clause_start, sa):
+                continue  # "答复1453件，包括上年结转30件，其中…": the parts are not of the 30
             parts_i = self.sum_parts(toks, ti, q, sb, metrics, readings)
             if not parts_i:
                 continue
