@@ -509,3 +509,14 @@ def test_the_parts_after_a_subset_clause_belong_to_the_outer_total():
         "共完成答复1453件，包括上年结转申请30件，其中予以公开966件，不予公开81件。")
     assert not [f for f in facts if f.kind == "sum" and f.value == 30]
     assert not [f for f in findings if f.status == "FAIL"]
+
+
+def test_shares_rounded_to_add_up_to_100_are_advisory_not_errors():
+    text = "共收到申请1046件。其中，网上862件，占比82.4%；信函171件，占比16.3%；当面13件，占比1.3%。"
+    _, _, findings = facts_and_findings(text)  # 13/1046 = 1.24 %, pushed to 1.3 % so the three add to 100
+    assert sorted(f.status for f in by_rule(findings, "N.RATE")) == ["ADVISORY", "PASS", "PASS"]
+
+
+def test_a_rate_is_not_paired_with_a_count_from_another_statement():
+    _, facts, findings = facts_and_findings("发布政策解读信息28条；办结网民留言857条，办结率达91.65%。")
+    assert not by_rule(findings, "N.RATE")

@@ -534,6 +534,7 @@ _CLOSE_PAREN = re.compile(r"[)）]")
 _RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
 _SHARE = re.compile(r"^(?:占|占比|比例为|比重为)")
 _SUBSET_LEAD = re.compile(r"^(?:包括|包含|含|其中)")
+_STATEMENT_BREAK = re.compile(r"[；;。]")
 
 
 def _open_paren_before(text: str, pos: int, start: int) -> bool:
@@ -553,6 +554,12 @@ _ZERO_HINT = re.compile(r"[没未无]")
 _HEADING_MAX = 60
 # How far back a statement's sentence is read for its scope and its ties (keeps long runs linear).
 _WINDOW = 240
+
+
+def _one_unit_off(num: Number, den: Number, printed: _Tok) -> bool:
+    """The printed rate is within one unit of its last digit of num / den × 100."""
+    exact = Decimal(str(num)) / Decimal(str(den)) * 100
+    return abs(exact - Decimal(str(printed.value))) <= Decimal(1).scaleb(-printed.decimals)
 
 
 def rate_fits(num: Number, den: Number, printed: Number, decimals: int) -> bool:
@@ -836,15 +843,21 @@ class _Finder:
         if best is None:
             return
         established = len(fits) >= 2
+        # shares printed so that they add up to 100 %: one of them may be pushed by one unit of its
+        # last digit (largest-remainder rounding) — advisory, not a published error
+        to_100 = len(shares) >= 2 and sum(Decimal(str(toks[p].value)) for _, p in shares) == 100
         den_fact = self.tok_fact(best, None)
-        for n, p in shares:
+        for k, (n, p) in enumerate(shares):
             num = toks[n]
             nf = self.tok_fact(num, readings[n], scope=scopes[n])
             df = den_fact.model_copy()
+            anchor = f"share/{len(fits)}" if established else ""
+            if anchor and to_100 and k not in fits and _one_unit_off(num.value, best.value, toks[p]):
+                anchor += "/rounded-to-100"
             self.facts.append(self.fact(
                 f"{nf.metric}占比", toks[p].value, "%", num.clause_start, toks[p].end, kind="rate",
                 parts=[nf, df], rate_of=[nf.metric, df.metric], decimals=toks[p].decimals, label="占",
-                anchor=f"share/{len(fits)}" if established else "", scope=scopes[n],
+                anchor=anchor, scope=scopes[n],
             ))
             used.update([n, p])
 
@@ -869,7 +882,11 @@ class _Finder:
                 return bool((pattern is not None and pattern.search(lab)) or (stem and stem in lab))
 
             num_i = next((j for j in range(i - 1, -1, -1) if toks[j].unit != "%" and is_num(j)), None)
-            if num_i is None or num_i == 0 or toks[num_i - 1].unit != toks[num_i].unit:
+            if (num_i is None or num_i == 0 or toks[num_i - 1].unit != toks[num_i].unit
+                    or toks[num_i].value > toks[num_i - 1].value
+                    or _STATEMENT_BREAK.search(self.doc.text, toks[num_i - 1].end, toks[num_i].start)):
+                # no numerator, or its denominator is not printed with it (a larger count, in the same
+                # statement): the rate is kept as printed, unchecked
                 self.facts.append(self.tok_fact(t, Reading(name), scope=scopes[i]))
                 used.add(i)
                 continue
@@ -1100,6 +1117,10 @@ def check_sum(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None
     rel = ">" if s > total else "<"
     arith = f"{arithmetic} = {s} {rel} {f.value}"
     if implicit:
+        if s < total:  # a list without 其中 below the total is most likely another breakdown
+            return _finding("N.SUM", f, "NOT_ASSESSABLE", f"a list after the total {f.value} adds up to {s}: "
+                            "another breakdown (no 其中)", arithmetic=arith, operands=ops, severity="info",
+                            classification="ok", rules=rules)
         return _advisory("N.SUM", f, f"a list after the total {f.value} adds up to {s}",
                          "the list has no 其中: it may be another breakdown", arithmetic=arith, operands=ops,
                          rules=rules)
@@ -1149,7 +1170,10 @@ def check_rate(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | Non
                         operands=ops, rules=rules)
     values = {"printed": f.value, "computed": computed}
     msg = f"{arithmetic}, printed {f.value}% (±{q / 2})"
-    why = "" if getattr(f, "anchor", "") else "the numerator and denominator are not proven (rate not in the vocabulary, or not printed right before it)"
+    anchor = getattr(f, "anchor", "")
+    why = "" if anchor else "the numerator and denominator are not proven (rate not in the vocabulary, or not printed right before it)"
+    if anchor.endswith("/rounded-to-100"):
+        why = "the shares are printed to add up to 100 % (one pushed by a unit of its last digit)"
     why = why or ("its quote is not grounded" if f.grounded is False else "")
     if why:
         return _advisory("N.RATE", f, msg, why, arithmetic=f"{arithmetic} ≠ {f.value}%", operands=ops, values=values,
