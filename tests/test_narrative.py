@@ -520,3 +520,16 @@ def test_shares_rounded_to_add_up_to_100_are_advisory_not_errors():
 def test_a_rate_is_not_paired_with_a_count_from_another_statement():
     _, facts, findings = facts_and_findings("发布政策解读信息28条；办结网民留言857条，办结率达91.65%。")
     assert not by_rule(findings, "N.RATE")
+
+
+def test_narrative_counts_are_compared_with_a_legacy_table_by_indicator_key():
+    rec = Record(document=DocumentInfo(name="fixture"), format="legacy")
+    rec.tables["legacy"] = Table(key="legacy", template="legacy", cells=[
+        Cell(table="legacy", row="L0", col="year", label="受理政府信息公开申请总数", key="applications_received",
+             value=12, kind="number"),
+        Cell(table="legacy", row="L1", col="year", label="政府门户网站公开信息数", key="published_website",
+             value=300, kind="number"),
+    ])
+    _, _, findings = facts_and_findings("全年共收到政府信息公开申请13件。全年通过政府网站主动公开政府信息300条。", rec)
+    tm = {f.scope: f.status for f in by_rule(findings, "N.TABLE_MATCH")}
+    assert tm == {"fact applications_received": "FAIL", "fact items_published.website": "PASS"}
