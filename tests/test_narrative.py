@@ -533,3 +533,13 @@ def test_narrative_counts_are_compared_with_a_legacy_table_by_indicator_key():
     _, _, findings = facts_and_findings("全年共收到政府信息公开申请13件。全年通过政府网站主动公开政府信息300条。", rec)
     tm = {f.scope: f.status for f in by_rule(findings, "N.TABLE_MATCH")}
     assert tm == {"fact applications_received": "FAIL", "fact items_published.website": "PASS"}
+
+
+def test_another_years_figure_is_not_this_years_quantity():
+    d = doc_of("2022年全年主动公开政府信息3000条。2023年全年主动公开政府信息3500条。")
+    lay = _Layout(len(d.text))
+    lay.year = 2023
+    facts = find_facts(d, lay)
+    findings = check_facts(d, facts, layout=lay)
+    assert [(f.value, f.scope) for f in facts] == [(3000, "period:2022年"), (3500, "")]
+    assert [f.status for f in by_rule(findings, "N.SAME_QUANTITY")] == ["ADVISORY"]

@@ -576,6 +576,7 @@ class _Finder:
         self.doc = doc
         self.layout = layout
         self.organ = getattr(layout, "organ", None)
+        self.year = getattr(layout, "year", None)
         self.sections = [(s.start, s.end, s.key) for s in getattr(layout, "sections", [])]
         self.facts: list[Fact] = []
         self.soft: set[int] = set()
@@ -679,7 +680,7 @@ class _Finder:
                                    sentence=before + text[t.start : t.end])
             readings.append(r)
             scopes.append(scope_of(t.label, before, organ=self.organ, channel_context=t.prev_clause,
-                                   heading=self.heading))
+                                   heading=self.heading, year=self.year))
             prev = r.metric
         return readings, scopes
 
@@ -930,7 +931,7 @@ class _Finder:
                 if metrics == ("applications_received",) and _CASE_WORD.search(m.group()):
                     continue  # "未收到…行政复议的申请": no review, said by the patterns below
                 scope = scope_of("", text[max(sa, m.start() - _WINDOW) : m.start()], organ=self.organ,
-                                 heading=self.heading)
+                                 heading=self.heading, year=self.year)
                 for metric in metrics:
                     if metric in seen:
                         continue

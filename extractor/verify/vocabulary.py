@@ -137,7 +137,19 @@ def subject_scope(clause_text: str, organ: str | None) -> str:
     return f"named:{s}"
 
 
-def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_context: str = "", heading: str = "") -> str:
+_YEAR = re.compile(r"(?<![较比至到])(?<!同比)(20\d\d)年(?!度?[以之]?前)")
+
+
+def other_year(text: str, year: int | None) -> str:
+    """The last year named in ``text`` when it is not the report's ``year`` ("2022年…" in a 2023 report)."""
+    if not year:
+        return ""
+    years = _YEAR.findall(text)
+    return years[-1] if years and int(years[-1]) != year else ""
+
+
+def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_context: str = "", heading: str = "",
+             year: int | None = None) -> str:
     """The scope of a statement: its own clause's words first, then the sentence before it, then the
     heading of its paragraph (topic and sub-unit words only)."""
     vocab = load_vocabulary()
@@ -156,6 +168,9 @@ def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_con
             m = pat.search(sentence)
             if m:
                 return f"{kind}:{m.group()}"
+    y = other_year(sentence + label, year)
+    if y:
+        return f"period:{y}年"
     heading = _WS.sub("", heading)
     if heading:
         for kind, pat in vocab.scopes:
