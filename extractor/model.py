@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Producer = Literal["parser", "model", "reviewer"]
 CellKind = Literal["number", "zero", "empty", "not_applicable", "text", "ambiguous"]
-Status = Literal["PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE"]
+# ADVISORY: a check that does not hold but cannot prove a problem (e.g. two narrative statements that
+# may not count the same quantity): shown to reviewers, never blocks acceptance.
+Status = Literal["PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE", "ADVISORY"]
 Decision = Literal["accepted", "needs_review", "failed"]
 Classification = Literal[
     "ok",
@@ -24,6 +26,7 @@ Classification = Literal[
     "ambiguous",  # several readings fit; a reviewer must choose
     "disagreement",  # parser and model read different values
     "narrative",  # a narrative statement that does not check out
+    "printed_blank",  # cells the report prints blank (kept blank, never 0) where the identities hold with 0
 ]
 Number = int | Decimal
 
@@ -119,6 +122,12 @@ class Fact(BaseModel):
     label: str = ""  # the printed label, when ``metric`` is a canonical key
     approximate: bool = False  # printed as an approximation ("300余条", "40多家"): never summed or matched
     implicit: bool = False  # a sum whose parts follow the total in a separate list (no 其中)
+    # How ``metric`` is known: the id of the vocabulary anchor (rules/narrative_vocabulary.yaml) that
+    # proves it, "" when the key is a guess (a guessed key never blocks acceptance).
+    anchor: str = ""
+    # Whose count it is: "" for the report's own body and period; else the scope word that narrows it
+    # (其中, 各乡镇, 专栏, a named unit, ...). Only report-wide facts are compared with the tables.
+    scope: str = ""
 
 
 class Operand(BaseModel):
@@ -141,6 +150,9 @@ class Finding(BaseModel):
     arithmetic: str = ""  # e.g. "5 + 0 ≠ 0 + 0"
     operands: list[Operand] = Field(default_factory=list)
     values: dict[str, Any] = Field(default_factory=dict)  # competing values (parser / model / reviewer)
+    # The cause this finding belongs to (extractor/verify/groups.py): findings with one group key are
+    # one question for a reviewer (e.g. a total row printed 0 breaks four identities). "" = not grouped.
+    group: str = ""
 
 
 class DocumentInfo(BaseModel):

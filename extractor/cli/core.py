@@ -18,6 +18,7 @@ from ..batch import discover, run_batch
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
 from ..pipeline import extract
+from ..verify.groups import groups_of
 from ..store import Store
 
 console = Console(stderr=True)
@@ -148,6 +149,14 @@ def check(
         out_console.print(f"  · skipped: {s}")
     for key, table in rec.tables.items():
         out_console.print(_render_table(key, table))
+    groups = groups_of(rec)  # one question per cause (verify/groups.py)
+    if groups:
+        qt = RTable(title="questions (findings grouped by cause)", show_lines=False)
+        for col in ("", "question", "findings", "rules"):
+            qt.add_column(col, overflow="fold")
+        for g in sorted(groups, key=lambda g: not g.blocking):
+            qt.add_row("open" if g.blocking else "advisory", g.key, str(len(g.findings)), ", ".join(g.rules))
+        out_console.print(qt)
     shown = [f for f in rec.findings if all_findings or f.status != "PASS"]
     if shown:
         ft = RTable(title="findings", show_lines=False)

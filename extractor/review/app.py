@@ -1,7 +1,8 @@
 """The local review app: a queue of open findings, one decision per finding, kept in the run's database.
 
 Server-rendered pages (Jinja, the report's stylesheet and document page), a few lines of JS for the
-keys (j/k move, a accept, c correct, s confirm a source inconsistency, o open the document, u reopen).
+keys (j/k move, a accept, c correct, s confirm a source inconsistency, o open the document, u reopen;
+A / S accept or confirm every open finding of the selected finding's question at once).
 Decisions go to the store's ``reviews`` table keyed by (document SHA-256, finding id) and are applied
 whenever a page or an export is computed, so they survive ``extractor run --force``.
 
@@ -30,6 +31,12 @@ from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, pr
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHOWS = ("open", "settled", "all")
+GROUP_ACTIONS = ("accept", "confirm_source")  # a correction names one cell: never applied to a whole question
+
+
+def group_key(f: Any) -> str:
+    """The question a finding belongs to (verify/groups.py sets ``Finding.group``); its own id else."""
+    return getattr(f, "group", "") or f.id
 
 
 @dataclass
@@ -149,7 +156,13 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
                     fv, n = v, i
                     break
         counts = {"open": sum(len(rv.open) for rv in reviewed),
-                  "settled": sum(len(rv.settled) for rv in reviewed)}
+                  "settled": sum(len(rv.settled) for rv in reviewed),
+                  # one question per cause: the open findings' groups
+                  "questions": sum(len({group_key(f) for f in rv.open}) for rv in reviewed)}
+        group: list[Any] = []
+        if sel is not None and sel.open:
+            rv = next(r for r in reviewed if r.original.document.sha256 == sel.sha256)
+            group = [f for f in rv.open if group_key(f) == group_key(sel.finding)]
         counts["all"] = counts["open"] + counts["settled"]
         accepted = sum(1 for rv in reviewed if rv.record.decision == "accepted")
         tpl = env.get_template("queue.html")
@@ -160,6 +173,7 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
             next_item=(items[idx + 1] if sel is not None and idx + 1 < len(items) else None),
             reviewer=(form or {}).get("reviewer") or who(request), form=form or {}, counts=counts,
             documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path),
+            group=group, group_key=group_key,
         )
         return HTMLResponse(html, status_code=status_code)
 
@@ -203,6 +217,47 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
             st.put_review(doc, fid, action, **kw)
         label = {"accept": "accepted", "correct": "corrected", "confirm_source": "source inconsistency confirmed"}
         q = {"show": show, "doc": doc, "id": fid, "msg": f"{label[action]}: {fid}"}
+        if scope:
+            q["scope"] = scope
+        resp = RedirectResponse("/queue?" + urlencode(q), status_code=303)
+        resp.set_cookie("reviewer", reviewer.strip(), max_age=3600 * 24 * 365, samesite="strict")
+        return resp
+
+    @app.post("/decide-group")
+    def decide_group(
+        request: Request,
+        doc: str = Form(...), group: str = Form(...), action: str = Form(...),
+        reviewer: str = Form(""), comment: str = Form(""), fid: str = Form(""), show: str = Form("open"),
+        scope: str = Form(""),
+    ) -> Response:
+        """Settle every open finding of one question (a group, see verify/groups.py) at once: accept
+        them as extracted, or confirm that the published report itself is inconsistent. Each finding
+        gets its own decision (same checks as one by one); nothing is stored unless all pass."""
+        form = {"reviewer": reviewer, "comment": comment, "action": action}
+        if action not in GROUP_ACTIONS:
+            return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=fid or None,
+                                error=f"a question is settled at once only by {' or '.join(GROUP_ACTIONS)}",
+                                form=form, status_code=422)
+        with store() as st:
+            rec = st.record(doc)
+            if rec is None:
+                raise HTTPException(404, f"no document {doc}")
+            rv = apply_reviews(rec, st.reviews(doc))
+            members = [f for f in rv.open if group_key(f) == group]
+            if not members:
+                return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=fid or None,
+                                    error=f"no open finding in question {group!r}", form=form, status_code=422)
+            try:
+                decisions = [(f.id, prepare_decision(rv, f.id, action, reviewer=reviewer, comment=comment))
+                             for f in members]
+            except DecisionError as exc:
+                return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=fid or None,
+                                    error=str(exc), form=form, status_code=422)
+            for finding_id, kw in decisions:
+                st.put_review(doc, finding_id, action, **kw)
+        label = {"accept": "accepted", "confirm_source": "source inconsistency confirmed"}
+        q = {"show": show, "doc": doc, "id": fid or members[0].id,
+             "msg": f"{label[action]}: {len(members)} finding(s) of one question ({group})"}
         if scope:
             q["scope"] = scope
         resp = RedirectResponse("/queue?" + urlencode(q), status_code=303)

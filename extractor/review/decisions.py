@@ -318,11 +318,13 @@ def _decide(rec: Record, original: Record, open_: list[Finding], settled: list[t
     reasons: list[str] = []
     if not rec.tables:
         reasons.append("no report table found")
-    by_class: dict[str, list[str]] = {}
+    by_class: dict[str, list[Finding]] = {}
     for f in open_:
-        by_class.setdefault(f.classification, []).append(f.rule)
-    for cls, rules in sorted(by_class.items()):
-        reasons.append(f"{cls}: {len(rules)} open finding(s) ({', '.join(sorted(set(rules)))})")
+        by_class.setdefault(f.classification, []).append(f)
+    for cls, fs in sorted(by_class.items()):
+        questions = len({f.group or f.id for f in fs})  # one question per cause (verify/groups.py)
+        reasons.append(f"{cls}: {questions} open question(s), {len(fs)} open finding(s) "
+                       f"({', '.join(sorted({f.rule for f in fs}))})")
     if reasons:
         rec.decision = "needs_review"
         rec.reasons = reasons

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..model import Record
+from .groups import group_findings
 
 
 def decide(record: Record) -> None:
@@ -15,20 +16,22 @@ def decide(record: Record) -> None:
     reasons: list[str] = []
     if not record.tables:
         reasons.append("no report table found")
-    problems = [f for f in record.findings if f.status in ("FAIL", "UNCERTAIN")]
-    by_class = Counter(f.classification for f in problems)
+    # one question per cause (verify/groups.py); ADVISORY findings never block
+    groups = [g for g in group_findings(record) if g.blocking]
+    problems = [f for g in groups for f in g.findings if f.status in ("FAIL", "UNCERTAIN")]
     by_rule = Counter(f.rule for f in problems)
-    if by_class.get("source_inconsistency"):
-        rules = sorted({f.rule for f in problems if f.classification == "source_inconsistency"})
-        reasons.append(
-            f"source_inconsistency: the published report breaks {by_class['source_inconsistency']} "
-            f"identity check(s) ({', '.join(rules)}); numbers kept as printed"
-        )
-    for cls, n in sorted(by_class.items()):
+    by_class: dict[str, list] = {}
+    for g in groups:
+        by_class.setdefault(g.classification, []).append(g)
+    for cls in sorted(by_class, key=lambda c: (c != "source_inconsistency", c)):
+        gs = by_class[cls]
+        fs = [f for g in gs for f in g.findings if f.status in ("FAIL", "UNCERTAIN")]
+        rules = ", ".join(sorted({f.rule for f in fs}))
         if cls == "source_inconsistency":
-            continue
-        rules = sorted({f.rule for f in problems if f.classification == cls})
-        reasons.append(f"{cls}: {n} finding(s) ({', '.join(rules)})")
+            reasons.append(f"source_inconsistency: {len(gs)} question(s) — the published report breaks {len(fs)} "
+                           f"check(s) ({rules}); numbers kept as printed")
+        else:
+            reasons.append(f"{cls}: {len(gs)} question(s), {len(fs)} finding(s) ({rules})")
     ungrounded = [c for c in record.cells() if c.kind in ("number", "zero") and c.grounded is not True]
     if ungrounded and not by_rule.get("G.GROUNDED"):
         reasons.append(f"{len(ungrounded)} value(s) not grounded")

@@ -32,6 +32,7 @@ import yaml
 
 from ..document import Document, normalize
 from ..model import Fact, Finding, Number, Operand, Record, Span, build
+from .vocabulary import Reading, classify, is_whole, load_vocabulary, not_a_count, rate_numerator, scope_of
 
 RULES_FILE = "narrative.yaml"
 
@@ -43,11 +44,11 @@ RULES_FILE = "narrative.yaml"
 _TRUSTED_FIELDS: dict[type, tuple[str, ...]] = {
     Fact: (
         "metric", "value", "unit", "quote", "span", "section", "parts", "rate_of", "kind", "decimals", "producer",
-        "prompt", "model", "grounded", "label", "approximate", "implicit",
+        "prompt", "model", "grounded", "label", "approximate", "implicit", "anchor", "scope",
     ),
     Finding: (
         "id", "rule", "version", "status", "classification", "severity", "scope", "message", "arithmetic",
-        "operands", "values",
+        "operands", "values", "group",
     ),
     Operand: ("ref", "value", "kind", "span", "decimals"),
 }
@@ -336,80 +337,40 @@ def chunk_text(doc: Document, ranges: list[tuple[int, int]]) -> str:
 # Canonical metrics
 # ---------------------------------------------------------------------------------------------
 
-_CHANNELS = (
-    ("website", ("网站", "门户网", "政府网")),
-    ("wechat", ("微信",)),
-    ("weibo", ("微博",)),
-    ("douyin", ("抖音",)),
-    ("gazette", ("公报",)),
-    ("new_media", ("新媒体", "客户端", "APP", "app", "头条", "视频号")),
-)
-_PUBLISHED_END = re.compile(r"(主动公开|公开|发布|发送|推送)了?(各类|各项|各种)?(政府|政务)?信息(数|数量|总数)?$")
-_LEAD = re.compile(r"^(全年|年内|本年度?|共|累计|总计|合计|其中|以及|并|和|及|又|另|还)+")
-
-
 def channel_of(text: str) -> str | None:
-    for key, words in _CHANNELS:
-        if any(w in text for w in words):
-            return key
+    """The publication channel a text names (website, wechat, …), from the vocabulary."""
+    m = load_vocabulary().metric("items_published")
+    if m is None:
+        return None
+    for ch, pat in m.channels:
+        if pat.search(text):
+            return ch
     return None
-
-
-_COUNT_UNITS = ("件", "个", "次", "起", "")
-_ITEM_UNITS = ("条", "篇", "个", "件", "")
 
 
 def canonical_metric(
-    label: str, context: str = "", *, post: str = "", unit: str = "", prev: str | None = None, in_published: bool = False
+    label: str, context: str = "", *, post: str = "", unit: str = "", prev: str | None = None, in_published: bool = False,
+    sentence: str | None = None,
 ) -> str | None:
-    """Map a printed label (with the words after the number and the previous clause) to a canonical key."""
-    m = _canonical(_LEAD.sub("", label), context, post, prev, in_published)
-    if m is None:
-        return None
-    if m == "fees":
-        return m if unit.endswith("元") or unit == "" else None
-    if m.startswith("items_published"):
-        return m if unit in _ITEM_UNITS else None
-    return m if unit in _COUNT_UNITS else None
+    """The canonical key of a printed label (with the words after the number and the previous
+    clause), from the vocabulary; None when no anchor of the vocabulary matches. ``sentence``: the
+    sentence up to the number (default: the previous clause and the label)."""
+    return classify_statement(label, context, post=post, unit=unit, prev=prev, in_published=in_published,
+                              sentence=sentence).metric
 
 
-_CARRIED_FORWARD = re.compile(r"结转(至|到)?下(一)?年")
-_RECEIVED = re.compile(r"收到|新收|受理|接到|接收")
-_CLOSED = re.compile(r"^(已|按时|均已|全部)?(办结|答复|办理完毕|处理完毕)")
-_FEES = re.compile(r"收取|收费|处理费")
-_TOPIC = re.compile(r"专栏|专题|栏目")
-_SUBUNIT = re.compile(r"各(?:乡镇|街道|部门|单位|县|区)|[区县市]直|乡镇|街道")
-# A word that every rule below needs (outside a list of published items): without one, no key.
-_CANONICAL_HINT = re.compile(r"复议|诉讼|结转|收到|新收|受理|接到|接收|办结|答复|办理完毕|处理完毕|收取|收费|处理费|信息")
-
-
-def _canonical(lab: str, context: str, post: str, prev: str | None, in_published: bool) -> str | None:
-    full = lab + post
-    if not in_published and not _CANONICAL_HINT.search(full):
-        return None
-    if "信访" in full or "来信" in full or "投诉" in full or "办证" in full:
-        return None
-    if "复议" in lab and "诉讼" not in lab:
-        return "reviews"
-    if "诉讼" in lab and "复议" not in lab:
-        return "lawsuits"
-    if "上年结转" in full:
-        return "carried_over"
-    if _CARRIED_FORWARD.search(full):
-        return "carried_forward"
-    if _RECEIVED.search(lab) and "申请" in full:
-        return "applications_received"
-    if _CLOSED.search(lab) and ("申请" in full or prev == "applications_received"):
-        return "applications_closed"
-    if _FEES.search(lab):
-        return "fees"
-    if _PUBLISHED_END.search(lab) or (in_published and channel_of(lab)):
-        if _TOPIC.search(context + lab) or _SUBUNIT.search(lab):
-            # "设立…专栏，本年度公开信息77条", "各乡镇主动公开政府信息856条": a part, not the report's total
-            return None
-        ch = channel_of(context + lab if not in_published else lab)
-        return f"items_published.{ch}" if ch else "items_published"
-    return None
+def classify_statement(
+    label: str, context: str = "", *, post: str = "", unit: str = "", prev: str | None = None,
+    in_published: bool = False, sentence: str | None = None,
+) -> Reading:
+    """:func:`~extractor.verify.vocabulary.classify`, plus the rule that an items_published total is
+    proven only with a marker of the whole (全年, 共, 各类, 我区…): without one it keeps its key as a
+    guess (no anchor)."""
+    sent = sentence if sentence is not None else context + "，" + label
+    r = classify(label, post, unit, sentence=sent, prev_metric=prev, channel_context=context, in_published=in_published)
+    if r.metric and r.metric.startswith("items_published") and not in_published and not is_whole(sent):
+        return Reading(r.metric, "", r.scope)
+    return r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,6 +381,44 @@ _DELIMS = "，,、；;：:。（()）\n"
 _DELIM_RE = re.compile("[" + re.escape(_DELIMS) + "]")
 _CLAUSE_STOPS = "，,；;。\n"
 _SENT_END = re.compile(r"[。\n]")
+# A line that starts a new paragraph, item or heading (so the line end before it is a real one).
+_NEW_ITEM = re.compile(
+    r"[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\d)|第[一二三四五六七八九十]+[、条部分章]"
+    r"|[一二三四五六七八九十]是|[#|>*\-]"
+)
+_HARD_END = frozenset("。！？!?；;：:")
+
+
+def _soft_breaks(text: str, a: int, b: int) -> set[int]:
+    """Line ends in ``[a, b)`` that only wrap a paragraph (a PDF's fixed-width lines): the line is
+    as long as the long lines around it, does not end a sentence and is not a heading, and the next
+    line does not start an item. Linear in ``b - a``."""
+    lines: list[tuple[int, int]] = []  # (end of line, its stripped length)
+    pos = a
+    while pos < b:
+        i = text.find("\n", pos, b)
+        if i < 0:
+            break
+        lines.append((i, len(text[pos:i].strip())))
+        pos = i + 1
+    lengths = sorted(n for _, n in lines if n)
+    if not lengths:
+        return set()
+    typical = lengths[(len(lengths) * 3) // 4]
+    out: set[int] = set()
+    start = a
+    for i, n in lines:
+        prev = text[start:i].strip()
+        start = i + 1
+        if n < 15 or n < typical * 0.75 or prev[-1] in _HARD_END:
+            continue
+        if _NEW_ITEM.match(prev) and n <= 40:
+            continue  # a heading
+        k = text.find("\n", i + 1, b)
+        nxt = text[i + 1 : b if k < 0 else k].strip()
+        if nxt and not _NEW_ITEM.match(nxt):
+            out.add(i)
+    return out
 
 
 @dataclass
@@ -444,15 +443,18 @@ def _matches_by_sentence(text: str, a: int, b: int, ends: list[int]) -> dict[int
     found: dict[int, list[re.Match[str]]] = {}
     for m in NUMBER_RE.finditer(text, a, b):
         i = bisect_right(ends, m.start())
-        if m.end() > ends[i]:
+        if i >= len(ends) or m.end() > ends[i]:
             return None
         found.setdefault(i, []).append(m)
     return found
 
 
-def _tokens(text: str, a: int, b: int, matches: Iterable[re.Match[str]] | None = None) -> list[_Tok]:
+def _tokens(
+    text: str, a: int, b: int, matches: Iterable[re.Match[str]] | None = None, soft: set[int] | frozenset[int] = frozenset()
+) -> list[_Tok]:
     """The numbers with units in ``[a, b)`` (one sentence), with their clauses; ``matches``: the
-    NUMBER_RE matches in ``[a, b)`` when already known."""
+    NUMBER_RE matches in ``[a, b)`` when already known; ``soft``: line ends that only wrap a line
+    (not clause delimiters). Durations and differences (2个工作日, 0.87个百分点) are not numbers here."""
     toks: list[_Tok] = []
     last_end = a
     cuts: list[int] | None = None  # positions of the delimiters in [a, b), found at the first number
@@ -473,15 +475,18 @@ def _tokens(text: str, a: int, b: int, matches: Iterable[re.Match[str]] | None =
                 continue
         if p is None:
             continue
-        value, decimals = p
         start, pe = m.span()
+        if unit == "个" and not_a_count(text[pe : pe + 6], unit):
+            last_end = pe
+            continue
+        value, decimals = p
         if cuts is None:
-            cuts = [d.start() for d in _DELIM_RE.finditer(text, a, b)]
+            cuts = [d.start() for d in _DELIM_RE.finditer(text, a, b) if d.start() not in soft]
             stops = [i for i in cuts if text[i] in _CLAUSE_STOPS]
         # The clause: back to the last delimiter (not before the previous number).
         k = bisect_left(cuts, start) - 1
         cs = max(last_end, cuts[k] + 1) if k >= 0 else last_end
-        label = text[cs:start].strip()
+        label = _WS_RE.sub("", text[cs:start])
         # The words after the unit: up to the next delimiter, at most 24 characters.
         k = bisect_left(cuts, pe)
         post_end = min(cuts[k] if k < len(cuts) else b, b, pe + 24)
@@ -496,9 +501,9 @@ def _tokens(text: str, a: int, b: int, matches: Iterable[re.Match[str]] | None =
     return toks
 
 
-def _sentences(text: str, a: int, b: int) -> list[tuple[int, int]]:
-    """``[a, b)`` cut after each 。 and line end."""
-    ends = [m.end() for m in _SENT_END.finditer(text, a, b)]
+def _sentences(text: str, a: int, b: int, soft: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+    """``[a, b)`` cut after each 。 and each line end that is not a soft wrap."""
+    ends = [m.end() for m in _SENT_END.finditer(text, a, b) if m.start() not in soft]
     if (ends[-1] if ends else a) < b:
         ends.append(b)
     return list(zip([a, *ends[:-1]], ends))
@@ -515,24 +520,67 @@ ZERO_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"(没有|未)(发生|接到|收到|出现|产生)[^。；;，,\n]{0,30}?(行政)?诉讼"), ("lawsuits",)),
     (re.compile(r"(没有|未|无)(产生|收取)?[^。；;，,\n]{0,12}?(处理费|收费)"), ("fees",)),
 ]
+# A zero statement counts for a metric tied to 信息公开 only where the sentence says so.
+_DISCLOSURE = re.compile(r"信息公开|依申请")
+_ZERO_NEEDS_DISCLOSURE = frozenset({"applications_received", "reviews", "lawsuits"})
 
 
 _QIZHONG = re.compile("其中")
 _OUTCOME_WORD = re.compile(r"纠错|纠正|败诉|撤销|确认违法")
 _CASE_WORD = re.compile(r"复议|诉讼")
 _NEW_TOTAL = re.compile(r"^(?:全年|年内|本年度?)?(?:共|合计|累计|总计)")
+_EXTRA = re.compile(r"另外|另有|此外|以外|另")
 _CLOSE_PAREN = re.compile(r"[)）]")
 _RATE_VERB = re.compile(r"(均|都|已)?(达到|达|为|是|提高到|提升至|约)$")
+_SHARE = re.compile(r"^(?:占|占比|比例为|比重为)")
+_SUBSET_LEAD = re.compile(r"^(?:包括|包含|含|其中)")
+_STATEMENT_BREAK = re.compile(r"[；;。]")
+
+
+def _open_paren_before(text: str, pos: int, start: int) -> bool:
+    """Whether ``pos`` lies inside a parenthesis opened after ``start`` (and not closed before it)."""
+    depth = 0
+    for ch in text[max(start, pos - 80) : pos]:
+        if ch in "(（":
+            depth += 1
+        elif ch in ")）" and depth:
+            depth -= 1
+    return depth > 0
+_PAREN_OPEN = "(（"
+_PAREN_CLOSE = ")）"
 # Every zero statement starts with one of these words: a sentence without them has none.
 _ZERO_HINT = re.compile(r"[没未无]")
+# A heading line: short, opening with an enumerator ("10.做好重大建设项目领域信息公开").
+_HEADING_MAX = 60
+# How far back a statement's sentence is read for its scope and its ties (keeps long runs linear).
+_WINDOW = 240
+
+
+def _one_unit_off(num: Number, den: Number, printed: _Tok) -> bool:
+    """The printed rate is within one unit of its last digit of num / den × 100."""
+    exact = Decimal(str(num)) / Decimal(str(den)) * 100
+    return abs(exact - Decimal(str(printed.value))) <= Decimal(1).scaleb(-printed.decimals)
+
+
+def rate_fits(num: Number, den: Number, printed: Number, decimals: int) -> bool:
+    """``num / den × 100`` lies within the printed rate's interval (±½·10⁻ᵈ for d printed decimals)."""
+    if not den:
+        return False
+    exact = Decimal(str(num)) / Decimal(str(den)) * 100
+    half = Decimal(1).scaleb(-decimals) / 2
+    return abs(exact - Decimal(str(printed))) <= half
 
 
 class _Finder:
     def __init__(self, doc: Document, layout: Any):
         self.doc = doc
         self.layout = layout
+        self.organ = getattr(layout, "organ", None)
+        self.year = getattr(layout, "year", None)
         self.sections = [(s.start, s.end, s.key) for s in getattr(layout, "sections", [])]
         self.facts: list[Fact] = []
+        self.soft: set[int] = set()
+        self.heading = ""
 
     def section_of(self, pos: int) -> str:
         """The key of the layout section holding ``pos`` ("" when none does)."""
@@ -544,7 +592,7 @@ class _Finder:
     def fact(
         self, metric: str, value: Number, unit: str, a: int, b: int, *, kind: str = "count",
         parts: list[Fact] | None = None, rate_of: list[str] | None = None, decimals: int = 0, label: str = "",
-        approximate: bool = False, implicit: bool = False,
+        approximate: bool = False, implicit: bool = False, anchor: str = "", scope: str = "",
     ) -> Fact:
         return _trusted(Fact, {
             "metric": metric,
@@ -564,10 +612,13 @@ class _Finder:
             "label": label,
             "approximate": approximate,
             "implicit": implicit,
+            "anchor": anchor,
+            "scope": scope,
         })
 
-    def tok_fact(self, t: _Tok, metric: str | None) -> Fact:
-        label = t.label or t.post.strip()
+    def tok_fact(self, t: _Tok, reading: Reading | None, scope: str = "") -> Fact:
+        metric = reading.metric if reading is not None else None
+        label = t.label or _WS_RE.sub("", t.post)
         # "全市收到1件依申请公开政府信息申请": the words after the number are part of the statement.
         end = t.end + len(t.post) if metric and "申请" in t.post and "申请" not in t.label else t.end
         return self.fact(
@@ -580,40 +631,73 @@ class _Finder:
             decimals=t.decimals,
             approximate=t.approx,
             label=label,
+            anchor=reading.anchor if reading is not None and metric else "",
+            scope=scope,
         )
 
     def run(self, ranges: list[tuple[int, int]]) -> list[Fact]:
         text = self.doc.text
         for a, b in ranges:
+            self.soft = _soft_breaks(text, a, b)
+            self.heading = ""
             prev_sum: tuple[Fact, list[_Tok], int] | None = None
-            sentences = _sentences(text, a, b)
+            prev_toks: list[_Tok] = []
+            sentences = _sentences(text, a, b, self.soft)
             ends = [sb for _, sb in sentences]
             by_sentence = _matches_by_sentence(text, a, b, ends)
             # A zero statement in words starts with 没/未/无: the sentences that have one.
             negated = {bisect_right(ends, m.start()) for m in _ZERO_HINT.finditer(text, a, b)}
             for i, (sa, sb) in enumerate(sentences):
+                self.track_heading(sa, sb)
                 matches = by_sentence.get(i) if by_sentence is not None else None
                 if matches is None and by_sentence is not None:  # no number: a zero statement at most
                     if i in negated:
                         self.zero_statements(sa, sb, [])
                     prev_sum = None
+                    prev_toks = []
                 else:
-                    prev_sum = self.sentence(sa, sb, prev_sum, matches)
+                    prev_sum, prev_toks = self.sentence(sa, sb, prev_sum, matches, prev_toks)
         return self.facts
 
-    def sentence(self, sa: int, sb: int, prev_sum: Any, matches: list[re.Match[str]] | None = None) -> Any:
+    def track_heading(self, sa: int, sb: int) -> None:
+        """A short line opening with an enumerator is the heading of the lines after it."""
+        line = self.doc.text[sa:sb].strip()
+        if line and len(line) <= _HEADING_MAX and _NEW_ITEM.match(line) and not line.startswith(("|", "-", "*", ">")):
+            self.heading = line
+        elif line.startswith(("一、", "二、", "三、", "四、", "五、", "六、", "七、", "八、")):
+            self.heading = ""
+
+    def read(self, toks: list[_Tok], sa: int) -> tuple[list[Reading], list[str]]:
+        """Each number's reading (metric, anchor) and scope."""
         text = self.doc.text
-        toks = _tokens(text, sa, sb, matches)
+        readings: list[Reading] = []
+        scopes: list[str] = []
+        prev: str | None = None
+        for t in toks:
+            # the sentence before the number, at most _WINDOW characters (a "…" marks a cut: no subject)
+            before = text[sa : t.start] if t.start - sa <= _WINDOW else "…" + text[t.start - _WINDOW : t.start]
+            r = classify_statement(t.label, t.prev_clause, post=t.post, unit=t.unit, prev=prev,
+                                   sentence=before + text[t.start : t.end])
+            readings.append(r)
+            scopes.append(scope_of(t.label, before, organ=self.organ, channel_context=t.prev_clause,
+                                   heading=self.heading, year=self.year))
+            prev = r.metric
+        return readings, scopes
+
+    def sentence(
+        self, sa: int, sb: int, prev_sum: Any, matches: list[re.Match[str]] | None = None,
+        prev_toks: list[_Tok] | None = None,
+    ) -> tuple[Any, list[_Tok]]:
+        text = self.doc.text
+        toks = _tokens(text, sa, sb, matches, self.soft)
         self.zero_statements(sa, sb, toks)
         if not toks:
-            return None
+            return None, []
         used: set[int] = set()
+        parts_of: set[int] = set()
         new_sum = None
-        metrics: dict[int, str | None] = {}
-        prev: str | None = None
-        for i, t in enumerate(toks):
-            metrics[i] = canonical_metric(t.label, t.prev_clause, post=t.post, unit=t.unit, prev=prev)
-            prev = metrics[i]
+        readings, scopes = self.read(toks, sa)
+        metrics = [r.metric for r in readings]
         # Sum statements: a total, then 其中 parts.
         for q in (m.start() for m in _QIZHONG.finditer(text, sa, sb)):
             before = [i for i, t in enumerate(toks) if t.end <= q and i not in used]
@@ -623,31 +707,16 @@ class _Finder:
             total = toks[ti]
             if total.unit == "%" or q - total.end > 16:
                 continue
-            paren = text[q - 1 : q] in "(（"
-            stop = sb
-            if paren:
-                close = _CLOSE_PAREN.search(text, q, sb)
-                stop = close.start() if close else sb
-            parts_i = []
-            for j in range(ti + 1, len(toks)):
-                t = toks[j]
-                if t.start >= stop or t.unit != total.unit:
-                    break
-                if j > ti + 1 and "其中" in text[toks[j - 1].end : t.start]:
-                    break
-                other = metrics[j] and metrics[j].split(".")[0] != (metrics[ti] or "").split(".")[0]
-                if _NEW_TOTAL.match(t.label) or other:
-                    break  # "…；共办理718件，结转下一年31件": the next statement, not a part
-                parts_i.append(j)
+            if _SUBSET_LEAD.match(total.label) or _open_paren_before(text, total.clause_start, sa):
+                continue  # "答复1453件，包括上年结转30件，其中…": the parts are not of the 30
+            parts_i = self.sum_parts(toks, ti, q, sb, metrics, readings)
             if not parts_i:
                 continue
             published = (metrics[ti] or "").startswith("items_published")
             parts = []
             for j in parts_i:
-                m = canonical_metric(toks[j].label, "", unit=toks[j].unit, in_published=published)
-                if m == metrics[ti]:
-                    m = None
-                parts.append(self.tok_fact(toks[j], m))
+                r = classify_statement(toks[j].label, "", unit=toks[j].unit, in_published=True) if published else readings[j]
+                parts.append(self.tok_fact(toks[j], r if r.metric != metrics[ti] else None, scope=scopes[ti]))
             end = toks[parts_i[-1]].end
             f = self.fact(
                 metrics[ti] or (total.label or "?"),
@@ -660,11 +729,14 @@ class _Finder:
                 approximate=total.approx,
                 label=total.label,
                 decimals=total.decimals,
+                anchor=readings[ti].anchor if metrics[ti] else "",
+                scope=scopes[ti],
             )
             self.facts.append(f)
             used.update([ti, *parts_i])
+            parts_of.update(parts_i)
             new_sum = (f, [toks[j] for j in parts_i], end)
-        # A bare list of counts right after a sum statement: checked against that total.
+        # A bare list of counts right after a sum statement: checked against that total (advisory).
         if prev_sum is not None and new_sum is None and text.find("其中", sa, sb) < 0:
             pf, _, pend = prev_sum
             same = [t for t in toks if t.unit == pf.unit]
@@ -682,28 +754,150 @@ class _Finder:
                     parts=parts,
                     label=getattr(pf, "label", ""),
                     implicit=True,
+                    scope=pf.scope,
                 )
                 self.facts.append(f)
                 used.update(range(len(toks)))
-        # Rates whose numerator and denominator are printed before them in the sentence.
+        self.shares(toks, used, parts_of, prev_toks or [], readings, scopes)
+        self.rates(toks, used, parts_of, readings, scopes)
+        # Everything else: plain counts (canonical ones matter most; others are kept as printed).
+        for i, t in enumerate(toks):
+            if i in used:
+                continue
+            self.facts.append(self.tok_fact(t, readings[i], scope=scopes[i]))
+        return new_sum, toks
+
+    def sum_parts(
+        self, toks: list[_Tok], ti: int, q: int, sb: int, metrics: list[str | None], readings: list[Reading]
+    ) -> list[int]:
+        """The parts of the total ``toks[ti]`` after the 其中 at ``q``: same unit, up to the end of the
+        list (a closing parenthesis for "(其中…)", a "；" unless the list opened with "其中：", a new
+        total, an extra item "另外…", another quantity); a nested breakdown in parentheses after a part
+        is not a part of its own."""
+        text = self.doc.text
+        total = toks[ti]
+        paren = text[q - 1 : q] in _PAREN_OPEN
+        stop = sb
+        if paren:
+            close = _CLOSE_PAREN.search(text, q, sb)
+            stop = close.start() if close else sb
+        colon = text[q + 2 : q + 3] in ":："
+        parts_i: list[int] = []
+        pos, depth = q + 2, 0
+        for j in range(ti + 1, len(toks)):
+            t = toks[j]
+            if t.start >= stop or t.unit != total.unit:
+                break
+            gap = text[pos : t.start]
+            for ch in gap:
+                if ch in _PAREN_OPEN:
+                    depth += 1
+                elif ch in _PAREN_CLOSE:
+                    depth -= 1
+            pos = t.end
+            if depth < 0:
+                break  # the enclosing parenthesis closed
+            if depth > 0:
+                continue  # a nested breakdown of the part before: not a part of this total
+            if parts_i and "其中" in gap:
+                break
+            if _EXTRA.match(t.label) or _NEW_TOTAL.match(t.label):
+                break  # "另外安排…", "…；共办理718件": not a part
+            mj, mt = metrics[j], metrics[ti]
+            if mj and mt and (mj == mt or mj.split(".")[0] != mt.split(".")[0]):
+                break  # the same quantity again, or another one: the next statement
+            if not colon and ("；" in gap or ";" in gap):
+                # "…；" starts the next statement, unless this is a sibling of the part before it
+                # ("其中通过网站发布610条；通过抖音号发布24条": two channels of one total)
+                prev_m = metrics[parts_i[-1]] if parts_i else None
+                if not (mj and prev_m and mj != prev_m and mj.split(".")[0] == prev_m.split(".")[0]):
+                    break
+            parts_i.append(j)
+        return parts_i
+
+    def shares(
+        self, toks: list[_Tok], used: set[int], parts_of: set[int], prev_toks: list[_Tok],
+        readings: list[Reading], scopes: list[str],
+    ) -> None:
+        """"…11796件，占41.53%": shares of a total printed before them (this sentence or the one
+        before). The total is the printed count that the shares fit; it is established when it fits
+        two or more of them, and then a share that does not fit is a finding that can block."""
+        text = self.doc.text
+        shares = [
+            (i - 1, i) for i, t in enumerate(toks)
+            if t.unit == "%" and i > 0 and i not in used and i - 1 not in used
+            and (_SHARE.match(t.label) or (not t.label and text[toks[i - 1].end : t.start].strip() in ("(", "（")))
+            and toks[i - 1].unit not in ("%", "") and not toks[i - 1].approx
+        ]
+        if not shares:
+            return
+        unit = toks[shares[0][0]].unit
+        top = max(toks[n].value for n, _ in shares)
+        first = shares[0][0]
+        cands = [t for t in [*prev_toks, *toks[:first]] if t.unit == unit and not t.approx and t.value >= top]
+        best: _Tok | None = None
+        fits: list[int] = []
+        for c in reversed(cands):  # the nearest first on a tie
+            f = [k for k, (n, p) in enumerate(shares) if rate_fits(toks[n].value, c.value, toks[p].value, toks[p].decimals)]
+            if len(f) > len(fits):
+                best, fits = c, f
+        if best is None:
+            return
+        established = len(fits) >= 2
+        # shares printed so that they add up to 100 %: one of them may be pushed by one unit of its
+        # last digit (largest-remainder rounding) — advisory, not a published error
+        to_100 = len(shares) >= 2 and sum(Decimal(str(toks[p].value)) for _, p in shares) == 100
+        den_fact = self.tok_fact(best, None)
+        for k, (n, p) in enumerate(shares):
+            num = toks[n]
+            nf = self.tok_fact(num, readings[n], scope=scopes[n])
+            df = den_fact.model_copy()
+            anchor = f"share/{len(fits)}" if established else ""
+            if anchor and to_100 and k not in fits and _one_unit_off(num.value, best.value, toks[p]):
+                anchor += "/rounded-to-100"
+            self.facts.append(self.fact(
+                f"{nf.metric}占比", toks[p].value, "%", num.clause_start, toks[p].end, kind="rate",
+                parts=[nf, df], rate_of=[nf.metric, df.metric], decimals=toks[p].decimals, label="占",
+                anchor=anchor, scope=scopes[n],
+            ))
+            used.update([n, p])
+
+    def rates(
+        self, toks: list[_Tok], used: set[int], parts_of: set[int], readings: list[Reading], scopes: list[str]
+    ) -> None:
+        """Rates whose numerator and denominator are printed before them in the sentence
+        ("一审行政诉讼案件687件，结果纠正23件，纠错率3.14%"). A rate named in the vocabulary whose
+        numerator is anchored, printed right before it, with its denominator right before that, can
+        block; any other reading is advisory."""
         for i, t in enumerate(toks):
             if t.unit != "%" or i in used:
                 continue
             name = _RATE_VERB.sub("", t.label)
             if not name.endswith("率"):
                 continue
+            pattern = rate_numerator(name)
             stem = name[:-1][-2:]
-            num_i = next(
-                (j for j in range(i - 1, -1, -1) if toks[j].unit != "%" and stem and stem in toks[j].label),
-                None,
-            )
-            if num_i is None or num_i == 0 or toks[num_i - 1].unit != toks[num_i].unit:
-                self.facts.append(self.tok_fact(t, name))
+
+            def is_num(j: int) -> bool:
+                lab = toks[j].label
+                return bool((pattern is not None and pattern.search(lab)) or (stem and stem in lab))
+
+            num_i = next((j for j in range(i - 1, -1, -1) if toks[j].unit != "%" and is_num(j)), None)
+            if (num_i is None or num_i == 0 or toks[num_i - 1].unit != toks[num_i].unit
+                    or toks[num_i].value > toks[num_i - 1].value
+                    or _STATEMENT_BREAK.search(self.doc.text, toks[num_i - 1].end, toks[num_i].start)):
+                # no numerator, or its denominator is not printed with it (a larger count, in the same
+                # statement): the rate is kept as printed, unchecked
+                self.facts.append(self.tok_fact(t, Reading(name), scope=scopes[i]))
                 used.add(i)
                 continue
             num, den = toks[num_i], toks[num_i - 1]
-            nf = self.tok_fact(num, metrics[num_i])
-            df = self.tok_fact(den, metrics[num_i - 1])
+            nf = self.tok_fact(num, readings[num_i], scope=scopes[num_i])
+            df = self.tok_fact(den, readings[num_i - 1], scope=scopes[num_i - 1])
+            anchored = (
+                pattern is not None and bool(pattern.search(num.label)) and num_i == i - 1
+                and num_i - 1 not in parts_of and num.value <= den.value and not num.approx and not den.approx
+            )
             self.facts.append(
                 self.fact(
                     name,
@@ -716,21 +910,18 @@ class _Finder:
                     rate_of=[nf.metric, df.metric],
                     decimals=t.decimals,
                     label=name,
+                    anchor=f"rate/{name}" if anchored else "",
+                    scope=scopes[i],
                 )
             )
             used.update([i, num_i, num_i - 1])
-        # Everything else: plain counts (canonical ones matter most; others are kept as printed).
-        for i, t in enumerate(toks):
-            if i in used:
-                continue
-            self.facts.append(self.tok_fact(t, metrics[i]))
-        return new_sum
 
     def zero_statements(self, sa: int, sb: int, toks: list[_Tok]) -> None:
         text = self.doc.text
         if not _ZERO_HINT.search(text, sa, sb):
             return
         seen: set[str] = set()
+        disclosure = bool(_DISCLOSURE.search(text, sa, sb))
         for pat, metrics in ZERO_PATTERNS:
             for m in pat.finditer(text, sa, sb):
                 if any(m.start() <= t.start < m.end() for t in toks):
@@ -739,11 +930,15 @@ class _Finder:
                     continue  # "未发生…被行政复议纠错或行政诉讼败诉": no lost cases, not no cases
                 if metrics == ("applications_received",) and _CASE_WORD.search(m.group()):
                     continue  # "未收到…行政复议的申请": no review, said by the patterns below
+                scope = scope_of("", text[max(sa, m.start() - _WINDOW) : m.start()], organ=self.organ,
+                                 heading=self.heading, year=self.year)
                 for metric in metrics:
                     if metric in seen:
                         continue
                     seen.add(metric)
-                    self.facts.append(self.fact(metric, 0, "", m.start(), m.end(), label=m.group()))
+                    anchored = disclosure or metric not in _ZERO_NEEDS_DISCLOSURE
+                    self.facts.append(self.fact(metric, 0, "", m.start(), m.end(), label=m.group(),
+                                                anchor=f"zero/{metric}" if anchored else "", scope=scope))
 
 
 def find_facts(doc: Document, layout: Any = None) -> list[Fact]:
@@ -795,7 +990,34 @@ def _finding(
         "arithmetic": arithmetic,
         "operands": operands if operands is not None else [],  # callers pass fresh containers
         "values": values if values is not None else {},
+        "group": "",
     })
+
+
+def _advisory(rule: str, f: Fact | None, message: str, why: str, **kw: Any) -> Finding:
+    """A check that does not hold but proves nothing: visible to reviewers, never blocks acceptance."""
+    values = dict(kw.pop("values", None) or {})
+    values["advisory_because"] = why
+    return _finding(rule, f, "ADVISORY", f"{message} — advisory, not blocking: {why}", severity="info",
+                    values=values, **kw)
+
+
+def why_not_blocking(f: Fact) -> str:
+    """"" when ``f`` is proven enough for a narrative FAIL to block acceptance: grounded, exact, its
+    metric anchored by the vocabulary (for a model fact: the deterministic reading agrees) and
+    about the report's own body and year. Otherwise the reason, in words."""
+    if f.grounded is False:
+        return "its quote is not grounded"
+    if _is_approx(f):
+        return "an approximate figure"
+    if not getattr(f, "anchor", ""):
+        who = "the model's metric is not confirmed by the vocabulary" if f.producer == "model" else \
+            "no vocabulary anchor proves the metric"
+        return f"{who} ({f.metric!r})"
+    scope = getattr(f, "scope", "")
+    if scope:
+        return f"not report-wide ({scope})"
+    return ""
 
 
 def _op(f: Fact) -> Operand:
@@ -871,7 +1093,14 @@ def check_grounding(
     return out
 
 
+_OTHER_PART = re.compile(r"^(?:其中[:：]?)?(?:[（(]?[一二三四五六七八九十\d]+[)）、.．])?(?:其他|其它|其余)")
+_PARTIAL_LIST = re.compile(r"其中[:：]?(?:包括|包含|主要有|主要包括)")
+
+
 def check_sum(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None:
+    """N.SUM: a total and its 其中 parts. Parts above the total, or a complete list (its last part
+    is 其他…) that misses it, FAIL; channels (网站, 微信…) may carry one item each, so their excess is
+    advisory; a partial list below the total ("其中包括…") proves nothing."""
     if f.kind != "sum" or not f.parts:
         return None
     if _is_approx(f) or any(_is_approx(p) for p in f.parts):
@@ -886,26 +1115,47 @@ def check_sum(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None
     if s == total:
         return _finding("N.SUM", f, "PASS", f"{f.value} = {arithmetic}", arithmetic=f"{arithmetic} = {f.value}",
                         operands=ops, rules=rules)
+    rel = ">" if s > total else "<"
+    arith = f"{arithmetic} = {s} {rel} {f.value}"
     if implicit:
-        return _finding(
-            "N.SUM", f, "UNCERTAIN", f"a list after the total {f.value} adds up to {s}: a different breakdown, or an error",
-            arithmetic=f"{arithmetic} = {s} ≠ {f.value}", operands=ops, severity="warning", rules=rules,
-        )
+        if s < total:  # a list without 其中 below the total is most likely another breakdown
+            return _finding("N.SUM", f, "NOT_ASSESSABLE", f"a list after the total {f.value} adds up to {s}: "
+                            "another breakdown (no 其中)", arithmetic=arith, operands=ops, severity="info",
+                            classification="ok", rules=rules)
+        return _advisory("N.SUM", f, f"a list after the total {f.value} adds up to {s}",
+                         "the list has no 其中: it may be another breakdown", arithmetic=arith, operands=ops,
+                         rules=rules)
+    complete = bool(_OTHER_PART.match(_WS_RE.sub("", f.parts[-1].label or "")))
+    channels = all(p.metric.startswith("items_published.") for p in f.parts)
+    if f.producer == "model" and not getattr(f, "anchor", ""):
+        return _advisory("N.SUM", f, f"the parts of {f.metric} add up to {s}, not the stated total {f.value}",
+                         "the model's reading of the sum is not confirmed by the deterministic reader",
+                         arithmetic=arith, operands=ops, rules=rules)
     if s > total:
-        return _finding(
-            "N.SUM", f, "FAIL", f"the parts of {f.metric} add up to {s}, more than the stated total {f.value}",
-            arithmetic=f"{arithmetic} = {s} > {f.value}", operands=ops, rules=rules,
-        )
+        msg = f"the parts of {f.metric} add up to {s}, more than the stated total {f.value}"
+        if channels:
+            return _advisory("N.SUM", f, msg, "one item may be published on several channels", arithmetic=arith,
+                             operands=ops, rules=rules)
+        return _finding("N.SUM", f, "FAIL", msg, arithmetic=arith, operands=ops, rules=rules)
+    if complete:
+        return _finding("N.SUM", f, "FAIL",
+                        f"the parts of {f.metric} end with {f.parts[-1].label!r} (the rest) yet add up to {s}, "
+                        f"less than the stated total {f.value}", arithmetic=arith, operands=ops, rules=rules)
     if len(parts) == 1:
         return _finding("N.SUM", f, "PASS", f"one part ({f.parts[0].value}) within the total {f.value}: a subset",
                         arithmetic=f"{arithmetic} ≤ {f.value}", operands=ops, rules=rules)
-    return _finding(
-        "N.SUM", f, "UNCERTAIN", f"the parts of {f.metric} add up to {s}, less than the stated total {f.value} (a partial list, or an error)",
-        arithmetic=f"{arithmetic} = {s} < {f.value}", operands=ops, severity="warning", rules=rules,
-    )
+    if _PARTIAL_LIST.search(compact(f.quote)):
+        return _finding("N.SUM", f, "NOT_ASSESSABLE", f"a partial list (其中包括…) of {f.value}: {arithmetic} = {s}",
+                        arithmetic=arith, operands=ops, severity="info", classification="ok", rules=rules)
+    return _advisory("N.SUM", f, f"the parts of {f.metric} add up to {s}, less than the stated total {f.value}",
+                     "the list may be partial (no 其他 part closes it)", arithmetic=arith, operands=ops, rules=rules)
 
 
 def check_rate(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | None:
+    """N.RATE: a printed rate or share equals numerator / denominator × 100 within the printed
+    precision (a rate printed with d decimals stands for ±½·10⁻ᵈ). A mismatch blocks only when the
+    rate is named in the vocabulary with its numerator and denominator printed right before it, or
+    when its total is established by two or more shares that fit it."""
     if f.kind != "rate" or len(f.parts) != 2:
         return None
     num, den = (Decimal(str(p.value)) for p in f.parts)
@@ -914,14 +1164,23 @@ def check_rate(f: Fact, *, rules: dict[str, Any] | None = None) -> Finding | Non
                         rules=rules)
     q = Decimal(1).scaleb(-f.decimals)
     computed = (num / den * 100).quantize(q, rounding=ROUND_HALF_UP)
-    printed = Decimal(str(f.value))
     arithmetic = f"{f.parts[0].value} / {f.parts[1].value} × 100 = {computed}%"
     ops = [_op(f), *(_op(p) for p in f.parts)]
-    if computed == printed:
-        return _finding("N.RATE", f, "PASS", f"{arithmetic} as printed", arithmetic=arithmetic, operands=ops,
-                        rules=rules)
-    return _finding("N.RATE", f, "FAIL", f"{arithmetic}, printed {f.value}%", arithmetic=f"{arithmetic} ≠ {f.value}%",
-                    operands=ops, values={"printed": f.value, "computed": computed}, rules=rules)
+    if rate_fits(num, den, f.value, f.decimals):
+        return _finding("N.RATE", f, "PASS", f"{arithmetic} as printed (±{q / 2})", arithmetic=arithmetic,
+                        operands=ops, rules=rules)
+    values = {"printed": f.value, "computed": computed}
+    msg = f"{arithmetic}, printed {f.value}% (±{q / 2})"
+    anchor = getattr(f, "anchor", "")
+    why = "" if anchor else "the numerator and denominator are not proven (rate not in the vocabulary, or not printed right before it)"
+    if anchor.endswith("/rounded-to-100"):
+        why = "the shares are printed to add up to 100 % (one pushed by a unit of its last digit)"
+    why = why or ("its quote is not grounded" if f.grounded is False else "")
+    if why:
+        return _advisory("N.RATE", f, msg, why, arithmetic=f"{arithmetic} ≠ {f.value}%", operands=ops, values=values,
+                         rules=rules)
+    return _finding("N.RATE", f, "FAIL", msg, arithmetic=f"{arithmetic} ≠ {f.value}%", operands=ops, values=values,
+                    rules=rules)
 
 
 # A leading 其中, then a leading number: "其中：（一）…" → "…".
@@ -1012,6 +1271,14 @@ class _TableLookup:
         if pat and legacy:
             if self._year_cells is None:
                 self._year_cells = [c for c in legacy.cells if c.col == "year"]
+            # the indicator the legacy template recognized (its canonical key), else the label pattern
+            key = rules.get("legacy_keys", {}).get(metric)
+            keyed = [c for c in self._year_cells if key and c.key == key]
+            if keyed:
+                c = keyed[0]
+                if c.kind not in ("number", "zero") or c.value is None:
+                    return []
+                return [(c.value, [(c.ref, c)])]
             search = re.compile(pat).search
             labels = self._labels
             for i, c in enumerate(self._year_cells):
@@ -1041,9 +1308,13 @@ def check_table(
     if same_number(value, f.value):
         return _finding("N.TABLE_MATCH", f, "PASS", f"narrative {f.metric} {f.value} = {refs} {value}",
                         operands=[_op(f), *ops], arithmetic=f"{f.value} = {value}", rules=rules)
+    msg = f"narrative says {f.metric} = {f.value} ({f.quote!r}); the table says {value} ({refs})"
+    why = why_not_blocking(f)
+    if why:
+        return _advisory("N.TABLE_MATCH", f, msg, why, operands=[_op(f), *ops], arithmetic=f"{f.value} ≠ {value}",
+                         values={"narrative": f.value, "table": value}, rules=rules)
     return _finding(
-        "N.TABLE_MATCH", f, "FAIL",
-        f"narrative says {f.metric} = {f.value} ({f.quote!r}); the table says {value} ({refs})",
+        "N.TABLE_MATCH", f, "FAIL", msg,
         operands=[_op(f), *ops], arithmetic=f"{f.value} ≠ {value}",
         values={"narrative": f.value, "table": value}, rules=rules,
     )
@@ -1053,8 +1324,37 @@ def _overlap(a: Span | None, b: Span | None) -> bool:
     return a is not None and b is not None and a.start < b.end and b.start < a.end
 
 
+def _statements(fs: list[Fact]) -> list[list[Fact]]:
+    """Facts whose spans overlap (or, without a span, whose quotes are equal) are one statement.
+    One sort and one sweep: O(n log n)."""
+    with_span = sorted((f for f in fs if f.span is not None), key=lambda f: (f.span.start, f.span.end))  # type: ignore[union-attr]
+    out: list[list[Fact]] = []
+    end = -1
+    for f in with_span:
+        assert f.span is not None
+        if out and f.span.start < end:
+            out[-1].append(f)
+            end = max(end, f.span.end)
+        else:
+            out.append([f])
+            end = f.span.end
+    by_quote: dict[str, list[Fact]] = {}
+    for f in fs:
+        if f.span is None:
+            by_quote.setdefault(f.quote, []).append(f)
+    out.extend(by_quote.values())
+    return out
+
+
+_SHOWN_VALUES = 6
+
+
 def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = None) -> list[Finding]:
-    """N.SAME_QUANTITY across statements, N.AGREE within one statement read by parser and model."""
+    """N.SAME_QUANTITY across statements, N.AGREE within one statement read by parser and model.
+
+    Facts are grouped by metric (one dict), statements by one sweep over their spans: linear in the
+    number of facts (up to a sort). Two values for one metric block acceptance only when two proven,
+    report-wide statements (see :func:`why_not_blocking`) with one unit differ; otherwise advisory."""
     rules = rules if rules is not None else load_rules()
     out: list[Finding] = []
     groups: dict[str, list[Fact]] = {}
@@ -1065,15 +1365,7 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
         if f.metric in known or f.metric.startswith("items_published") or f.metric == "fees":
             groups.setdefault(f.metric, []).append(f)
     for metric, fs in sorted(groups.items()):
-        # Statements: facts with overlapping spans are one statement.
-        stmts: list[list[Fact]] = []
-        for f in fs:
-            for st in stmts:
-                if any(_overlap(f.span, g.span) or (f.span is None and g.quote == f.quote) for g in st):
-                    st.append(f)
-                    break
-            else:
-                stmts.append([f])
+        stmts = _statements(fs)
         for st in stmts:
             producers = {g.producer for g in st}
             if {"parser", "model"} <= producers:
@@ -1090,20 +1382,68 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
                         values={"parser": sorted(pv), "model": sorted(mv)}, rules=rules,
                     ))
         values: dict[str, Fact] = {}
+        proven: dict[tuple[str, str], Fact] = {}  # (unit, value) of the proven statements
         for st in stmts:
             g = next((x for x in st if x.producer == "parser"), st[0])
-            values.setdefault(str(Decimal(str(g.value)).normalize()), g)
-        if len(values) > 1:
-            ordered = sorted(values.values(), key=lambda g: g.span.start if g.span else 0)
-            desc = " vs ".join(f"{g.value} ({g.quote[:30]!r})" for g in ordered)
-            out.append(_finding(
-                "N.SAME_QUANTITY", ordered[0], "FAIL",
-                f"{metric} is stated with {len(values)} different values: {desc}",
-                fid=f"N.SAME_QUANTITY:{metric}", scope=f"quantity {metric}",
-                operands=[_op(g) for g in ordered], values={str(i): g.value for i, g in enumerate(ordered)},
-                rules=rules,
-            ))
+            key = str(Decimal(str(g.value)).normalize())
+            values.setdefault(key, g)
+            if not why_not_blocking(g):
+                proven.setdefault((g.unit, key), g)
+        if len(values) < 2:
+            continue
+        ordered = sorted(values.values(), key=lambda g: g.span.start if g.span else 0)
+        shown = ordered[:_SHOWN_VALUES]
+        desc = " vs ".join(f"{g.value} ({g.quote[:30]!r})" for g in shown)
+        if len(ordered) > len(shown):
+            desc += f" and {len(ordered) - len(shown)} more"
+        msg = f"{metric} is stated with {len(values)} different values: {desc}"
+        units: dict[str, set[str]] = {}
+        for unit, key in proven:
+            units.setdefault(unit, set()).add(key)
+        conflict = next((u for u, ks in units.items() if len(ks) > 1), None)
+        kw: dict[str, Any] = dict(fid=f"N.SAME_QUANTITY:{metric}", scope=f"quantity {metric}",
+                                  operands=[_op(g) for g in shown], values={str(i): g.value for i, g in enumerate(shown)},
+                                  rules=rules)
+        if conflict is None:
+            reasons = sorted({why_not_blocking(g) or f"unit {g.unit or '—'}" for g in ordered if why_not_blocking(g)})
+            why = "; ".join(reasons[:3]) or "the proven statements differ in unit"
+            out.append(_advisory("N.SAME_QUANTITY", ordered[0], msg, why, **kw))
+        else:
+            out.append(_finding("N.SAME_QUANTITY", ordered[0], "FAIL", msg, **kw))
     return out
+
+
+_KNOWN_ROOTS = frozenset({
+    "applications_received", "applications_closed", "carried_over", "carried_forward", "reviews", "lawsuits",
+    "items_published", "fees",
+})
+
+
+def confirm_model_facts(facts: list[Fact]) -> None:
+    """A model fact's metric is proven only where the deterministic reading agrees: a grounded parser
+    fact over the same characters with the same value and the same metric (for a sum, the same parts).
+    Then the model fact takes that reading's anchor and scope; otherwise it has no anchor, so whatever
+    it disagrees with is advisory. (Model facts never confirm each other.)"""
+    parsed: dict[str, list[Fact]] = {}
+    for g in _flat(f for f in facts if f.producer == "parser"):
+        if g.grounded is not False and g.span is not None:
+            parsed.setdefault(str(Decimal(str(g.value)).normalize()), []).append(g)
+    for f in _flat(f for f in facts if f.producer == "model"):
+        f.anchor, f.scope = "", ""
+        if f.grounded is False or f.span is None:
+            continue
+        for g in parsed.get(str(Decimal(str(f.value)).normalize()), ()):
+            if not _overlap(f.span, g.span) or g.kind != f.kind:
+                continue
+            if f.parts and [str(p.value) for p in f.parts] != [str(p.value) for p in g.parts]:
+                continue
+            if g.metric == f.metric:
+                f.anchor, f.scope = g.anchor, g.scope
+            elif f.kind == "sum" and f.parts and not g.anchor and not f.metric.split(".")[0] in _KNOWN_ROOTS:
+                f.anchor, f.scope = "parser/sum", g.scope  # the same sum, both under a printed label
+            else:
+                continue
+            break
 
 
 def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, *, layout: Any = None) -> list[Finding]:
@@ -1114,6 +1454,7 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
     sec_ranges = {s.key: (s.start, s.end) for s in getattr(layout, "sections", [])} if layout is not None else {}
     for f in facts:
         out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
+    confirm_model_facts(facts)
     for f in facts:
         if f.grounded is False:
             continue  # an ungrounded fact is not evidence for anything else
@@ -1121,7 +1462,8 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
             if chk is not None:
                 out.append(chk)
         if record is not None:
-            for g in _flat([f]):
+            # a rate's parts restate counts read elsewhere in their sentence: not checked twice
+            for g in ([f] if f.kind == "rate" else _flat([f])):
                 t = check_table(g, record, rules=rules, tables=tables)
                 if t is not None:
                     out.append(t)
