@@ -24,7 +24,8 @@ What a model value may do, per cell (parser, model, rules):
   parser's own candidates, whose characters become the span, if the identities then hold;
 * the parser read the cell (a number, a blank, a not-applicable mark) → the parser's cell stays.
   Blanks never become 0. A model value that is grounded, differs and is not another cell's is a
-  disagreement for a reviewer (``M.CELL_AGREE``, UNCERTAIN); one that is not grounded is noted only.
+  disagreement for a reviewer (``M.CELL_AGREE``, UNCERTAIN) — unless the parser's value keeps the
+  identities and the model's breaks them; then, as for an ungrounded one, it is noted only (PASS).
 
 Every model value that changed a cell is an ``M.CELL_FILL`` finding (UNCERTAIN, with the parser's,
 the model's and the rules' values): a record is never accepted because a model filled it, until a
@@ -51,9 +52,10 @@ FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolve
 RULE_VERSION = 2
 TABLES = ("table2", "table3", "table4")
 
-# a whole printed number: not part of a longer digit run, not an enumerator ("5." / "5、" before a label)
+# a whole printed number: not part of a longer digit run, not an enumerator ("5." / "5、" before a label);
+# a not-applicable mark standing as a cell of its own (between spaces, bars or line ends)
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?!\d|[.,]\d|[.、])")
-_NA_TOKEN = re.compile(r"(?<![\w/\\\-—－─―])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![\w/\\\-—－─―])")
+_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
 _WS = re.compile(r"\s+")
 
 
@@ -296,23 +298,24 @@ def _claimed(table: Table, exclude: str) -> list[tuple[int, int]]:
             if c.span is not None and c.ref != exclude and c.kind in ("number", "zero", "not_applicable")]
 
 
-def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[list[str], bool]:
-    """The identities of ``table`` that involve ``ref``: ("T3.BALANCE[column total] PASS: 5 + 0 = 5", …)
-    and whether any of them fails."""
+def _identities(record: Record, key: str, table: Table) -> dict[str, Finding]:
     from ..verify.engine import check_identities  # noqa: PLC0415
 
     probe = record.model_copy(update={"tables": {key: table}, "findings": []})
-    lines, fails = [], False
-    for f in check_identities(probe):
-        refs = {o.ref for o in f.operands}
-        if f.status == "PASS":
-            continue  # PASS findings keep no operands: judged below by their failure-free neighbours
-        if ref in refs:
-            lines.append(f"{f.rule}[{f.scope}] {f.status}: {f.arithmetic}")
-            fails = fails or f.status == "FAIL"
-    if not lines:
-        lines.append("no identity involving it fails")
-    return lines, fails
+    return {f.id: f for f in check_identities(probe)}
+
+
+def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[list[str], bool]:
+    """The identities of ``table`` that involve ``ref``, as a reviewer reads them
+    ("T4.GROUP_TOTAL[row review] PASS: 2 + 0 + 0 + 0 = 2"), and whether any of them fails."""
+    row, col = ref.split(".", 1)[1].split(".", 1)
+    # which identities take the cell as an operand: those left uncertain without it
+    blanked = _with(table, Cell(table=key, row=row, col=col, kind="empty", missing=True))
+    involved = [fid for fid, f in _identities(record, key, blanked).items() if any(o.ref == ref for o in f.operands)]
+    now = _identities(record, key, table)
+    lines = [f"{f.rule}[{f.scope}] {f.status}: {f.arithmetic}" for fid in involved if (f := now.get(fid)) is not None]
+    fails = any(now[fid].status == "FAIL" for fid in involved if fid in now)
+    return lines or ["no identity of the table involves it"], fails
 
 
 def _version(rule_id: str) -> int:
@@ -413,7 +416,12 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
             ops.append(Operand(ref=ref, value=None if mval == "-" else mval, kind=_kind(mval), span=mspan))
             trial = _with(table, Cell(table=key, row=rd.row, col=rd.col, value=None if mval == "-" else mval,
                                       kind=_kind(mval), raw=doc.text[a:b], span=mspan, producer="model"))
-            values["rules"] = _rule_results(record, key, trial, ref)[0]
+            m_rules, m_fails = _rule_results(record, key, trial, ref)
+            p_rules, p_fails = _rule_results(record, key, table, ref)
+            values["rules"] = {"parser": p_rules, "model": m_rules}
+            if m_fails and not p_fails:
+                why = f"it breaks an identity the parser's value keeps ({'; '.join(m_rules)})"
+        if why is None:
             findings.append(_finding(RULE, ref, "UNCERTAIN",
                                      f"parser reads {_shown(pval)}, model reads {mval} (printed at characters "
                                      f"{mspan.start}–{mspan.end}): the parser's value is kept; a reviewer must choose",

@@ -43,8 +43,9 @@ CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "
 
 # a printed number (thousands separators, decimals); not an enumerator such as "5." or "5、" before a label
 _NUM = re.compile(r"(?<!\d)(?<!\d[.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|,\d{3}(?!\d)|[.、])")
-# a printed not-applicable mark standing as a cell of its own (not the 无 of 无法提供)
-_NA_TOKEN = re.compile(r"(?<![\w/\\\-—－─―])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![\w/\\\-—－─―])")
+# a printed not-applicable mark standing as a cell of its own — between spaces, bars or line ends
+# (not the 无 of 无法提供, nor the 无。 of a sentence)
+_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
 
 
 @dataclass
@@ -176,7 +177,9 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
     kind, value = parse_value(text)
     hits: list[tuple[int, int]] = []
     if kind == "not_applicable":
-        hits.extend((m.start(), m.end()) for m in _NA_TOKEN.finditer(doc.text))
+        marks = [(m.start(), m.end()) for m in _NA_TOKEN.finditer(doc.text)]
+        typed = normalize(text.strip()).replace(" ", "")
+        hits.extend([h for h in marks if doc.text[h[0]:h[1]] == typed] or marks)  # the mark typed, else any
     else:
         want = Decimal(value)  # type: ignore[arg-type]
         for m in _NUM.finditer(doc.text):
