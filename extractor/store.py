@@ -194,6 +194,16 @@ class Store:
         row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
         return Record.model_validate_json(row["json"]) if row else None
 
+    def authoritative_record(self, sha256: str) -> Record | None:
+        """The record as every output shows it: the reviewers' decisions on it applied."""
+        rec = self.record(sha256)
+        rows = self.reviews(sha256) if rec is not None else []
+        if not rows:
+            return rec
+        from .review.decisions import apply_reviews  # noqa: PLC0415
+
+        return apply_reviews(rec, rows).record
+
     def counts(self) -> dict[str, int]:
         return {
             r["decision"] or "?": r["n"]

@@ -13,6 +13,7 @@ import json
 import re
 from decimal import Decimal
 
+import pytest
 from typer.testing import CliRunner
 
 from extractor.cli import app
@@ -70,10 +71,8 @@ def evaluate(*args) -> dict:
     return json.loads(r.stdout)
 
 
-def test_eval_scores_the_stored_records_of_a_run_with_the_model_on(tmp_path, monkeypatch):
+def run_with_the_oracle(tmp_path, monkeypatch):
     d, g, v = corpus(tmp_path)
-    fresh = evaluate("--gold", str(g), str(d))  # the deterministic pass, as before
-    assert fresh["cell_accuracy"] < 100.0  # run-together digits the identities cannot split
     oracle = OracleTableModel(v)
     with OpenAIStub(oracle) as stub:
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
@@ -81,7 +80,13 @@ def test_eval_scores_the_stored_records_of_a_run_with_the_model_on(tmp_path, mon
         r = runner.invoke(app, ["run", str(d), "--out", str(tmp_path / "out")])
         assert r.exit_code == 0, r.output
     assert oracle.cells > 0
-    db = tmp_path / "out" / "extractor.db"
+    return d, g, tmp_path / "out" / "extractor.db", oracle
+
+
+def test_eval_scores_the_stored_records_of_a_run_with_the_model_on(tmp_path, monkeypatch):
+    d, g, db, oracle = run_with_the_oracle(tmp_path, monkeypatch)
+    fresh = evaluate("--gold", str(g), str(d))  # the deterministic pass, as before
+    assert fresh["cell_accuracy"] < 100.0  # run-together digits the identities cannot split
     stored = evaluate("--gold", str(g), "--db", str(db))
     assert stored["source"].startswith("stored records")
     assert stored["cell_accuracy"] == 100.0 > fresh["cell_accuracy"]
@@ -96,3 +101,32 @@ def test_eval_scores_the_stored_records_of_a_run_with_the_model_on(tmp_path, mon
     stored = evaluate("--gold", str(g), "--db", str(db))
     assert stored["accepted"] == 1 and stored["accepted_with_wrong_cells"] == 0
     assert evaluate("--gold", str(g), "--db", str(db), "--unreviewed")["accepted"] == 0
+
+
+def test_a_reviewer_accepts_the_models_choice_among_the_candidates(tmp_path, monkeypatch):
+    """Accepting the model's value checks it like any reviewer value: it is printed — as one of the
+    parser's candidate readings of the run-together digits, at the characters the model chose."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        TestClient = pytest.importorskip("fastapi.testclient", reason="the review app needs fastapi").TestClient
+    from extractor.review.app import create_app
+
+    _, _, db, _ = run_with_the_oracle(tmp_path, monkeypatch)
+    with Store(db) as st:
+        (rec,) = list(st.records())
+    sha = rec.document.sha256
+    fill = next(f for f in rec.findings if f.rule == "M.CELL_FILL" and f.status == "UNCERTAIN")
+    ref = fill.scope.split(" ", 1)[1]
+    cell = rec.tables[ref.split(".")[0]].get(*ref.split(".")[1:])
+    c = TestClient(create_app(db, reviewer="ann"), base_url="http://127.0.0.1:8765")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/queue").text).group(1)
+    r = c.post("/decide", data={"doc": sha, "fid": fill.id, "action": "accept", "reviewer": "ann", "csrf": csrf,
+                                "accept_value": f"{ref}={cell.value}"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with Store(db) as st:
+        row = st.review(sha, fill.id)
+        rv = reviewed_record(st, sha)
+    assert row["grounded"] == 1 and (row["span_start"], row["span_end"]) == (cell.span.start, cell.span.end)
+    assert fill.id not in [f.id for f in rv.open]

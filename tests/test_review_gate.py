@@ -286,3 +286,23 @@ def test_the_pipeline_and_the_review_layer_decide_alike(tmp_path):
         rec = extract(p)
         again = apply_reviews(rec.model_copy(deep=True), []).record
         assert (again.decision, again.reasons) == (rec.decision, rec.reasons), p.name
+
+
+def test_the_http_api_answers_with_the_reviewed_record(tmp_path):
+    pytest.importorskip("multipart", reason="python-multipart is not installed")
+    from extractor.service import create_app as service_app
+
+    db = tmp_path / "out" / "extractor.db"
+    data = synthetic_report().encode("utf-8")
+    with TestClient(service_app(db)) as api:
+        body = api.post("/documents", files={"file": ("r.txt", data, "text/plain")}).json()
+        sha = body["sha256"]
+        assert body["decision"] == "needs_review"
+        c = client(db)
+        assert decide(c, sha, FID, "correct", cell="table3.total.total", value="7").status_code == 303
+        settle_the_rest(db, sha)
+        got = api.get(f"/documents/{sha}").json()
+        listing = api.get("/documents").json()
+    assert got["decision"] == "accepted" and listing["items"][0]["decision"] == "accepted"
+    cell = next(x for x in got["record"]["tables"]["table3"]["cells"] if x["row"] == "total" and x["col"] == "total")
+    assert cell["value"] == 7 and cell["producer"] == "reviewer"

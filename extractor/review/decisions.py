@@ -519,6 +519,7 @@ def prepare_decision(
                                 else "say which cell the accepted value is for")
         cell = keys[0]
     region: Span | None = None
+    c: Cell | None = None
     if cell.startswith("fact:"):
         fact = find_fact(reviewed.original, cell)
         if fact is None:
@@ -546,6 +547,9 @@ def prepare_decision(
         if not comment:
             raise DecisionError("say in the comment where your own value comes from")
         return {**out, "grounded": False}
+    span, where = (_reading_span(c, value), "near") if c is not None else (None, None)
+    if span is not None:  # the cell's own characters (or one of its candidate readings) print the value
+        return {**out, "grounded": True, "span": (span.start, span.end, span.page)}
     if doc is None:
         raise DecisionError("the source file is not available to check the value; "
                             "mark it as your own value (with a comment) to store it")
@@ -557,6 +561,22 @@ def prepare_decision(
     if where != "near":
         out["comment"] = (comment + " " if comment else "") + f"[value found elsewhere in the document, at {span.start}]"
     return out
+
+
+def _reading_span(c: Cell, value: str) -> Span | None:
+    """The characters of the cell that already print ``value``: its own grounded reading, or one of
+    its candidate readings (run-together digits)."""
+    try:
+        kind, v = parse_value(value)
+    except ValueError:
+        return None
+    if c.kind == kind and c.span is not None and c.grounded is not False and (kind == "not_applicable" or c.value == v):
+        return c.span
+    if c.kind == "ambiguous" and v is not None:
+        spans = [x.span for x in c.candidates if x.value is not None and x.value == v and x.span is not None]
+        if len(spans) == 1:
+            return spans[0]
+    return None
 
 
 def _current(record: Record, key: str) -> str | None:
