@@ -196,7 +196,7 @@ class OpenAIStub:
     with ``responder(request_json) -> response_json`` — so ``extractor run`` itself can be pointed at
     it with ``OPENAI_BASE_URL``. Use as a context manager; ``base_url`` ends in ``/v1``."""
 
-    def __init__(self, responder) -> None:
+    def __init__(self, responder, port: int = 0) -> None:
         self.responder = responder
         self.lock = threading.Lock()
         stub = self
@@ -217,7 +217,7 @@ class OpenAIStub:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), H)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 

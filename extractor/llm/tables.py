@@ -260,7 +260,11 @@ def read_table(
     )
     if res.value is None or not res.validated:
         why = res.error or "answer not validated"
-        return [], f"{key}: model answer dropped ({why})" if why.startswith("invalid") else f"{key}: model call failed ({why})"
+        if not why.startswith("invalid"):
+            return [], f"{key}: model call failed ({why})"
+        rules = sorted(set(re.findall(r"\b[A-Z]\.[A-Z_]+\b", why)))
+        return [], (f"{key}: the model's answer failed validation after re-asks and was dropped"
+                    + (f" ({', '.join(rules)})" if rules else ""))
     allowed = set(asked)
     out: list[Reading] = []
     seen: set[tuple[str, str]] = set()
