@@ -96,13 +96,21 @@ class HostileTableModel:
     It also answers one cell it was not asked for, and it never corrects itself when re-asked.
     Narrative requests get an empty list of facts (their text is remembered for ``elsewhere``).
     ``answers`` counts the cells it answered per mistake.
+
+    ``cunning=True``: every answer passes validation — only the asked-for cells, each quoting a
+    number really printed in the table as a whole number, just not its own: ``zero`` (another
+    cell's 0, for blanks too), ``borrow`` (another cell's number), and for run-together digits the
+    first of the candidate readings it is offered (``candidate``). What stops these is the
+    reconciliation (another cell's characters, blanks never 0, identities, review), not the validator.
     """
 
     MISTAKES = ("zero", "recut", "elsewhere", "invented")
+    CUNNING = ("zero", "borrow", "candidate")
 
-    def __init__(self) -> None:
+    def __init__(self, cunning: bool = False) -> None:
+        self.cunning = cunning
         self.narrative: list[tuple[int, str]] = []  # (number, quote) from narrative sections
-        self.answers: dict[str, int] = {m: 0 for m in self.MISTAKES}
+        self.answers: dict[str, int] = {m: 0 for m in (self.CUNNING if cunning else self.MISTAKES)}
         self.requests = 0
 
     @staticmethod
@@ -138,6 +146,8 @@ class HostileTableModel:
         m = re.search(r"^Wanted cells: (.+)$", user, re.M)
         every = [(r, c) for r in rows for c in cols]
         wanted = [tuple(x.strip().split(".", 1)) for x in m.group(1).split(",")] if m else every
+        if self.cunning:
+            return self.cunning_cells(user, text, wanted)
         extra = next((rc for rc in every if rc not in wanted), None)
         zeros = [z.start() for z in re.finditer(r"(?<!\d)0(?![\d.])", text)]
         runs = [r for r in re.finditer(r"\d{3,}", text)]
@@ -169,6 +179,28 @@ class HostileTableModel:
             out.append({"row": r, "col": c, **cell})
         return out
 
+
+    def cunning_cells(self, user: str, text: str, wanted: list[tuple[str, str]]) -> list[dict]:
+        hints = dict(re.findall(r"^- (\S+): one of (.+)$", user, re.M))
+        numbers = list(re.finditer(r"(?<![\d.,])\d+(?![\d.,])", text))
+        zeros = [n for n in numbers if n.group() == "0"]
+        out = []
+        for i, (r, c) in enumerate(wanted):
+            hint = hints.get(f"{r}.{c}")
+            if hint:  # run-together digits: the first reading offered, quoting the run
+                value = hint.split(" | ")[0]
+                run = re.search(r"\d*" + re.escape(value) + r"\d*", text)
+                kind, cell = "candidate", {"value": int(value), "quote": run.group() if run else value}
+            else:
+                pool = zeros if i % 2 == 0 and zeros else numbers
+                if not pool:
+                    continue
+                n = pool[(i * 7) % len(pool)]
+                kind = "zero" if n.group() == "0" else "borrow"
+                cell = {"value": int(n.group()), "quote": text[max(0, n.start() - 8): n.end()]}
+            self.answers[kind] += 1
+            out.append({"row": r, "col": c, **cell})
+        return out
 
     @staticmethod
     def _row_run(text: str, label: str) -> tuple[int, int, str] | None:

@@ -65,11 +65,14 @@ def synthetic(folder: Path) -> tuple[Path, Path]:
     return reports, gold
 
 
-@pytest.mark.parametrize("corpus,tables", [("samples", "both"), ("corpus", "both"), ("synthetic", "both"),
-                                           ("synthetic", "auto")])
-def test_hostile_model_lowers_no_accuracy_and_gets_no_wrong_cell_accepted(corpus, tables, tmp_path, monkeypatch):
+@pytest.mark.parametrize("corpus,tables,cunning", [
+    ("samples", "both", False), ("corpus", "both", False), ("synthetic", "both", False), ("synthetic", "auto", False),
+    ("samples", "both", True), ("corpus", "both", True), ("synthetic", "both", True), ("synthetic", "auto", True)])
+def test_hostile_model_lowers_no_accuracy_and_gets_no_wrong_cell_accepted(corpus, tables, cunning, tmp_path,
+                                                                          monkeypatch):
     """``--tables both``: every cell is asked (a second reading); ``auto``: only the cells the parser
-    could not read (here: run-together digits several splits fit) — the model's only chance to fill."""
+    could not read (here: run-together digits several splits fit) — the model's only chance to fill.
+    A cunning model's answers all pass validation: the reconciliation has to stop them."""
     if corpus == "synthetic":
         reports, gold = synthetic(tmp_path / "synthetic")
     else:
@@ -79,13 +82,15 @@ def test_hostile_model_lowers_no_accuracy_and_gets_no_wrong_cell_accepted(corpus
     for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EXTRACTOR_MODEL", "EXTRACTOR_LLM_MODE"):
         monkeypatch.delenv(k, raising=False)
     run([str(reports), "--out", str(tmp_path / "off"), "--llm", "off"])
-    hostile = HostileTableModel()
+    hostile = HostileTableModel(cunning=cunning)
     with OpenAIStub(hostile) as stub:
         monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "fixture-key")
         run([str(reports), "--out", str(tmp_path / "hostile"), "--tables", tables])
     assert hostile.requests > 0
-    if tables == "both":  # asked about every table, it made every kind of mistake
+    if cunning:
+        assert hostile.answers["candidate" if tables == "auto" else "zero"] > 0, hostile.answers
+    elif tables == "both":  # asked about every table, it made every kind of mistake
         assert all(n > 0 for n in hostile.answers.values()), hostile.answers
     else:
         assert hostile.answers["recut"] > 0, hostile.answers

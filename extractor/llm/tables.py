@@ -181,24 +181,33 @@ class TableCellsOut(BaseModel):
 # --- which cells a table has -----------------------------------------------------------------------
 
 
-def template_cells(key: str, fmt: str) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
-    """(rows, columns, cell keys) of a table's template, for the prompt and the validator."""
+def template_cells(key: str, fmt: str, variant: str | None = None) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
+    """(rows, columns, cell keys) of a table's template, for the prompt and the validator. ``variant``
+    (the parser's, e.g. ``single_other`` from ``table3.single_other``) wins over the format's."""
     from ..templates import load_templates
 
     t = load_templates()[key]
     if key == "table2":
-        rows = t["variants"]["2019" if fmt == "2019" else "2021"]["rows"]
+        rows = t["variants"][variant if variant in t["variants"] else ("2019" if fmt == "2019" else "2021")]["rows"]
         cols = sorted({c for r in rows for c in r["columns"]})
         cells = [(r["key"], c) for r in rows for c in r["columns"]]
         return ([{"key": r["key"], "label": r["label"]} for r in rows], [{"key": c, "label": c} for c in cols], cells)
     cols = [{"key": k, "label": lab} for k, lab in zip(t["columns"], t.get("column_labels", t["columns"]))]
     rows = [{"key": r["key"], "label": r["label"]} for r in t["rows"]]
     if key == "table3":
-        variant = "single_other" if fmt == "2019" else "three_other"
+        if variant not in t.get("variants", {}):
+            variant = "single_other" if fmt == "2019" else "three_other"
         order = t.get("variants", {}).get(variant)
         if order:
             rows = [r for r in rows if r["key"] in order]
     return rows, cols, [(r["key"], c["key"]) for r in rows for c in cols]
+
+
+def _variant(table: Table | None) -> str | None:
+    """The template variant the parser read the table by (``table3.single_other`` → ``single_other``)."""
+    if table is None or "." not in table.template:
+        return None
+    return table.template.split(".", 1)[1]
 
 
 def _unread(cell: Cell | None) -> bool:
@@ -243,7 +252,7 @@ def read_table(
     """The model's readings of the asked-for cells of table ``key`` in ``doc.text[start:end]``
     (every template cell when ``wanted`` is None). An answer that fails validation is dropped."""
     prompt = load_prompt(PROMPT)
-    rows, cols, keys = template_cells(key, fmt)
+    rows, cols, keys = template_cells(key, fmt, _variant(parser))
     text = doc.text[start:end]
     asked = list(wanted) if wanted is not None else keys
     cands = _candidates(parser, asked)
@@ -504,7 +513,7 @@ def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, 
             continue
         wanted = None
         if not every:
-            _, _, keys = template_cells(key, fmt)
+            _, _, keys = template_cells(key, fmt, _variant(table))
             wanted = [(r, c) for r, c in keys if _unread(table.get(r, c) if table is not None else None)]
             if not wanted:
                 continue
