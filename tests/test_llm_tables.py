@@ -315,3 +315,29 @@ def test_complete_tables_make_no_call():
     d = make_doc()
     rec, _, _, server = ask(d, parser_table(d), [])
     assert server.requests == []
+
+
+def test_no_model_value_changes_a_cell_without_a_finding_for_a_reviewer(tmp_path):
+    """The whole pipeline with a cunning hostile model (answers that all pass validation) on our own
+    flattened reports: a cell the model changed always has an open M.CELL_FILL finding, so its record
+    is not accepted until a reviewer has seen it."""
+    from extractor.llm import ModelSteps
+    from extractor.loaders import load_bytes
+    from extractor.pipeline import extract_document
+    from llm_fixtures import HostileTableModel
+    from synth import make_values, render
+
+    hostile = HostileTableModel(cunning=True)
+    client, _ = make(ScriptedModelServer([], responder=hostile), tmp_path)
+    steps = ModelSteps(client, tables="auto")
+    changed = 0
+    for seed in (1, 2, 3):
+        doc = load_bytes(render(make_values(seed, big=True), "flattened").encode(), f"flat{seed}.txt")
+        rec = extract_document(doc, llm=steps)
+        fills = {f.scope.split(" ", 1)[1] for f in rec.findings if f.rule == "M.CELL_FILL" and f.status == "UNCERTAIN"}
+        model_cells = {c.ref for c in rec.cells() if c.producer == "model"}
+        assert model_cells == fills
+        changed += len(model_cells)
+        if model_cells:
+            assert rec.decision == "needs_review"
+    assert changed > 0 and hostile.answers["candidate"] > 0
