@@ -10,7 +10,6 @@ import csv
 import json
 import re
 import warnings
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

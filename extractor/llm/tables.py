@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from ..document import Document, normalize
-from ..model import Cell, Finding, Operand, Record, Span, Table
+from ..model import Cell, Finding, Operand, Record, Table
 from .client import LLMClient
 from .prompts import load_prompt
 
@@ -306,7 +306,7 @@ def _overlaps(a: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 def _claimed(table: Table, exclude: str) -> list[tuple[int, int]]:
-    """Characters (normalized offsets are not kept on cells: original offsets) read for other cells."""
+    """The characters (offsets of the original text, as spans keep them) read for the table's other cells."""
     return [(c.span.start, c.span.end) for c in table.cells
             if c.span is not None and c.ref != exclude and c.kind in ("number", "zero", "not_applicable")]
 
