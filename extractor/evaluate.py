@@ -66,6 +66,16 @@ class DocEval:
     violations_gold: int = 0
     violations_found: int = 0
     missing_gold: bool = False
+    by_producer: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # correct, total
+
+    def count(self, table: str, producer: str, ok: bool) -> None:
+        self.total += 1
+        self.per_table[table][1] += 1
+        self.by_producer[producer][1] += 1
+        if ok:
+            self.correct += 1
+            self.per_table[table][0] += 1
+            self.by_producer[producer][0] += 1
 
 
 def _finding_numbers(f: Finding) -> set[Decimal]:
@@ -138,13 +148,9 @@ def evaluate_record(record: Record, gold: dict[str, Any]) -> DocEval:
             for col, gv in cols.items():
                 c = cells.get((tkey, row, col))
                 got = c.gold_value() if c is not None else None
-                ok = c is not None and _same(gv, got) and c.kind != "ambiguous"
-                ev.total += 1
-                ev.per_table[tkey][1] += 1
-                if ok:
-                    ev.correct += 1
-                    ev.per_table[tkey][0] += 1
-                else:
+                ok = c is not None and _same(gv, got) and c.kind != "ambiguous" and not c.missing
+                ev.count(tkey, c.producer if c is not None else "parser", ok)
+                if not ok:
                     ev.wrong.append(CellDiff(tkey, row, col, gv, got, c.kind if c else "missing"))
     if isinstance(gold.get("legacy"), list):
         got_cells = [c for c in record.cells() if c.table == "legacy"]
@@ -159,17 +165,16 @@ def evaluate_record(record: Record, gold: dict[str, Any]) -> DocEval:
                 if legacy_label_key(c.label or "") == key:
                     match = i
                     break
-            ev.total += 1
-            ev.per_table["legacy"][1] += 1
             if match is not None:
                 used.add(match)
                 c = got_cells[match]
-                if _same(item.get("value"), c.gold_value()):
-                    ev.correct += 1
-                    ev.per_table["legacy"][0] += 1
+                ok = _same(item.get("value"), c.gold_value()) and c.kind != "ambiguous" and not c.missing
+                ev.count("legacy", c.producer, ok)
+                if ok:
                     continue
                 ev.wrong.append(CellDiff("legacy", item.get("label", ""), col, item.get("value"), c.gold_value(), c.kind))
             else:
+                ev.count("legacy", "parser", False)
                 ev.wrong.append(CellDiff("legacy", item.get("label", ""), col, item.get("value"), None, "missing"))
     viol = gold.get("source_violations") or []
     ev.violations_gold = len(viol)
@@ -198,10 +203,14 @@ def summarize(evals: list[DocEval]) -> dict[str, Any]:
     correct = sum(e.correct for e in evals)
     per_table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_format: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_producer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for e in evals:
         for t, (c, n) in e.per_table.items():
             per_table[t][0] += c
             per_table[t][1] += n
+        for p, (c, n) in e.by_producer.items():
+            by_producer[p][0] += c
+            by_producer[p][1] += n
         per_format[e.format][0] += e.correct
         per_format[e.format][1] += e.total
     accepted = [e for e in evals if e.decision == "accepted"]
@@ -219,6 +228,7 @@ def summarize(evals: list[DocEval]) -> dict[str, Any]:
         "cell_accuracy": pct(correct, total),
         "per_table": {t: {"correct": c, "total": n, "accuracy": pct(c, n)} for t, (c, n) in sorted(per_table.items())},
         "per_format": {f: {"correct": c, "total": n, "accuracy": pct(c, n)} for f, (c, n) in sorted(per_format.items())},
+        "by_producer": {p: {"correct": c, "total": n, "accuracy": pct(c, n)} for p, (c, n) in sorted(by_producer.items())},
         "accepted": len(accepted),
         "accepted_with_wrong_cells": len(accepted) - len(accepted_clean),
         "acceptance_precision": pct(len(accepted_clean), len(accepted)),

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from .errors import ExtractorError
 from .review.decisions import Review, Reviewed, reviewed_records
+from .review.decisions import canonical as shared_canonical
 from .store import Store
 
 FORMATS = ("csv", "xlsx", "jsonl")
@@ -91,18 +92,8 @@ def review_rows(rv: Reviewed) -> Iterable[dict[str, Any]]:
 
 
 def canonical(rv: Reviewed) -> dict[str, Any]:
-    r = rv.record
-    out = r.to_canonical()
-    out["sha256"] = r.document.sha256
-    out["accepted_by"] = record_row(rv)["accepted_by"]
-    out["reasons"] = r.reasons
-    out["reviewer_values"] = [
-        {"cell": key, "value": rev.value, "grounded": rev.grounded, "reviewer": rev.reviewer,
-         "at": _iso(rev.created_at), "comment": rev.comment, "was": rev.prior}
-        for key, rev in rv.corrected.items()
-    ]
-    out["reviews"] = list(review_rows(rv))
-    return out
+    """The JSONL line: the same as ``records.jsonl`` writes (without the full record)."""
+    return shared_canonical(rv)
 
 
 def export_records(store: Store, fmt: str, out: str | Path, *, include_all: bool = False) -> int:

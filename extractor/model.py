@@ -48,6 +48,7 @@ class Candidate(BaseModel):
     value: Number | None
     raw: str
     note: str = ""
+    span: Span | None = None  # the characters of this reading (a model may resolve the cell only to one)
 
 
 class Cell(BaseModel):

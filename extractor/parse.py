@@ -379,7 +379,8 @@ def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolu
             if (t.value, t.text) in seen:
                 continue
             seen.add((t.value, t.text))
-            cands.append(Candidate(value=t.value, raw=t.text, note=res.how))
+            cands.append(Candidate(value=t.value, raw=t.text, note=res.how,
+                                   span=doc.span(t.start, t.end) if t.end > t.start else None))
         if len(cands) == 1:
             c = _cell(doc, table, row, col, res.vectors[0][j], label, anchor, res.how)
         else:

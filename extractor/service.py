@@ -447,7 +447,7 @@ def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None 
         return rec.decision == "failed" and bool(rec.error) and not rec.tables
 
     def answer(sha: str, job: dict | None) -> JSONResponse:
-        rec = store().record(sha)
+        rec = store().authoritative_record(sha)  # reviewers' decisions applied, as records.jsonl shows it
         if rec is None:
             if job is not None and job["status"] == "failed":  # failed without a record (upload lost, crashes)
                 return _json(422, {"detail": job.get("error") or "failed", "sha256": sha, "job": job["id"]})

@@ -118,7 +118,11 @@ class Store:
         return row is not None and row["status"] in ("done", "failed")
 
     def save(self, record: Record) -> None:
-        """Write one document's record, cells and findings atomically (replacing earlier ones)."""
+        """Write one document's record, cells and findings atomically (replacing earlier ones).
+
+        ``records.json`` keeps the record as the extractor made it; the decision columns and the
+        ``cells``/``findings`` rows are the authoritative record: the reviewers' stored decisions on
+        this document applied on top (so a re-run with ``--force`` re-applies them)."""
         d = record.document
         sha = d.sha256
         now = time.time()
@@ -132,26 +136,48 @@ class Store:
                 "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
                 (sha, record.format, record.organ, record.year, record.decision, record.model_dump_json(), now),
             )
-            self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
-            self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
-            self.db.executemany(
-                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
-                     c.span.start if c.span else None, c.span.end if c.span else None,
-                     c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
-                     None if c.grounded is None else int(c.grounded), c.note)
-                    for c in record.cells()
-                ],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
-                     f.arithmetic, f.model_dump_json())
-                    for f in record.findings
-                ],
-            )
+            self._write_authoritative(sha, record)
+
+    def _write_authoritative(self, sha: str, record: Record) -> None:
+        """Decision columns, ``cells`` and ``findings`` rows of the record with its reviews applied
+        (inside the caller's transaction)."""
+        rows = self.reviews(sha)
+        if rows:
+            from .review.decisions import apply_reviews  # noqa: PLC0415 - the one place reviews are applied
+
+            record = apply_reviews(record, rows).record
+        self.db.execute("UPDATE documents SET decision=? WHERE sha256=?", (record.decision, sha))
+        self.db.execute("UPDATE records SET decision=? WHERE sha256=?", (record.decision, sha))
+        self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
+        self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
+                 c.span.start if c.span else None, c.span.end if c.span else None,
+                 c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
+                 None if c.grounded is None else int(c.grounded), c.note)
+                for c in record.cells()
+            ],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
+                 f.arithmetic, f.model_dump_json())
+                for f in record.findings
+            ],
+        )
+
+    def refresh(self, sha256: str) -> None:
+        """Re-apply the stored decisions on one document (the decision columns, cells, findings)."""
+        with self.db:
+            self._refresh_in(sha256)
+
+    def _refresh_in(self, sha256: str) -> None:
+        rec = self.record(sha256)
+        if rec is not None:
+            self._write_authoritative(sha256, rec)
 
     def save_error(self, sha256: str, name: str, path: str, error: str) -> None:
         with self.db:
@@ -167,6 +193,16 @@ class Store:
     def record(self, sha256: str) -> Record | None:
         row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
         return Record.model_validate_json(row["json"]) if row else None
+
+    def authoritative_record(self, sha256: str) -> Record | None:
+        """The record as every output shows it: the reviewers' decisions on it applied."""
+        rec = self.record(sha256)
+        rows = self.reviews(sha256) if rec is not None else []
+        if not rows:
+            return rec
+        from .review.decisions import apply_reviews  # noqa: PLC0415
+
+        return apply_reviews(rec, rows).record
 
     def counts(self) -> dict[str, int]:
         return {
@@ -208,6 +244,7 @@ class Store:
                 "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (sha256, finding_id, action, cell, value, g, comment, reviewer, now),
             )
+            self._refresh_in(sha256)
 
     def delete_review(self, sha256: str, finding_id: str, *, reviewer: str = "", comment: str = "") -> bool:
         """Reopen a finding: drop its decision (the log keeps it). True when there was one."""
@@ -219,6 +256,7 @@ class Store:
                     "VALUES (?,?,?,?,?,?)",
                     (sha256, finding_id, "reopen", comment, reviewer, time.time()),
                 )
+                self._refresh_in(sha256)
         return bool(cur.rowcount)
 
     def review_log(self, sha256: str | None = None) -> list[sqlite3.Row]:
@@ -232,7 +270,11 @@ class Store:
 
     # ----------------------------------------------------------------- outputs
     def write_outputs(self, out_dir: str | Path) -> dict[str, Path]:
-        """records.jsonl, cells.csv and findings.csv, regenerated from the database."""
+        """records.jsonl, cells.csv and findings.csv, regenerated from the database: the authoritative
+        records, i.e. each record with the reviewers' decisions applied (values a reviewer set have
+        producer ``reviewer`` and carry who and when; settled findings say by whom)."""
+        from .review.decisions import apply_reviews, canonical, reviews_by_document  # noqa: PLC0415
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -241,34 +283,41 @@ class Store:
             "findings": out / "findings.csv",
         }
         tmp = {k: p.with_suffix(p.suffix + ".tmp") for k, p in paths.items()}
-        with open(tmp["records"], "w", encoding="utf-8") as fh:
+        reviews = reviews_by_document(self)
+        with open(tmp["records"], "w", encoding="utf-8") as rf, \
+                open(tmp["cells"], "w", encoding="utf-8", newline="") as cf, \
+                open(tmp["findings"], "w", encoding="utf-8", newline="") as ff:
+            cw, fw = csv.writer(cf), csv.writer(ff)
+            cw.writerow(["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
+                         "span_end", "page", "producer", "grounded", "label", "unit", "key", "note",
+                         "reviewer", "reviewed_at", "review_comment"])
+            fw.writerow(["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
+                         "scope", "message", "arithmetic", "open", "decision_by", "decision", "decided_at"])
             for rec in self.records():
-                canon = rec.to_canonical()
-                canon["sha256"] = rec.document.sha256
-                canon["reasons"] = rec.reasons
-                canon["skipped"] = rec.skipped
-                canon["record"] = json.loads(rec.model_dump_json())
-                fh.write(json.dumps(canon, ensure_ascii=False) + "\n")
-        with open(tmp["cells"], "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
-                        "span_end", "page", "producer", "grounded", "label", "unit", "key", "note"])
-            for r in self.db.execute(
-                "SELECT d.name, c.* FROM cells c JOIN documents d USING (sha256) ORDER BY d.rowid, c.rowid"
-            ):
-                w.writerow([r["name"], r["sha256"], r["tbl"], r["row"], r["col"], r["value"], r["kind"], r["raw"],
-                            r["span_start"], r["span_end"], r["page"], r["producer"], r["grounded"], r["label"],
-                            r["unit"], r["key"], r["note"]])
-        with open(tmp["findings"], "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
-                        "scope", "message", "arithmetic"])
-            for r in self.db.execute(
-                "SELECT d.name, f.* FROM findings f JOIN documents d USING (sha256) "
-                "WHERE f.status != 'PASS' ORDER BY d.rowid, f.rowid"
-            ):
-                w.writerow([r["name"], r["sha256"], r["id"], r["rule"], r["version"], r["status"],
-                            r["classification"], r["severity"], r["scope"], r["message"], r["arithmetic"]])
+                rv = apply_reviews(rec, reviews.get(rec.document.sha256, []))
+                r = rv.record
+                name, sha = r.document.name, r.document.sha256
+                line = canonical(rv)
+                line["skipped"] = r.skipped
+                line["record"] = json.loads(r.model_dump_json())
+                rf.write(json.dumps(line, ensure_ascii=False) + "\n")
+                for c in r.cells():
+                    by = rv.corrected.get(c.ref) if c.producer == "reviewer" else None
+                    sp = c.span
+                    cw.writerow([name, sha, c.table, c.row, c.col, "" if c.value is None else str(c.value), c.kind,
+                                 c.raw, sp.start if sp else "", sp.end if sp else "", sp.page if sp and sp.page else "",
+                                 c.producer, "" if c.grounded is None else int(c.grounded), c.label or "",
+                                 c.unit or "", c.key or "", c.note, by.reviewer if by else "",
+                                 _iso(by.created_at) if by else "", by.comment if by else ""])
+                for f in r.findings:
+                    if f.status == "PASS" and f.id not in rv.settled_by:
+                        continue
+                    by = rv.settled_by.get(f.id)
+                    fw.writerow([name, sha, f.id, f.rule, f.version, f.status, f.classification, f.severity,
+                                 f.scope, f.message, f.arithmetic,
+                                 "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
+                                 by.reviewer if by else "", by.action if by else "",
+                                 _iso(by.created_at) if by else ""])
         for k, p in paths.items():
             tmp[k].replace(p)
         return paths
@@ -300,3 +349,9 @@ class Store:
                 "SELECT * FROM crossyear_findings WHERE prev_sha256=? OR next_sha256=? ORDER BY rowid",
                 (sha256, sha256)))
         return list(self.db.execute("SELECT * FROM crossyear_findings ORDER BY rowid"))
+
+
+def _iso(ts: float | None) -> str:
+    import datetime as _dt  # noqa: PLC0415
+
+    return "" if not ts else _dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds")

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from extractor.cli import app
 from extractor.errors import ExtractorError
 from extractor.export import export_records
-from extractor.review.decisions import reviewed_record
+from extractor.loaders import load
+from extractor.review.decisions import prepare_decision, reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch
 
@@ -22,8 +23,10 @@ def settle_all(db, *, correct_total: bool = True):
         (rec,) = list(st.records())
         sha = rec.document.sha256
         if correct_total:
-            st.put_review(sha, "T3.BALANCE:column total", "correct", reviewer="ann", cell="table3.total.total",
-                          value="7", grounded=True, comment="总计 misprinted", prior="0")
+            kw = prepare_decision(reviewed_record(st, sha), "T3.BALANCE:column total", "correct", reviewer="ann",
+                                  cell="table3.total.total", value="7", comment="总计 misprinted",
+                                  doc=load(rec.document.path))
+            st.put_review(sha, "T3.BALANCE:column total", "correct", **kw)
         for f in reviewed_record(st, sha).open:
             st.put_review(sha, f.id, "confirm_source", reviewer="bob", comment="as published")
         assert reviewed_record(st, sha).record.decision == "accepted"
@@ -69,7 +72,8 @@ def test_jsonl_is_canonical_with_reviews(tmp_path):
     rec = json.loads(line)
     assert rec["sha256"] == sha and rec["decision"] == "accepted" and rec["accepted_by"] == "review"
     assert rec["table3"]["total"]["total"] == 7
-    assert rec["reviewer_values"] == [{"cell": "table3.total.total", "value": "7", "grounded": True, "reviewer": "ann",
+    assert rec["reviewer_values"] == [{"cell": "table3.total.total", "value": "7", "grounded": True, "own": False,
+                                       "reviewer": "ann",
                                        "at": rec["reviewer_values"][0]["at"], "comment": "总计 misprinted", "was": "0"}]
     assert {r["action"] for r in rec["reviews"]} == {"correct", "confirm_source"}
     assert rec["source_violations"]  # confirmed inconsistencies stay listed

@@ -41,7 +41,7 @@ def test_review_app_serves_the_series_page_linked_from_its_report(tmp_path):
     db = tmp_path / "out" / "extractor.db"
     with Store(db) as store:
         run_batch([p for p, _ in files], store)
-    client = TestClient(create_app(db, reviewer="qa"))
+    client = TestClient(create_app(db, reviewer="qa"), base_url="http://127.0.0.1:8765")  # loopback Host only
     index = client.get("/report").text
     href = re.search(r'href="(/series/series-[^"#]+)"', index).group(1)
     page = client.get(href)

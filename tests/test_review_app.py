@@ -28,13 +28,29 @@ def batch(tmp_path):
     return f, db, rec
 
 
-def client(db, reviewer="tester"):
-    return TestClient(create_app(db, reviewer=reviewer))
+BASE = "http://127.0.0.1:8765"
+
+
+def client(db, reviewer="tester", **kw):
+    return TestClient(create_app(db, reviewer=reviewer, **kw), base_url=BASE)
+
+
+def csrf_of(c) -> str:
+    """The session's CSRF token, as the review page carries it."""
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get("/queue", params={"show": "all"}).text)
+    assert m, "the review page carries no CSRF token"
+    return m.group(1)
 
 
 def decide(c, sha, fid, action, **form):
-    data = {"doc": sha, "fid": fid, "action": action, "reviewer": form.pop("reviewer", "ann"), **form}
+    data = {"doc": sha, "fid": fid, "action": action, "reviewer": form.pop("reviewer", "ann"),
+            "csrf": form.pop("csrf", None) or csrf_of(c), **form}
     return c.post("/decide", data=data, follow_redirects=False)
+
+
+def reopen(c, sha, fid, **form):
+    data = {"doc": sha, "fid": fid, "reviewer": "ann", "csrf": csrf_of(c), **form}
+    return c.post("/reopen", data=data, follow_redirects=False)
 
 
 def open_ids(db, sha):
@@ -128,7 +144,7 @@ def test_record_accepted_when_last_finding_settled_and_reopen(batch):
         rv = reviewed_record(st, sha)
     assert rv.open == [] and rv.record.decision == "accepted" and rv.accepted_by_review
     assert "Nothing left to review" in c.get("/queue").text
-    r = c.post("/reopen", data={"doc": sha, "fid": ids[0], "reviewer": "ann"}, follow_redirects=False)
+    r = reopen(c, sha, ids[0])
     assert r.status_code == 303
     with Store(db) as st:
         rv = reviewed_record(st, sha)
@@ -154,7 +170,8 @@ def test_decision_survives_run_force(batch):
     assert rv.record.tables["table3"].get("total", "total").producer == "reviewer"
     assert "T3.BALANCE:column natural_person" not in [x.id for x in rv.open]
     settled = client(db).get("/queue", params={"show": "settled"}).text
-    assert "T3.BALANCE" in settled and "corrected" in settled
+    # the corrected check passes now and stays listed as settled (so it can be reopened)
+    assert 'data-fid="T3.BALANCE:column total"' in settled and '<span class="chip settled">correct</span>' in settled
 
 
 def test_decision_on_sample_000_survives_run_force(tmp_path):
@@ -236,7 +253,9 @@ def test_apply_reviews_ignores_bad_rows(batch):
                    cell="table3.total.natural_person", value="not a number")]
     rv = apply_reviews(rec, rows)
     assert rv.corrected == {}
-    assert "T3.BALANCE:column total" not in [x.id for x in rv.open]
+    # a decision whose value was never checked against the source settles nothing
+    assert "T3.BALANCE:column total" in [x.id for x in rv.open]
+    assert rv.record.decision == "needs_review"
 
 
 def test_cli_run_force_keeps_the_decision_end_to_end(tmp_path):

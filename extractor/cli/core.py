@@ -204,30 +204,50 @@ def _show(c) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    paths: list[Path] = typer.Argument(..., help="report files and/or folders"),
+    paths: Optional[list[Path]] = typer.Argument(None, help="report files and/or folders (with --db: only these documents)"),
     gold: Path = typer.Option(..., "--gold", help="folder of gold JSON files (gold-format.md)"),
+    db: Optional[Path] = typer.Option(None, "--db", help="score the stored records of a run (its extractor.db), "
+                                      "as records.jsonl shows them: model values and reviewers' decisions included"),
+    unreviewed: bool = typer.Option(False, "--unreviewed", help="with --db: the records as the extractor made them, "
+                                    "without the reviewers' decisions"),
+    llm: str = typer.Option("off", "--llm", help="fresh pass: off (deterministic) | auto (OPENAI_*) | local"),
+    model: Optional[str] = typer.Option(None, "--model", help="fresh pass: model name"),
+    tables: str = typer.Option("auto", "--tables", help="fresh pass with a model: auto | both | off"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="fresh pass: structured-output mode"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     show_wrong: int = typer.Option(10, "--show-wrong", help="wrong cells to list per document"),
 ) -> None:
-    """Compare extracted records with gold files: cell accuracy, acceptance precision, violation recall."""
+    """Compare records with gold files: cell accuracy, acceptance precision, violation recall.
+
+    Either a fresh pass over PATHS (deterministic by default; --llm to use a model), or the stored
+    records of a run with --db (what `extractor run` produced, with whatever model it used, and the
+    reviewers' decisions applied)."""
     if not gold.is_dir():
         raise ExtractorError(f"gold folder not found: {gold}")
-    files = discover(paths)
+    if db is None and not paths:
+        raise ExtractorError("give report files or folders, or --db FILE to score a run's stored records")
+    if db is not None and llm != "off":
+        raise ExtractorError("--db scores the stored records as they are; --llm is for a fresh pass over PATHS")
     evals: list[DocEval] = []
     no_gold: list[str] = []
-    for f in files:
-        rec = extract(f)
+    notes: list[str] = []
+    for rec in (_stored_records(db, paths, unreviewed) if db is not None
+                else _fresh_records(paths or [], llm, model, tables, mode, notes)):
         gp = find_gold(gold, rec)
         if gp is None:
-            no_gold.append(f.name)
+            no_gold.append(rec.document.name)
             continue
         evals.append(evaluate_record(rec, json.loads(gp.read_text(encoding="utf-8"))))
     summary = summarize(evals)
     summary["without_gold"] = no_gold
+    summary["source"] = (f"stored records of {db}" + (" (without reviews)" if unreviewed else "")
+                         if db is not None else f"fresh pass (--llm {llm})")
+    if notes:
+        summary["notes"] = notes
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
         return
-    t = RTable(title="per document")
+    t = RTable(title=f"per document · {summary['source']}")
     for col in ("document", "format", "decision", "cells", "accuracy %", "violations found"):
         t.add_column(col)
     for d in summary["by_document"]:
@@ -240,6 +260,10 @@ def eval_cmd(
         out_console.print(f"table {name}: {s['correct']}/{s['total']} = {s['accuracy']}%")
     for name, s in summary["per_format"].items():
         out_console.print(f"format {name}: {s['correct']}/{s['total']} = {s['accuracy']}%")
+    for name, s in summary["by_producer"].items():
+        out_console.print(f"cells by {name}: {s['correct']}/{s['total']} = {s['accuracy']}%")
+    for n in notes:
+        out_console.print(n)
     if no_gold:
         out_console.print(f"no gold for: {', '.join(no_gold)}")
     out_console.print(
@@ -248,3 +272,44 @@ def eval_cmd(
         f"precision {summary['acceptance_precision']}%) · source violations recalled "
         f"{summary['source_violations_found']}/{summary['source_violations_gold']}"
     )
+
+
+def _stored_records(db: Path, paths: Optional[list[Path]], unreviewed: bool):
+    """The run's records as its outputs show them (reviews applied), optionally only for PATHS."""
+    from ..review.decisions import apply_reviews, reviews_by_document  # noqa: PLC0415
+
+    if not db.is_file():
+        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
+    names = {f.name for f in discover(paths)} if paths else None
+    with Store(db) as store:
+        reviews = {} if unreviewed else reviews_by_document(store)
+        for rec in store.records():
+            if names is not None and rec.document.name not in names:
+                continue
+            yield apply_reviews(rec, reviews.get(rec.document.sha256, [])).record
+
+
+def _fresh_records(paths: list[Path], llm: str, model: Optional[str], tables: str, mode: Optional[str],
+                   notes: list[str]):
+    import tempfile  # noqa: PLC0415
+
+    from ..pipeline import extract_document  # noqa: PLC0415
+    from ..loaders import load  # noqa: PLC0415
+
+    files = discover(paths)
+    with tempfile.TemporaryDirectory(prefix="extractor-eval-") as tmp:
+        steps, reason = model_steps(llm, model, tables, Path(tmp) / "model.db", mode)
+        if reason and llm != "off":
+            notes.append(reason)
+        for f in files:
+            if steps is None:
+                yield extract(f)
+                continue
+            try:
+                doc = load(f)
+            except ExtractorError:
+                yield extract(f)  # a failed record, with its reason
+                continue
+            yield extract_document(doc, llm=steps)
+        if steps is not None:
+            notes.append("model usage: " + steps.totals().line())

@@ -48,6 +48,7 @@ class ModelSteps:
             findings, tnotes = model_tables(self.client, doc, layout, record, every=self.tables == "both")
             record.findings.extend(findings)
             notes.extend(tnotes)
+            record.skipped.extend(n for n in tnotes if "dropped" in n)  # nothing of such an answer was used
         record.reasons.extend(n for n in notes if "failed" in n or "unvalidated" in n)
         t = self.client.ledger.totals(doc.sha256, since_id=start)
         record.versions.update(prompt_versions())

@@ -8,7 +8,9 @@ Two layers of retry, both bounded:
   (``max_retries=0``), so every HTTP attempt is visible here and in the ledger.
 * **validation** (instructor): a response that fails the response model's validators is re-asked
   with the validator's message (our rule ids, e.g. ``N.QUOTE_GROUNDED: …``), at most
-  ``max_reasks`` times per transport attempt.
+  ``max_reasks`` times per transport attempt. What still fails after the last re-ask is only
+  shape-checked and returned unvalidated (``validated=False``) for the rules to judge — or, with
+  ``keep_invalid=False`` (table cells), dropped: ``value`` is None and ``error`` says why.
 
 ``hard_cap`` bounds the HTTP attempts of one logical call across both layers.
 
@@ -315,8 +317,12 @@ class LLMClient:
         part: str = "",
         context: dict[str, Any] | None = None,
         use_cache: bool = True,
+        keep_invalid: bool = True,
     ) -> CallResult:
-        """One logical call. Never raises for model or transport failures: see ``CallResult.error``."""
+        """One logical call. Never raises for model or transport failures: see ``CallResult.error``.
+
+        ``keep_invalid=False``: an answer that failed validation after the last re-ask is dropped
+        (never returned), also when it comes from the cache."""
         cfg = self.config
         key = ResponseCache.key(doc_sha, prompt, part, cfg.model, cfg.mode, response_model)
         call_id = uuid.uuid4().hex[:12]
@@ -325,6 +331,9 @@ class LLMClient:
             if hit is not None:
                 self.ledger.record(doc_sha=doc_sha, prompt=prompt, part=part, model=cfg.model, mode=cfg.mode,
                                    call_id=call_id, attempt=0, outcome="cached")
+                if not hit[1] and not keep_invalid:
+                    return CallResult(None, cached=True, call_id=call_id,
+                                      error="invalid: the cached answer failed validation; dropped")
                 return CallResult(hit[0], validated=hit[1], cached=True, call_id=call_id)
         self._cur = _Call(call_id=call_id, doc_sha=doc_sha, prompt=prompt, part=part)
         last_invalid: Any = None
@@ -366,9 +375,13 @@ class LLMClient:
             attempts = self._cur.attempts if self._cur else 0
             salvaged = self._salvage(response_model, last_invalid) if last_invalid is not None else None
             if salvaged is not None:
-                # Re-asks exhausted: keep the last answer *unvalidated*; the rules will judge it.
+                # Re-asks exhausted: cached as unvalidated (a re-run costs nothing); returned only
+                # when the caller lets the rules judge it.
                 if use_cache:
                     self.cache.put(key, salvaged, validated=False)
+                if not keep_invalid:
+                    return CallResult(None, attempts=attempts, call_id=call_id,
+                                      error=f"invalid: validation failed after re-asks, answer dropped: {_short(exc)}")
                 return CallResult(salvaged, validated=False, attempts=attempts, call_id=call_id,
                                   error=f"validation failed after re-asks: {_short(exc)}")
             return CallResult(None, attempts=attempts, call_id=call_id, error=f"{outcome_of(exc)}: {_short(exc)}")

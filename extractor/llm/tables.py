@@ -1,36 +1,128 @@
 """Tables through the model, and per-cell reconciliation with the parser.
 
-The model reads a table region and fills canonical cells (gold-format keys) with a verbatim quote
-per cell. Only tables the parser left incomplete or ambiguous are sent by default; ``every=True``
-(``--tables both``) sends every table as an independent second reading.
+The model reads a table region and answers the cells it is asked for (canonical gold-format keys)
+with a verbatim quote per cell. Only the cells the parser left missing or ambiguous are asked for
+by default; ``every=True`` (``--tables both``) asks for every cell of every table, as an independent
+second reading.
 
-Reconciliation, per cell (parser, model, rules):
+What a model answer must show before any value of it is used (rules ``rules/model.yaml``):
 
-* both read the same value → kept (the parser's cell, span and all);
-* they disagree → the value that is grounded (the quote is in the region and the value is printed
-  in it) *and* keeps the table's identities wins, but only when exactly one of them does; otherwise
-  the cell goes to review with both values (finding ``M.CELL_AGREE``, classification
-  ``disagreement``). A published inconsistency is never repaired: a grounded parser value that
-  breaks an identity is not replaced by an ungrounded model value that would satisfy it;
-* only the model read it → the model's cell, if grounded; the identities then check it like any other.
+* the answer passes validation (instructor re-asks with the failing rule's message); an answer that
+  still fails after the last re-ask is dropped whole, never used;
+* only cells that were asked for; anything else in the answer is dropped;
+* its quote is found inside that table's region (never elsewhere in the document), and the value is
+  printed in the quote as a whole number (``260`` is not in ``26029``) — those characters become the
+  cell's span, so ``G.GROUNDED`` re-reads them like a parser cell's;
+* the characters are not another cell's (a number the parser read for one cell is not evidence for
+  another).
+
+What a model value may do, per cell (parser, model, rules):
+
+* the parser has no cell (missing) → the model's value fills it, if the identities of the table
+  then hold (none fails with it);
+* the parser's cell is ``ambiguous`` (run-together digits) → the model may choose one of the
+  parser's own candidates, whose characters become the span, if the identities then hold;
+* the parser read the cell (a number, a blank, a not-applicable mark) → the parser's cell stays.
+  Blanks never become 0. A model value that is grounded, differs and is not another cell's is a
+  disagreement for a reviewer (``M.CELL_AGREE``, UNCERTAIN) — unless the parser's value keeps the
+  identities and the model's breaks them; then, as for an ungrounded one, it is noted only (PASS).
+
+Every model value that changed a cell is an ``M.CELL_FILL`` finding (UNCERTAIN, with the parser's,
+the model's and the rules' values): a record is never accepted because a model filled it, until a
+reviewer has seen it. A published inconsistency is never repaired.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
-from ..document import Document
+from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
-from ..verify.narrative import as_number, compact, locate, numbers_in, same_number
 from .client import LLMClient
 from .prompts import load_prompt
 
 PROMPT = "table_cells"
-RULE = "M.CELL_AGREE"
-RULE_VERSION = 1
+RULE = "M.CELL_AGREE"  # a grounded model reading that disagrees with the parser's
+FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolved an ambiguous one
+RULE_VERSION = 2
 TABLES = ("table2", "table3", "table4")
+
+# a whole printed number: not part of a longer digit run, not an enumerator ("5." / "5、" before a label);
+# a not-applicable mark standing as a cell of its own (between spaces, bars or line ends)
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?!\d|[.,]\d|[.、])")
+_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
+_WS = re.compile(r"\s+")
+
+
+# --- grounding a quote and a value in a table region -------------------------------------------------
+
+
+def _as_number(v: Any) -> int | Decimal | None:
+    try:
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    if not d.is_finite():
+        return None
+    return int(d) if d == d.to_integral_value() else d.normalize()
+
+
+def quote_spans(text: str, quote: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Every place ``quote`` occurs in ``text[start:end]`` (normalized; whitespace-tolerant). Never
+    outside ``[start, end)``."""
+    end = len(text) if end is None else end
+    q = normalize(quote or "").strip()
+    if not q:
+        return []
+    compact = _WS.sub("", q)
+    if not compact:
+        return []
+    pat = re.compile(r"\s*".join(re.escape(ch) for ch in compact))
+    return [(m.start(), m.end()) for m in pat.finditer(text, start, end) if m.end() <= end]
+
+
+def value_spans(text: str, a: int, b: int, value: Any) -> list[tuple[int, int]]:
+    """Where ``value`` is printed as a whole number (or, for ``"-"``, a not-applicable mark standing
+    alone) in ``text[a:b]``."""
+    if value == "-":
+        return [(m.start(), m.end()) for m in _NA_TOKEN.finditer(text, a, b)]
+    want = _as_number(value)
+    if want is None:
+        return []
+    out = []
+    for m in _NUMBER.finditer(text, a, b):
+        got = _as_number(m.group())
+        s = m.start()
+        if got is not None and want < 0 and s > a and text[s - 1] == "-":
+            got, s = -got, s - 1
+        if got is not None and got == want:
+            out.append((s, m.end()))
+    return out
+
+
+def _value_of(v: Any) -> Any:
+    """A model's value as compared: a number, ``"-"`` (not applicable) or None (blank)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        t = normalize(v).strip().replace(" ", "")
+        if not t:
+            return None
+        if _NA_TOKEN.fullmatch(t):
+            return "-"
+        n = _as_number(t)
+        return n if n is not None else t
+    if isinstance(v, bool):
+        return None
+    return _as_number(v)
+
+
+# --- the answer --------------------------------------------------------------------------------------
 
 
 class CellOut(BaseModel):
@@ -50,21 +142,37 @@ class TableCellsOut(BaseModel):
 
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> "TableCellsOut":
+        """Each asked-for cell's quote is in the table text and prints its value as a whole number
+        (or, for an ambiguous cell, the value is one of its candidate readings)."""
         ctx = info.context or {}
         text = ctx.get("text")
         if text is None:
             return self
         keys = ctx.get("keys") or set()
+        candidates: dict[tuple[str, str], list[Any]] = ctx.get("candidates") or {}
         problems = []
-        ctext = compact(text)
         for c in self.cells:
-            if keys and (c.row, c.col) not in keys:
-                problems.append(f"M.CELL_KEYS: ({c.row}, {c.col}) is not a cell of this table; use the given keys")
-            elif isinstance(c.value, (int, float)):
-                if compact(c.quote) not in ctext:
-                    problems.append(f"G.GROUNDED: the quote for {c.row}.{c.col} is not in the table text; copy it exactly")
-                elif not any(same_number(n, as_number(c.value)) for n in numbers_in(c.quote)):
-                    problems.append(f"G.GROUNDED: {c.value:g} is not printed in the quote for {c.row}.{c.col}")
+            key = (c.row, c.col)
+            if keys and key not in keys:
+                problems.append(f"M.CELL_KEYS: {c.row}.{c.col} was not asked for; answer only the wanted cells")
+                continue
+            v = _value_of(c.value)
+            if v is None:
+                continue
+            if isinstance(v, str) and v != "-":
+                problems.append(f"M.CELL_VALUE: {c.row}.{c.col} = {c.value!r} is not a number, null or \"-\"")
+                continue
+            spans = quote_spans(text, c.quote)
+            if not spans:
+                problems.append(f"G.GROUNDED: the quote for {c.row}.{c.col} is not in the table text; copy it exactly")
+            elif key in candidates:
+                allowed = candidates[key]
+                if not any(v == a for a in allowed):
+                    problems.append(f"M.CANDIDATES: {c.row}.{c.col} is printed as run-together digits; its value is "
+                                    f"one of {', '.join(str(a) for a in allowed)}")
+            elif not any(value_spans(text, a, b, v) for a, b in spans):
+                problems.append(f"G.GROUNDED: {c.value} is not printed as a whole number in the quote for "
+                                f"{c.row}.{c.col}; quote the characters of this cell's own number")
         if problems:
             raise ValueError("; ".join(problems[:12]))
         return self
@@ -73,141 +181,321 @@ class TableCellsOut(BaseModel):
 # --- which cells a table has -----------------------------------------------------------------------
 
 
-def template_cells(key: str, fmt: str) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
-    """(rows, columns, cell keys) of a table's template, for the prompt and the validator."""
+def template_cells(key: str, fmt: str, variant: str | None = None) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
+    """(rows, columns, cell keys) of a table's template, for the prompt and the validator. ``variant``
+    (the parser's, e.g. ``single_other`` from ``table3.single_other``) wins over the format's."""
     from ..templates import load_templates
 
     t = load_templates()[key]
     if key == "table2":
-        rows = t["variants"]["2019" if fmt == "2019" else "2021"]["rows"]
+        rows = t["variants"][variant if variant in t["variants"] else ("2019" if fmt == "2019" else "2021")]["rows"]
         cols = sorted({c for r in rows for c in r["columns"]})
         cells = [(r["key"], c) for r in rows for c in r["columns"]]
         return ([{"key": r["key"], "label": r["label"]} for r in rows], [{"key": c, "label": c} for c in cols], cells)
     cols = [{"key": k, "label": lab} for k, lab in zip(t["columns"], t.get("column_labels", t["columns"]))]
     rows = [{"key": r["key"], "label": r["label"]} for r in t["rows"]]
     if key == "table3":
-        variant = "single_other" if fmt == "2019" else "three_other"
+        if variant not in t.get("variants", {}):
+            variant = "single_other" if fmt == "2019" else "three_other"
         order = t.get("variants", {}).get(variant)
         if order:
             rows = [r for r in rows if r["key"] in order]
     return rows, cols, [(r["key"], c["key"]) for r in rows for c in cols]
 
 
+def _variant(table: Table | None) -> str | None:
+    """The template variant the parser read the table by (``table3.single_other`` → ``single_other``)."""
+    if table is None or "." not in table.template:
+        return None
+    return table.template.split(".", 1)[1]
+
+
+def _unread(cell: Cell | None) -> bool:
+    """The parser has no value for this cell: not found, or several readings fit."""
+    return cell is None or cell.missing or cell.kind == "ambiguous"
+
+
 def needs_model(table: Table | None) -> bool:
-    return table is None or not table.complete or any(c.kind == "ambiguous" for c in table.cells)
+    return table is None or not table.complete or any(_unread(c) for c in table.cells)
 
 
 # --- reading a table ---------------------------------------------------------------------------------
 
 
+@dataclass
+class Reading:
+    """One cell of a validated model answer, located in the table region."""
+
+    row: str
+    col: str
+    value: Any  # a number, "-" (not applicable) or None (blank)
+    quote: str
+    quotes: list[tuple[int, int]] = field(default_factory=list)  # where the quote is, in the region
+    hits: list[tuple[int, int]] = field(default_factory=list)  # where the value is printed, in the quotes
+
+
+def _candidates(table: Table | None, asked: list[tuple[str, str]]) -> dict[tuple[str, str], list[Any]]:
+    out: dict[tuple[str, str], list[Any]] = {}
+    if table is None:
+        return out
+    for r, c in asked:
+        cell = table.get(r, c)
+        if cell is not None and cell.kind == "ambiguous" and cell.candidates:
+            out[(r, c)] = [x.value for x in cell.candidates]
+    return out
+
+
 def read_table(
-    client: LLMClient, doc: Document, key: str, start: int, end: int, fmt: str, *, wanted: list[tuple[str, str]] | None = None
-) -> tuple[list[Cell], str | None]:
-    """The model's cells for table ``key`` in ``doc.text[start:end]`` (producer="model", spans located)."""
+    client: LLMClient, doc: Document, key: str, start: int, end: int, fmt: str, *,
+    wanted: list[tuple[str, str]] | None = None, parser: Table | None = None,
+) -> tuple[list[Reading], str | None]:
+    """The model's readings of the asked-for cells of table ``key`` in ``doc.text[start:end]``
+    (every template cell when ``wanted`` is None). An answer that fails validation is dropped."""
     prompt = load_prompt(PROMPT)
-    rows, cols, keys = template_cells(key, fmt)
+    rows, cols, keys = template_cells(key, fmt, _variant(parser))
     text = doc.text[start:end]
-    want = wanted if wanted is not None else keys
+    asked = list(wanted) if wanted is not None else keys
+    cands = _candidates(parser, asked)
+    hints = [f"{r}.{c}: one of {' | '.join(str(v) for v in vs)}" for (r, c), vs in cands.items()]
     res = client.extract(
         TableCellsOut,
         prompt.messages(table_key=key, table_text=text, rows=rows, columns=cols,
-                        wanted=[f"{r}.{c}" for r, c in want] if wanted is not None else []),
+                        wanted=[f"{r}.{c}" for r, c in asked] if wanted is not None else [], hints=hints),
         doc_sha=doc.sha256,
         prompt=prompt.ref,
-        part=f"table:{key}" + (":" + ",".join(f"{r}.{c}" for r, c in want) if wanted is not None else ""),
-        context={"text": text, "keys": set(keys)},
+        part=f"table:{key}" + (":" + ",".join(f"{r}.{c}" for r, c in asked) if wanted is not None else ""),
+        context={"text": text, "keys": set(asked), "candidates": cands},
+        keep_invalid=False,
     )
-    if res.value is None:
-        return [], f"{key}: model call failed ({res.error})"
-    note = None if res.validated else f"{key}: model answer kept unvalidated after re-asks ({res.error})"
-    cells = []
-    allowed = set(keys)
+    if res.value is None or not res.validated:
+        why = res.error or "answer not validated"
+        if not why.startswith("invalid"):
+            return [], f"{key}: model call failed ({why})"
+        rules = sorted(set(re.findall(r"\b[A-Z]\.[A-Z_]+\b", why)))
+        return [], (f"{key}: the model's answer failed validation after re-asks and was dropped"
+                    + (f" ({', '.join(rules)})" if rules else ""))
+    allowed = set(asked)
+    out: list[Reading] = []
+    seen: set[tuple[str, str]] = set()
     for o in res.value.cells:
-        if (o.row, o.col) not in allowed:
-            continue
-        cells.append(_to_cell(doc, key, o, start, end, model=client.config.model, prompt=prompt.ref))
-    return cells, note
-
-
-def _to_cell(doc: Document, key: str, o: CellOut, start: int, end: int, *, model: str, prompt: str) -> Cell:
-    if o.value is None:
-        value, kind = None, "empty"
-    elif isinstance(o.value, str):
-        p = numbers_in(o.value)
-        value, kind = (p[0], "zero" if p[0] == 0 else "number") if p else (None, "not_applicable")
-    else:
-        value = as_number(o.value)
-        kind = "zero" if value == 0 else "number"
-    cell = Cell(table=key, row=o.row, col=o.col, value=value, kind=kind, producer="model",
-                note=f"{prompt} {model}", raw=str(o.value) if o.value is not None else "")
-    hit = locate(doc, o.quote, start, end) if o.quote else None
-    if hit and value is not None:
-        # the value's characters: the last occurrence of its digits inside the quote
-        seg = doc.text[hit[0] : hit[1]]
-        digits = str(value)
-        i = seg.rfind(digits)
-        if i >= 0:
-            cell.span = doc.span(hit[0] + i, hit[0] + i + len(digits))
-            cell.raw = digits
-            cell.grounded = True
-    if cell.span is None and kind in ("number", "zero"):
-        cell.grounded = False
-    return cell
+        if (o.row, o.col) not in allowed or (o.row, o.col) in seen:
+            continue  # not asked for, or answered twice: dropped
+        seen.add((o.row, o.col))
+        v = _value_of(o.value)
+        rd = Reading(row=o.row, col=o.col, value=v, quote=o.quote)
+        if v is not None:
+            rd.quotes = quote_spans(doc.text, o.quote, start, end)
+            rd.hits = sorted({h for a, b in rd.quotes for h in value_spans(doc.text, a, b, v)})
+        out.append(rd)
+    return out, None
 
 
 # --- reconciling ------------------------------------------------------------------------------------
 
 
-def _identity_failures(record: Record, key: str, table: Table) -> set[str]:
-    """Cell refs that take part in a failing identity of ``table`` (the deterministic engine)."""
-    from ..verify.engine import check_identities
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if value == "-":
+        return "not_applicable"
+    return "zero" if value == 0 else "number"
+
+
+def _overlaps(a: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(a[0] < e and s < a[1] for s, e in spans)
+
+
+def _claimed(table: Table, exclude: str) -> list[tuple[int, int]]:
+    """The characters (offsets of the original text, as spans keep them) read for the table's other cells."""
+    return [(c.span.start, c.span.end) for c in table.cells
+            if c.span is not None and c.ref != exclude and c.kind in ("number", "zero", "not_applicable")]
+
+
+def _identities(record: Record, key: str, table: Table) -> dict[str, Finding]:
+    from ..verify.engine import check_identities  # noqa: PLC0415
 
     probe = record.model_copy(update={"tables": {key: table}, "findings": []})
-    bad: set[str] = set()
-    for f in check_identities(probe):
-        if f.status in ("FAIL", "UNCERTAIN"):
-            bad.update(o.ref for o in f.operands)
-    return bad
+    return {f.id: f for f in check_identities(probe)}
+
+
+def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[list[str], bool]:
+    """The identities of ``table`` that involve ``ref``, as a reviewer reads them
+    ("T4.GROUP_TOTAL[row review] PASS: 2 + 0 + 0 + 0 = 2"), and whether any of them fails."""
+    row, col = ref.split(".", 1)[1].split(".", 1)
+    # which identities take the cell as an operand: those left uncertain without it
+    blanked = _with(table, Cell(table=key, row=row, col=col, kind="empty", missing=True))
+    involved = [fid for fid, f in _identities(record, key, blanked).items() if any(o.ref == ref for o in f.operands)]
+    now = _identities(record, key, table)
+    lines = [f"{f.rule}[{f.scope}] {f.status}: {f.arithmetic}" for fid in involved if (f := now.get(fid)) is not None]
+    fails = any(now[fid].status == "FAIL" for fid in involved if fid in now)
+    return lines or ["no identity of the table involves it"], fails
+
+
+def _version(rule_id: str) -> int:
+    from ..templates import load_rules  # noqa: PLC0415
+
+    return next((int(r.get("version", RULE_VERSION)) for r in load_rules() if r["id"] == rule_id), RULE_VERSION)
+
+
+def _finding(rule: str, ref: str, status: str, message: str, values: dict[str, Any],
+             ops: list[Operand]) -> Finding:
+    return Finding(
+        id=f"{rule}:{ref}", rule=rule, version=_version(rule), status=status,  # type: ignore[arg-type]
+        classification="ok" if status == "PASS" else "disagreement",
+        severity="info" if status == "PASS" else "warning", scope=f"cell {ref}", message=message,
+        operands=ops, values=values,
+    )
+
+
+def _shown(v: Any) -> Any:
+    return "blank" if v is None else v
+
+
+def reconcile(record: Record, key: str, parser: Table | None, readings: list[Reading], doc: Document,
+              *, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
+    """Per-cell reconciliation of the parser's table with the model's readings (see module doc)."""
+    table = parser.model_copy(deep=True) if parser is not None else Table(key=key, template=f"model.{key}", complete=False)
+    findings: list[Finding] = []
+    by = f"{prompt} {model}".strip()
+    for rd in readings:
+        ref = f"{key}.{rd.row}.{rd.col}"
+        p = table.get(rd.row, rd.col)
+        mval = rd.value
+        if p is not None and not _unread(p) and p.kind == _kind(mval) and (
+                p.kind in ("empty", "not_applicable") or p.value == mval):
+            continue  # agreement: the parser's cell stays
+        claimed = _claimed(table, ref)
+        free = [h for h in rd.hits if not _overlaps(_orig(doc, h), claimed)]
+        pval = None if p is None or _unread(p) else p.gold_value()
+        values: dict[str, Any] = {"parser": "missing" if p is None or p.missing else
+                                  ("ambiguous: " + " | ".join(str(c.value) for c in p.candidates)
+                                   if p.kind == "ambiguous" else _shown(pval)),
+                                  "model": _shown(mval), "model_quote": rd.quote}
+
+        # 1. the parser has no value: a missing cell may be filled, an ambiguous one resolved
+        if p is None or p.missing:
+            why = _ungrounded(rd, free)
+            if why is None:
+                a, b = free[-1]
+                cell = Cell(table=key, row=rd.row, col=rd.col, value=None if mval == "-" else mval,
+                            kind=_kind(mval), raw=doc.text[a:b], span=doc.span(a, b), producer="model",
+                            decimals=_decimals(doc.text[a:b]), label=p.label if p is not None else None,
+                            anchor="model", note=f"read by the model ({by}); the parser did not find this cell")
+                trial = _with(table, cell)
+                rules, fails = _rule_results(record, key, trial, ref)
+                values["rules"] = rules
+                if not fails:
+                    table = trial
+                    findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
+                                             f"{ref}: the parser did not find this cell; the model read {mval} "
+                                             f"(quote {rd.quote!r}, printed at characters {cell.span.start}–{cell.span.end}). "
+                                             "Filled: confirm it", values,
+                                             [Operand(ref=ref, value=cell.value, kind=cell.kind, span=cell.span)]))
+                    continue
+                why = "an identity of the table fails with it"
+            findings.append(_finding(FILL_RULE, ref, "PASS", f"{ref}: the model's {_shown(mval)} not used: {why}",
+                                     values, [Operand(ref=ref, value=None, kind="missing")]))
+            continue
+        if p.kind == "ambiguous":
+            why, cand = _resolution(rd, p, doc, claimed)
+            if cand is not None:
+                cell = p.model_copy(update={
+                    "value": cand.value, "kind": "zero" if cand.value == 0 else "number", "raw": cand.raw,
+                    "span": cand.span, "producer": "model", "candidates": list(p.candidates),
+                    "decimals": _decimals(cand.raw), "grounded": None,
+                    "note": f"run-together digits {p.raw!r}: the model ({by}) chose {cand.value} among the parser's "
+                            f"candidates {' | '.join(str(c.value) for c in p.candidates)}"})
+                trial = _with(table, cell)
+                rules, fails = _rule_results(record, key, trial, ref)
+                values["rules"] = rules
+                if not fails:
+                    table = trial
+                    findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
+                                             f"{ref}: {p.raw!r} has several readings; the model chose {cand.value}. "
+                                             "Resolved: confirm it", values,
+                                             [Operand(ref=ref, value=cell.value, kind=cell.kind, span=cell.span)]))
+                    continue
+                why = "an identity of the table fails with it"
+            findings.append(_finding(FILL_RULE, ref, "PASS", f"{ref}: the model's {_shown(mval)} not used: {why}",
+                                     values, [Operand(ref=ref, value=None, kind="ambiguous", span=p.span)]))
+            continue
+
+        # 2. the parser read the cell: it stays; a grounded, different model reading goes to a reviewer
+        why = "the model reads a blank" if mval is None else _ungrounded(rd, free)
+        ops = [Operand(ref=ref, value=p.value, kind=p.kind, span=p.span)]
+        if why is None:
+            a, b = free[-1]
+            mspan = doc.span(a, b)
+            ops.append(Operand(ref=ref, value=None if mval == "-" else mval, kind=_kind(mval), span=mspan))
+            trial = _with(table, Cell(table=key, row=rd.row, col=rd.col, value=None if mval == "-" else mval,
+                                      kind=_kind(mval), raw=doc.text[a:b], span=mspan, producer="model"))
+            m_rules, m_fails = _rule_results(record, key, trial, ref)
+            p_rules, p_fails = _rule_results(record, key, table, ref)
+            values["rules"] = {"parser": p_rules, "model": m_rules}
+            if m_fails and not p_fails:
+                why = f"it breaks an identity the parser's value keeps ({'; '.join(m_rules)})"
+        if why is None:
+            findings.append(_finding(RULE, ref, "UNCERTAIN",
+                                     f"parser reads {_shown(pval)}, model reads {mval} (printed at characters "
+                                     f"{mspan.start}–{mspan.end}): the parser's value is kept; a reviewer must choose",
+                                     values, ops))
+            table = _with(table, p.model_copy(update={"note": (p.note + f"; the model read {mval}").strip("; ")}))
+        else:
+            findings.append(_finding(RULE, ref, "PASS", f"parser {_shown(pval)} kept: the model's {_shown(mval)} — {why}",
+                                     values, ops))
+    return table, findings
+
+
+def _ungrounded(rd: Reading, free: list[tuple[int, int]]) -> str | None:
+    """Why a reading cannot be used as a value of its own (None when it can)."""
+    if rd.value is None:
+        return "a blank has no characters to check (blanks are never filled)"
+    if not rd.quotes:
+        return "its quote is not in the table's region"
+    if not rd.hits:
+        return f"{rd.value} is not printed as a whole number in its quote"
+    if not free:
+        return "its characters are another cell's"
+    return None
+
+
+def _resolution(rd: Reading, p: Cell, doc: Document, claimed: list[tuple[int, int]]) -> tuple[str, Any]:
+    """(why not, None) or ("", the parser's candidate the model chose)."""
+    if rd.value is None or rd.value == "-":
+        return "an ambiguous cell is resolved only to one of the parser's candidates", None
+    if not rd.quotes:
+        return "its quote is not in the table's region", None
+    matches = [c for c in p.candidates if c.value is not None and c.value == rd.value]
+    if len(matches) != 1:
+        return (f"{rd.value} is not one of the parser's candidates "
+                f"({' | '.join(str(c.value) for c in p.candidates)})"), None
+    cand = matches[0]
+    if cand.span is None or p.span is None:
+        return "the candidate's characters are not known", None
+    # the quote must show the run-together digits, and the chosen characters must be nobody else's
+    if not any(_overlaps((p.span.start, p.span.end), [_orig(doc, q)]) for q in rd.quotes):
+        return "its quote does not show the cell's digits", None
+    if _overlaps((cand.span.start, cand.span.end), claimed):
+        return "those digits are already another cell's", None
+    return "", cand
+
+
+def _orig(doc: Document, span: tuple[int, int]) -> tuple[int, int]:
+    """Offsets of the normalized text as offsets of the original (the offsets spans keep)."""
+    s = doc.span(*span)
+    return s.start, s.end
+
+
+def _decimals(raw: str) -> int:
+    s = raw.replace(",", "")
+    return len(s.split(".", 1)[1]) if "." in s else 0
 
 
 def _with(table: Table, cell: Cell) -> Table:
-    cells = [c for c in table.cells if not (c.row == cell.row and c.col == cell.col)] + [cell]
+    cells = [cell if (c.row == cell.row and c.col == cell.col) else c for c in table.cells]
+    if not any(c.row == cell.row and c.col == cell.col for c in table.cells):
+        cells.append(cell)
     return table.model_copy(update={"cells": cells})
-
-
-def reconcile(record: Record, key: str, parser: Table | None, model_cells: list[Cell]) -> tuple[Table, list[Finding]]:
-    """Per-cell reconciliation of the parser's table with the model's cells (see module doc)."""
-    table = parser.model_copy(deep=True) if parser is not None else Table(key=key, template=f"model.{key}", complete=False)
-    findings: list[Finding] = []
-    for m in model_cells:
-        p = table.get(m.row, m.col)
-        ref = m.ref
-        if p is None or p.kind in ("empty", "ambiguous") and m.kind in ("number", "zero") and m.grounded:
-            if m.grounded is not False:
-                table = _with(table, m)
-            continue
-        if p.kind == m.kind and (p.value == m.value or same_number(p.value, m.value)):
-            continue  # agreement: keep the parser's cell
-        p_ok = p.grounded is not False and ref not in _identity_failures(record, key, table)
-        m_ok = bool(m.grounded) and ref not in _identity_failures(record, key, _with(table, m))
-        values = {"parser": p.gold_value(), "model": m.gold_value()}
-        ops = [Operand(ref=ref, value=p.value, kind=p.kind, span=p.span), Operand(ref=ref, value=m.value, kind=m.kind, span=m.span)]
-        if p_ok and not m_ok:
-            status, msg = "PASS", f"parser {p.gold_value()} kept: the model's {m.gold_value()} is ungrounded or breaks an identity"
-        elif m_ok and not p_ok and p.grounded is False:
-            table = _with(table, m)
-            status, msg = "PASS", f"model {m.gold_value()} taken: the parser's {p.gold_value()} is not grounded"
-        else:
-            status, msg = "UNCERTAIN", f"parser reads {p.gold_value()}, model reads {m.gold_value()}: a reviewer must choose"
-            p.candidates = [*p.candidates]
-            table = _with(table, p.model_copy(update={"note": (p.note + f" model read {m.gold_value()}").strip()}))
-        findings.append(Finding(
-            id=f"{RULE}:{ref}", rule=RULE, version=RULE_VERSION, status=status,  # type: ignore[arg-type]
-            classification="ok" if status == "PASS" else "disagreement",
-            severity="info" if status == "PASS" else "error", scope=f"cell {ref}", message=msg,
-            operands=ops, values=values,
-        ))
-    return table, findings
 
 
 def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, *, every: bool = False) -> tuple[list[Finding], list[str]]:
@@ -224,16 +512,17 @@ def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, 
         if region is None or not (every or needs_model(table)):
             continue
         wanted = None
-        if not every and table is not None:
-            _, _, keys = template_cells(key, fmt)
-            wanted = [(r, c) for r, c in keys if (cell := table.get(r, c)) is None or cell.kind == "ambiguous"]
+        if not every:
+            _, _, keys = template_cells(key, fmt, _variant(table))
+            wanted = [(r, c) for r, c in keys if _unread(table.get(r, c) if table is not None else None)]
             if not wanted:
                 continue
-        cells, note = read_table(client, doc, key, region.start, region.end, fmt, wanted=wanted)
+        readings, note = read_table(client, doc, key, region.start, region.end, fmt, wanted=wanted, parser=table)
         if note:
             notes.append(note)
-        if cells:
-            new, fs = reconcile(record, key, table, cells)
+        if readings:
+            new, fs = reconcile(record, key, table, readings, doc, model=client.config.model,
+                                prompt=load_prompt(PROMPT).ref)
             record.tables[key] = new
             findings.extend(fs)
     return findings, notes

@@ -295,7 +295,7 @@ def _involvement(rv: Reviewed) -> dict[str, list[tuple[Finding, Review | None]]]
                 key = f"{op.ref}@{op.span.start}-{op.span.end}"
             lst = out.setdefault(key, [])
             if all(x[0].id != f.id for x in lst):
-                lst.append((f, rv.review_of(f.id)))
+                lst.append((f, None if rv.is_open(f.id) else rv.review_of(f.id)))
     return out
 
 
@@ -468,7 +468,7 @@ def _finding_view(rv: Reviewed, f: Finding, src: Source, by_span: dict[tuple[int
     values = [(f"statement {int(k) + 1}" if k.isdigit() else k, _fmt_value(v))
               for k, v in f.values.items() if k != "reviewer"]
     review = rv.review_of(f.id)
-    return FindingView(f=f, review=review, open=f.status in OPEN_STATUSES and review is None,
+    return FindingView(f=f, review=review, open=rv.is_open(f.id),
                        reopened=f.id in rv.reopened, operands=ops, values=values, keys=keys)
 
 

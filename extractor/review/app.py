@@ -7,19 +7,33 @@ Decisions go to the store's ``reviews`` table keyed by (document SHA-256, findin
 whenever a page or an export is computed, so they survive ``extractor run --force``.
 
 ``create_app(db)`` builds the FastAPI app; ``extractor review --db FILE`` serves it on 127.0.0.1.
+
+Only the reviewer's own browser may change decisions:
+
+* every state-changing request (``POST /decide``, ``POST /reopen``) carries the session's CSRF token
+  (a hidden form field; the session is an HttpOnly, SameSite=Strict cookie) and is refused (403) from
+  a foreign ``Origin`` (or ``Referer``);
+* served on loopback (the default) the app answers only requests whose ``Host`` is a loopback name,
+  so a web page cannot reach it through DNS rebinding;
+* served on any other interface it needs an access token (``token=``): every request must present it
+  once (``?token=…``, kept in an HttpOnly cookie) or as ``Authorization: Bearer …``; without it 401.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
+import hmac
+import ipaddress
 import os
+import secrets
 import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,7 +41,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from ..report import environment, render_document, render_index, render_series, series_filename
 from ..report.view import DocPage, FindingView, Source, build_page, load_source
 from ..store import Store
-from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision
+from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision, reviews_by_document
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHOWS = ("open", "settled", "all")
@@ -37,6 +51,32 @@ GROUP_ACTIONS = ("accept", "confirm_source")  # a correction names one cell: nev
 def group_key(f: Any) -> str:
     """The question a finding belongs to (verify/groups.py sets ``Finding.group``); its own id else."""
     return getattr(f, "group", "") or f.id
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+TOKEN_ENV = "EXTRACTOR_REVIEW_TOKEN"
+SESSION_COOKIE = "extractor_session"
+TOKEN_COOKIE = "extractor_token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, brackets allowed) is this machine only."""
+    h = host.strip().strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostname(host_header: str) -> str:
+    """The name part of a Host header (``127.0.0.1:8765`` → ``127.0.0.1``, ``[::1]:80`` → ``::1``)."""
+    h = host_header.strip()
+    if h.startswith("["):
+        return h[1:].split("]", 1)[0]
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
 @dataclass
@@ -89,7 +129,9 @@ def default_reviewer() -> str:
         return ""
 
 
-def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
+def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None = None) -> FastAPI:
+    """The review app over ``db``. With ``token`` every request must present it (any Host is then
+    served); without, only loopback Host names are served."""
     db_path = Path(db)
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path} (run `extractor run ... --out DIR` first)")
@@ -97,14 +139,67 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
     env = environment(str(TEMPLATES))
     sources = _Sources()
     fallback_reviewer = reviewer if reviewer is not None else default_reviewer()
+    secret = secrets.token_bytes(32)  # per app: sessions and CSRF tokens do not outlive the process
+    token = token or None
+
+    def csrf_token(session: str) -> str:
+        return hmac.new(secret, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+
+    def refuse(status: int, text: str) -> Response:
+        return Response(text + "\n", status_code=status, media_type="text/plain; charset=utf-8")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        host = request.headers.get("host", "")
+        if token is None and not is_loopback(_hostname(host)):
+            return refuse(403, f"refused: Host {host!r} is not this machine (the review app answers loopback "
+                               "names only; serve it with --host and --token to reach it from elsewhere)")
+        set_token = False
+        if token is not None:
+            given = request.cookies.get(TOKEN_COOKIE) or ""
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("bearer "):
+                given = auth[7:].strip()
+            query = request.query_params.get("token")
+            if query is not None and hmac.compare_digest(query.encode(), token.encode()):
+                set_token = True
+            elif not hmac.compare_digest(given.encode(), token.encode()):
+                return refuse(401, "this review app needs its access token: open the address printed by "
+                                   "`extractor review` (…?token=…), or send Authorization: Bearer <token>")
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("origin")
+            referer = request.headers.get("referer")
+            own = f"{request.url.scheme}://{host}".lower()
+            if origin is not None and origin.lower() != own:
+                return refuse(403, f"refused: a request from another site ({origin}) cannot change decisions")
+            if origin is None and referer and not _same_origin(referer, own):
+                return refuse(403, "refused: a request from another site cannot change decisions")
+        session = request.cookies.get(SESSION_COOKIE)
+        new_session = not session
+        if new_session:
+            session = secrets.token_urlsafe(24)
+        request.state.session = session
+        request.state.csrf = csrf_token(session)
+        if set_token:  # drop the token from the address bar; the cookie carries it from now on
+            q = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            response: Response = RedirectResponse(request.url.path + ("?" + urlencode(q) if q else ""), status_code=303)
+            response.set_cookie(TOKEN_COOKIE, token or "", httponly=True, samesite="strict")
+        else:
+            response = await call_next(request)
+        if new_session:
+            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
+        return response
+
+    def check_csrf(request: Request, given: str) -> Response | None:
+        if not given or not hmac.compare_digest(given.encode(), request.state.csrf.encode()):
+            return refuse(403, "refused: missing or wrong CSRF token (reload the review page and decide again)")
+        return None
 
     def store() -> Store:
         return Store(db_path)
 
     def all_reviewed(st: Store) -> list[Reviewed]:
-        by_doc: dict[str, list[Any]] = {}
-        for row in st.reviews():
-            by_doc.setdefault(row["sha256"], []).append(row)
+        by_doc = reviews_by_document(st)
         return [apply_reviews(rec, by_doc.get(rec.document.sha256, [])) for rec in st.records()]
 
     def queue_items(reviewed: list[Reviewed], show: str, doc: str | None) -> list[Item]:
@@ -114,10 +209,10 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
             if doc and sha != doc:
                 continue
             for f in rv.record.findings:
-                if f.status not in OPEN_STATUSES:
-                    continue
                 review = rv.review_of(f.id)
-                is_open = review is None
+                if f.status not in OPEN_STATUSES and review is None:
+                    continue  # a passing check nobody decided on
+                is_open = rv.is_open(f.id)
                 if show == "open" and not is_open or show == "settled" and is_open:
                     continue
                 items.append(Item(sha256=sha, name=rv.record.document.name, fid=f.id, finding=f, open=is_open,
@@ -172,7 +267,7 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
             next=items[idx + 1].href(show, doc) if sel is not None and idx + 1 < len(items) else None,
             next_item=(items[idx + 1] if sel is not None and idx + 1 < len(items) else None),
             reviewer=(form or {}).get("reviewer") or who(request), form=form or {}, counts=counts,
-            documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path),
+            documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path), csrf=request.state.csrf,
             group=group, group_key=group_key,
         )
         return HTMLResponse(html, status_code=status_code)
@@ -192,7 +287,11 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
         doc: str = Form(...), fid: str = Form(...), action: str = Form(...),
         reviewer: str = Form(""), comment: str = Form(""), cell: str = Form(""), value: str = Form(""),
         own: str = Form(""), accept_value: str = Form(""), show: str = Form("open"), scope: str = Form(""),
+        csrf: str = Form(""),
     ) -> Response:
+        refused = check_csrf(request, csrf)
+        if refused is not None:
+            return refused
         form = {"reviewer": reviewer, "comment": comment, "cell": cell, "value": value, "own": bool(own),
                 "action": action}
         with store() as st:
@@ -200,12 +299,14 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
             if rec is None:
                 raise HTTPException(404, f"no document {doc}")
             rv = apply_reviews(rec, st.reviews(doc))
-            src = sources.get(rv) if action == "correct" and not own else None
+            sets_value = action == "correct" or action == "accept" and bool(accept_value)
+            src = sources.get(rv) if sets_value and not own else None
             try:
                 if action == "accept" and accept_value:
+                    # a competing value passes the same source check as a correction
                     key, _, val = accept_value.partition("=")
                     kw = prepare_decision(rv, fid, action, reviewer=reviewer, comment=comment, cell=key or None,
-                                          value=val)
+                                          value=val, own=bool(own), doc=src.doc if src else None)
                 elif action == "accept":
                     kw = prepare_decision(rv, fid, action, reviewer=reviewer, comment=comment)
                 else:
@@ -228,11 +329,14 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
         request: Request,
         doc: str = Form(...), group: str = Form(...), action: str = Form(...),
         reviewer: str = Form(""), comment: str = Form(""), fid: str = Form(""), show: str = Form("open"),
-        scope: str = Form(""),
+        scope: str = Form(""), csrf: str = Form(""),
     ) -> Response:
         """Settle every open finding of one question (a group, see verify/groups.py) at once: accept
         them as extracted, or confirm that the published report itself is inconsistent. Each finding
         gets its own decision (same checks as one by one); nothing is stored unless all pass."""
+        refused = check_csrf(request, csrf)
+        if refused is not None:
+            return refused
         form = {"reviewer": reviewer, "comment": comment, "action": action}
         if action not in GROUP_ACTIONS:
             return render_queue(request, show=show, doc=scope or None, sel_doc=doc, sel_id=fid or None,
@@ -266,7 +370,10 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
 
     @app.post("/reopen")
     def reopen(request: Request, doc: str = Form(...), fid: str = Form(...), reviewer: str = Form(""),
-               show: str = Form("open")) -> Response:
+               show: str = Form("open"), csrf: str = Form("")) -> Response:
+        refused = check_csrf(request, csrf)
+        if refused is not None:
+            return refused
         with store() as st:
             st.delete_review(doc, fid, reviewer=reviewer or who(request))
         return RedirectResponse("/queue?" + urlencode({"show": show, "doc": doc, "id": fid, "msg": f"reopened: {fid}"}),
@@ -327,6 +434,11 @@ def create_app(db: str | Path, *, reviewer: str | None = None) -> FastAPI:
         return {"status": "ok", "db": str(db_path)}
 
     return app
+
+
+def _same_origin(url: str, own: str) -> bool:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() == own
 
 
 def _position(items: list[Item], reviewed: list[Reviewed], sha: str, fid: str) -> int:

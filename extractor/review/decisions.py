@@ -2,20 +2,27 @@
 
 A decision (a row of the store's ``reviews`` table) is keyed by the document's SHA-256 and the
 finding's stable id, so it outlives ``extractor run --force``: records are stored as the extractor
-made them and the decisions are applied whenever a record is shown, queued or exported
-(:func:`apply_reviews`). Three actions:
+made them and the decisions are applied on top (:func:`apply_reviews`) by everything that shows a
+record — ``records.jsonl``/``cells.csv``/``findings.csv`` and the run summary (:mod:`extractor.store`),
+the report, the review app, the exports and ``extractor eval --db``. Three actions:
 
-* ``accept`` — the values are right as extracted (optionally choosing one of the competing values);
-* ``correct`` — a cell (or narrative fact) gets the reviewer's value (``producer="reviewer"``). The value
-  must occur in the source text (near the cell, or elsewhere in the document) or be marked explicitly as
-  the reviewer's own (``grounded=False``); see :func:`locate_value`;
+* ``accept`` — the values are right as extracted, or, with a value, one of the competing values
+  (parser / model) is;
+* ``correct`` — a cell (or narrative fact) gets the reviewer's value (``producer="reviewer"``);
 * ``confirm_source`` — the published report itself is inconsistent; its numbers stay as printed.
 
-After a correction the table identities are evaluated again on the corrected record, so a correction
-that makes an identity hold settles it, and one that breaks another identity opens a finding. A record
-becomes ``accepted`` when its last open finding is settled.
+A value a reviewer sets (``accept`` with a value, ``correct``) passes the same checks as the parser's
+and the model's (:func:`prepare_decision`, when the decision is taken, against the source file):
+it must be printed in the source — near the cell, else anywhere in the document, its characters
+kept as the cell's span — or be marked explicitly as the reviewer's own value, with a comment
+saying where it comes from. When the decision is applied the table identities are evaluated again
+on the corrected record: a correction that makes its identity hold settles it; one that leaves it
+failing leaves it open (say ``confirm_source`` then: the correction is kept); one that breaks
+another identity opens that one. A value not verified in the source is a ``G.GROUNDED`` finding,
+settled only by an explicit own-value decision.
 
-No web framework here: the report, the review app and the exports all use this module.
+The record's decision is then taken by the one decision function, :func:`extractor.verify.decide`.
+No web framework here.
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
+from ..cells import classify
 from ..document import Document, normalize
 from ..model import Cell, Fact, Finding, Number, Record, Span
+from ..verify.decide import OPEN_STATUSES, decide
 
-OPEN_STATUSES = ("FAIL", "UNCERTAIN")
 ACTIONS = ("accept", "correct", "confirm_source")
-NA_MARKS = ("-", "/", "—", "无", "－", "／")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
+CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "G.DISPLACED")
 
 # a printed number (thousands separators, decimals); not an enumerator such as "5." or "5、" before a label
 _NUM = re.compile(r"(?<!\d)(?<!\d[.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|,\d{3}(?!\d)|[.、])")
+# a printed not-applicable mark standing as a cell of its own — between spaces, bars or line ends
+# (not the 无 of 无法提供, nor the 无。 of a sentence)
+_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
 
 
 @dataclass
@@ -69,9 +80,18 @@ class Review:
         )
 
     @property
+    def sets_value(self) -> bool:
+        return bool(self.cell) and self.value is not None
+
+    @property
+    def verified(self) -> bool:
+        """The value was found printed in the source when the decision was taken (its span kept)."""
+        return self.sets_value and self.grounded is True and self.span is not None
+
+    @property
     def own(self) -> bool:
-        """A value the reviewer supplied that does not occur in the source."""
-        return self.action == "correct" and self.grounded is False
+        """A value the reviewer supplied that is not printed in the source, said so with a comment."""
+        return self.sets_value and self.grounded is False and bool(self.comment.strip())
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "reviewer": self.reviewer, "at": self.created_at}
@@ -79,8 +99,10 @@ class Review:
             out["cell"] = self.cell
         if self.value is not None:
             out["value"] = self.value
-        if self.action == "correct":
+        if self.sets_value:
             out["grounded"] = self.grounded
+            if self.own:
+                out["own"] = True
         if self.comment:
             out["comment"] = self.comment
         return out
@@ -91,13 +113,14 @@ class Reviewed:
     """A record with its decisions applied."""
 
     original: Record
-    record: Record  # a copy: corrected cells, re-evaluated identities, effective decision
+    record: Record  # corrected cells, re-evaluated identities, the decision (a copy when reviewed)
     reviews: dict[str, Review]  # by finding id (those that match a finding of the record)
     open: list[Finding]
     settled: list[tuple[Finding, Review]]
     stale: list[Review]  # decisions whose finding the extractor no longer produces
     corrected: dict[str, Review] = field(default_factory=dict)  # cell ref / fact key -> decision
     reopened: list[str] = field(default_factory=list)  # finding ids opened by a correction
+    settled_by: dict[str, Review] = field(default_factory=dict)  # finding id -> the decision settling it
 
     @property
     def decision(self) -> str:
@@ -108,7 +131,10 @@ class Reviewed:
         return self.record.decision == "accepted" and self.original.decision != "accepted"
 
     def review_of(self, finding_id: str) -> Review | None:
-        return self.reviews.get(finding_id)
+        return self.settled_by.get(finding_id) or self.reviews.get(finding_id)
+
+    def is_open(self, finding_id: str) -> bool:
+        return any(f.id == finding_id for f in self.open)
 
     def problems(self) -> list[Finding]:
         return [f for f in self.record.findings if f.status in OPEN_STATUSES]
@@ -116,11 +142,13 @@ class Reviewed:
 
 # ----------------------------------------------------------------------------- values
 def parse_value(text: str) -> tuple[str, Number | None]:
-    """A reviewer's value: ("number"|"zero", value) or ("not_applicable", None). ValueError otherwise."""
+    """A reviewer's value: ("number"|"zero", value) or ("not_applicable", None). ValueError otherwise.
+
+    Not-applicable is every mark the parser reads as one (``-``, ``/``, ``—``, ``无``, ``不适用``, …)."""
     t = normalize((text or "").strip()).replace(" ", "")
     if not t:
         raise ValueError("no value entered")
-    if t in NA_MARKS:
+    if classify(t, 0, len(t)).kind == "na":
         return "not_applicable", None
     t = t.replace(",", "").replace("，", "")
     if not re.fullmatch(r"-?\d+(\.\d+)?", t):
@@ -140,15 +168,18 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
                  region: Span | None = None) -> tuple[Span | None, str | None]:
     """Where the value ``text`` is printed in the document: (span in the original, "near"|"document").
 
-    Numbers are compared by value (``1,234`` = ``1234``; ``12.50`` = ``12.5``); the occurrence closest
-    to ``near`` (an offset of the original) wins. It is "near" when it lies within ``window`` characters
-    of ``near`` or inside ``region`` (the cell's table). (None, None) when the value is printed nowhere.
+    Numbers are compared by value (``1,234`` = ``1234``; ``12.50`` = ``12.5``) and must be printed as a
+    whole number (``260`` is not in ``26029``); a not-applicable value is any not-applicable mark standing
+    alone. The occurrence closest to ``near`` (an offset of the original) wins. It is "near" when it lies
+    within ``window`` characters of ``near`` or inside ``region`` (the cell's table). (None, None) when
+    the value is printed nowhere.
     """
     kind, value = parse_value(text)
     hits: list[tuple[int, int]] = []
     if kind == "not_applicable":
-        for mark in NA_MARKS:
-            hits.extend((m.start(), m.end()) for m in re.finditer(re.escape(mark), doc.text))
+        marks = [(m.start(), m.end()) for m in _NA_TOKEN.finditer(doc.text)]
+        typed = normalize(text.strip()).replace(" ", "")
+        hits.extend([h for h in marks if doc.text[h[0]:h[1]] == typed] or marks)  # the mark typed, else any
     else:
         want = Decimal(value)  # type: ignore[arg-type]
         for m in _NUM.finditer(doc.text):
@@ -211,56 +242,87 @@ def _set_cell(cell: Cell, rv: Review, kind: str, value: Number | None) -> None:
     cell.kind = kind  # type: ignore[assignment]
     cell.raw = rv.value or ""
     cell.producer = "reviewer"
-    cell.grounded = bool(rv.grounded)
+    cell.grounded = rv.verified
     cell.candidates = []
-    if rv.grounded and rv.span is not None:
-        cell.span = rv.span
-    if isinstance(value, Decimal):
-        cell.decimals = max(0, -value.as_tuple().exponent)  # type: ignore[operator]
+    cell.missing = False
+    cell.inferred = ""
+    cell.confidence = None
+    # the characters the value was found at; an unverified value has none (the old span read another value)
+    cell.span = rv.span if rv.verified else None
+    cell.decimals = max(0, -value.as_tuple().exponent) if isinstance(value, Decimal) else 0  # type: ignore[operator]
     note = f"set by reviewer {rv.reviewer}" + (f" (was {was!r})" if was else "")
     if rv.own:
         note += "; the reviewer's own value, not printed in the source"
+    elif not rv.verified:
+        note += "; not verified in the source"
     cell.note = note + (f"; {cell.note}" if cell.note and "reviewer" not in cell.note else "")
 
 
+def _grounding_finding(ref: str, cell: Cell, rv: Review) -> Finding:
+    """G.GROUNDED for a cell a reviewer set: PASS when the value was found in the source."""
+    base = dict(id=f"G.GROUNDED:{ref}", rule="G.GROUNDED", scope=ref,
+                values={"reviewer": rv.summary(), **({"was": rv.prior} if rv.prior is not None else {})})
+    if cell.grounded:
+        sp = cell.span
+        return Finding(**base, status="PASS", severity="info",
+                       message=f"{ref}: set by reviewer {rv.reviewer} to {rv.value}, printed in the source"
+                               + (f" (characters {sp.start}–{sp.end})" if sp else ""))
+    why = (f"the reviewer's own value ({rv.comment})" if rv.own else
+           "not verified in the source: enter it again where the source is at hand, or mark it as your "
+           "own value with a comment")
+    return Finding(**base, status="FAIL", classification="ungrounded",
+                   message=f"{ref}: {rv.value} set by reviewer {rv.reviewer} is not printed in the source — {why}")
+
+
 def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) -> Reviewed:
-    """The record as the reviewers left it. ``rows`` are the document's ``reviews`` rows."""
+    """The record as the reviewers left it. ``rows`` are the document's ``reviews`` rows.
+
+    Without decisions the record is returned as is (decided again by the same function)."""
     reviews_all = [r if isinstance(r, Review) else Review.from_row(r) for r in rows]
+    if not reviews_all:
+        decide(record)
+        return Reviewed(original=record, record=record, reviews={}, settled=[], stale=[],
+                        open=[f for f in record.findings if f.status in OPEN_STATUSES])
     rec = record.model_copy(deep=True)
     known = {f.id for f in record.findings}
     reviews = {r.finding_id: r for r in reviews_all if r.finding_id in known}
     corrected: dict[str, Review] = {}
 
-    # 1. values set by reviewers (corrections, and accepted competing values that differ from the cell)
+    # 1. values set by reviewers (corrections, accepted competing values, kept under a confirmation)
     for rv in sorted(reviews.values(), key=lambda r: r.created_at):
-        if rv.action not in ("correct", "accept") or not rv.cell or rv.value is None:
+        if not rv.sets_value:
             continue
         try:
-            kind, value = parse_value(rv.value)
+            kind, value = parse_value(rv.value or "")
         except ValueError:
             continue
+        assert rv.cell is not None
         if rv.cell.startswith("fact:"):
             fact = find_fact(rec, rv.cell)
-            if fact is not None and value is not None and (rv.action == "correct" or fact.value != value):
-                fact.value = value
-                fact.producer = "reviewer"
-                fact.grounded = bool(rv.grounded)
-                corrected[rv.cell] = rv
+            if fact is None or value is None or (fact.value == value and rv.action != "correct"):
+                continue
+            fact.value = value
+            fact.producer = "reviewer"
+            fact.grounded = rv.verified
+            corrected[rv.cell] = rv
             continue
         cell = find_cell(rec, rv.cell)
         if cell is None:
             continue
-        if rv.action == "accept" and cell.value == value and cell.kind == kind:
+        if rv.action != "correct" and cell.value == value and cell.kind == kind:
             continue  # accepted as extracted
         _set_cell(cell, rv, kind, value)
         corrected[rv.cell] = rv
 
-    # 2. identities again over the corrected tables; grounding of corrected cells is the reviewer's
+    # 2. the checks again over the corrected values: grounding of each corrected cell, every identity
     reopened: list[str] = []
-    if any(not k.startswith("fact:") for k in corrected):
+    reevaluated: set[str] = set()
+    cell_refs = [k for k in corrected if not k.startswith("fact:")]
+    if cell_refs:
         from ..verify.engine import check_identities  # noqa: PLC0415
 
         fresh = {f.id: f for f in check_identities(rec)}
+        reevaluated.update(fresh)
         before = {f.id: f for f in rec.findings}
         out: list[Finding] = []
         for f in rec.findings:
@@ -275,19 +337,30 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             out.append(nf)
             if nf.status in OPEN_STATUSES and nf.id not in before:
                 reopened.append(nf.id)
+        grounding: dict[str, Finding] = {}
+        for ref in cell_refs:
+            cell = find_cell(rec, ref)
+            if cell is not None:
+                grounding[ref] = _grounding_finding(ref, cell, corrected[ref])
+        for i, f in enumerate(out):
+            if f.rule not in CELL_RULES or f.scope not in corrected:
+                continue
+            rv = corrected[f.scope]
+            reevaluated.add(f.id)
+            if f.rule == "G.GROUNDED":
+                out[i] = grounding.pop(f.scope)
+            else:  # the reviewer's value replaced the ambiguous / missing / displaced / low-confidence reading
+                f.status, f.classification, f.severity = "PASS", "ok", "info"
+                f.message = f"{f.scope}: set by reviewer {rv.reviewer} to {rv.value}"
+        for g in grounding.values():
+            reevaluated.add(g.id)
+            if g.status != "PASS":
+                out.append(g)
         rec.findings = out
-        for f in rec.findings:
-            if f.rule in ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE") and f.scope in corrected:
-                rv = corrected[f.scope]
-                f.status = "PASS"
-                f.classification = "ok"
-                f.message = (f"{f.scope}: set by reviewer {rv.reviewer} to {rv.value}"
-                             + (" (the reviewer's own value)" if rv.own else " (found in the source)"))
         # operands of findings refer to the corrected values
         for f in rec.findings:
             for op in f.operands:
-                c = corrected.get(op.ref)
-                if c is not None:
+                if op.ref in corrected:
                     cell = find_cell(rec, op.ref)
                     if cell is not None:
                         op.value, op.kind, op.span = cell.value, cell.kind, cell.span
@@ -296,57 +369,51 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
     final = {f.id for f in rec.findings}
     reviews = {r.finding_id: r for r in reviews_all if r.finding_id in final}
     stale = [r for r in reviews_all if r.finding_id not in final]
+    settled_by: dict[str, Review] = {}
     for f in rec.findings:
         rv = reviews.get(f.id)
+        setter = corrected.get(f.scope) if f.rule == "G.GROUNDED" else None
+        if setter is not None and rv is not setter:
+            # a reviewer's value is vouched for only by the decision that set it: found in the source,
+            # or the reviewer's own (with a comment) — never by accepting / confirming its finding
+            if rv is not None:
+                f.values = {**f.values, "reviewer": rv.summary()}
+            if setter.own and f.status in OPEN_STATUSES:
+                settled_by[f.id] = setter
+            continue
         if rv is None:
             continue
         f.values = {**f.values, "reviewer": rv.summary()}
         if rv.action == "confirm_source" and f.status == "FAIL":
             f.classification = "source_inconsistency"
+        if rv.sets_value and not rv.verified and not rv.own:
+            f.message += (f" — {rv.reviewer}'s value {rv.cell} = {rv.value} was not verified in the source; "
+                          "decide again")
+            continue
+        if rv.sets_value and rv.action != "confirm_source" and f.id in reevaluated and f.status in OPEN_STATUSES:
+            f.message += (f" — still {'fails' if f.status == 'FAIL' else 'uncertain'} with {rv.reviewer}'s "
+                          f"value {rv.cell} = {rv.value}: confirm a source inconsistency (the value is kept) "
+                          "or correct again")
+            continue
+        settled_by[f.id] = rv
 
-    open_ = [f for f in rec.findings if f.status in OPEN_STATUSES and f.id not in reviews]
-    settled = [(f, reviews[f.id]) for f in rec.findings if f.id in reviews]
-    _decide(rec, record, open_, settled)
+    open_ = [f for f in rec.findings if f.status in OPEN_STATUSES and f.id not in settled_by]
+    settled = [(f, settled_by[f.id]) for f in rec.findings if f.id in settled_by]
+    decide(rec, settled_by)
     return Reviewed(original=record, record=rec, reviews=reviews, open=open_, settled=settled, stale=stale,
-                    corrected=corrected, reopened=reopened)
+                    corrected=corrected, reopened=reopened, settled_by=settled_by)
 
 
-def _decide(rec: Record, original: Record, open_: list[Finding], settled: list[tuple[Finding, Review]]) -> None:
-    if rec.error:
-        rec.decision = "failed"
-        return
-    reasons: list[str] = []
-    if not rec.tables:
-        reasons.append("no report table found")
-    by_class: dict[str, list[Finding]] = {}
-    for f in open_:
-        by_class.setdefault(f.classification, []).append(f)
-    for cls, fs in sorted(by_class.items()):
-        questions = len({f.group or f.id for f in fs})  # one question per cause (verify/groups.py)
-        reasons.append(f"{cls}: {questions} open question(s), {len(fs)} open finding(s) "
-                       f"({', '.join(sorted({f.rule for f in fs}))})")
-    if reasons:
-        rec.decision = "needs_review"
-        rec.reasons = reasons
-        if settled:
-            rec.reasons.append(f"{len(settled)} finding(s) settled by review")
-        return
-    rec.decision = "accepted"
-    if original.decision != "accepted" or settled:
-        who = sorted({rv.reviewer for _, rv in settled if rv.reviewer})
-        rec.reasons = [f"accepted after review: {len(settled)} finding(s) settled"
-                       + (f" by {', '.join(who)}" if who else "")]
-        sources = [f for f, rv in settled if rv.action == "confirm_source"]
-        if sources:
-            rec.reasons.append(f"{len(sources)} source inconsistenc{'y' if len(sources) == 1 else 'ies'} "
-                               "confirmed; numbers kept as printed")
+def reviews_by_document(store: Any) -> dict[str, list[Any]]:
+    by_doc: dict[str, list[Any]] = {}
+    for row in store.reviews():
+        by_doc.setdefault(row["sha256"], []).append(row)
+    return by_doc
 
 
 def reviewed_records(store: Any) -> Iterable[Reviewed]:
     """Every stored record with its decisions applied (``store`` is an :class:`~extractor.store.Store`)."""
-    by_doc: dict[str, list[Any]] = {}
-    for row in store.reviews():
-        by_doc.setdefault(row["sha256"], []).append(row)
+    by_doc = reviews_by_document(store)
     for rec in store.records():
         yield apply_reviews(rec, by_doc.get(rec.document.sha256, []))
 
@@ -356,6 +423,40 @@ def reviewed_record(store: Any, sha256: str) -> Reviewed | None:
     if rec is None:
         return None
     return apply_reviews(rec, store.reviews(sha256))
+
+
+def canonical(rv: Reviewed) -> dict[str, Any]:
+    """The reviewed record in the canonical form of ``gold-format.md``, with who set which value and
+    which decisions settled which findings (``records.jsonl`` and the JSONL export)."""
+    r = rv.record
+    out = r.to_canonical()
+    out["sha256"] = r.document.sha256
+    out["accepted_by"] = ("review" if rv.accepted_by_review else "extractor") if r.decision == "accepted" else ""
+    out["reasons"] = r.reasons
+    out["reviewer_values"] = [
+        {"cell": key, "value": rev.value, "grounded": rev.grounded, "own": rev.own, "reviewer": rev.reviewer,
+         "at": _iso(rev.created_at), "comment": rev.comment, "was": rev.prior}
+        for key, rev in rv.corrected.items()
+    ]
+    out["reviews"] = [
+        {"finding_id": f.id, "action": rev.action, "cell": rev.cell or "", "value": rev.value or "",
+         "grounded": rev.grounded, "comment": rev.comment, "reviewer": rev.reviewer, "at": _iso(rev.created_at),
+         **({"for": rev.finding_id} if rev.finding_id != f.id else {})}
+        for f, rev in rv.settled
+    ]
+    out["open_decisions"] = [  # decisions in force that do not settle their finding (yet)
+        {"finding_id": fid, "action": rev.action, "reviewer": rev.reviewer, "at": _iso(rev.created_at)}
+        for fid, rev in rv.reviews.items() if fid not in rv.settled_by
+    ]
+    out["stale_decisions"] = [{"finding_id": rev.finding_id, "action": rev.action, "reviewer": rev.reviewer}
+                              for rev in rv.stale]
+    return out
+
+
+def _iso(ts: float | None) -> str:
+    import datetime as _dt  # noqa: PLC0415
+
+    return "" if not ts else _dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------------- new decisions
@@ -381,9 +482,10 @@ def prepare_decision(
 ) -> dict[str, Any]:
     """Check a decision and return the keyword arguments of :meth:`Store.put_review`.
 
-    A corrected value must be printed in the source (near the cell, else anywhere in the document)
-    unless ``own`` marks it as the reviewer's own value, which then needs a comment saying where it
-    comes from.
+    A value (``correct``, or ``accept`` with a value) must be printed in the source — near the cell,
+    else anywhere in the document (``doc``) — unless ``own`` marks it as the reviewer's own value,
+    which then needs a comment saying where it comes from. ``confirm_source`` and ``accept`` without
+    a value keep a value an earlier decision on the same finding set.
     """
     reviewer = (reviewer or "").strip()
     comment = (comment or "").strip()
@@ -394,31 +496,30 @@ def prepare_decision(
     finding = next((f for f in reviewed.record.findings if f.id == finding_id), None)
     if finding is None:
         raise DecisionError(f"no finding {finding_id!r} in {reviewed.record.document.name}")
+    setter = reviewed.corrected.get(finding.scope) if finding.rule == "G.GROUNDED" else None
+    if setter is not None and setter.finding_id != finding_id and action != "correct":
+        raise DecisionError(f"{finding.scope} holds a value a reviewer set ({setter.value}) that is not printed in "
+                            "the source: correct it (the value must be printed in the source) or mark it as your "
+                            "own value with a comment")
     cell = (cell or "").strip() or None
     value = (value or "").strip() or None
     out: dict[str, Any] = {"reviewer": reviewer, "comment": comment}
-    if action == "confirm_source":
+    if action == "confirm_source" or (action == "accept" and value is None):
+        prev = reviewed.reviews.get(finding_id)
+        if prev is not None and prev.sets_value:  # keep the value set earlier on this finding
+            out.update(cell=prev.cell, value=prev.value, grounded=prev.grounded, prior=prev.prior,
+                       span=(prev.span.start, prev.span.end, prev.span.page) if prev.span else None)
+            if prev.own and not comment:
+                out["comment"] = prev.comment
         return out
-    if action == "accept":
-        if value is None:
-            return out
-        if cell is None:
-            keys = operand_keys(finding)
-            if len(keys) != 1:
-                raise DecisionError("say which cell the accepted value is for")
-            cell = keys[0]
-        try:
-            parse_value(value)
-        except ValueError as exc:
-            raise DecisionError(str(exc)) from exc
-        return {**out, "cell": cell, "value": value, "prior": _current(reviewed.original, cell)}
-    # correct
     if cell is None:
         keys = operand_keys(finding)
         if len(keys) != 1:
-            raise DecisionError("choose the cell to correct")
+            raise DecisionError("choose the cell to correct" if action == "correct"
+                                else "say which cell the accepted value is for")
         cell = keys[0]
     region: Span | None = None
+    c: Cell | None = None
     if cell.startswith("fact:"):
         fact = find_fact(reviewed.original, cell)
         if fact is None:
@@ -446,6 +547,9 @@ def prepare_decision(
         if not comment:
             raise DecisionError("say in the comment where your own value comes from")
         return {**out, "grounded": False}
+    span, where = (_reading_span(c, value), "near") if c is not None else (None, None)
+    if span is not None:  # the cell's own characters (or one of its candidate readings) print the value
+        return {**out, "grounded": True, "span": (span.start, span.end, span.page)}
     if doc is None:
         raise DecisionError("the source file is not available to check the value; "
                             "mark it as your own value (with a comment) to store it")
@@ -457,6 +561,22 @@ def prepare_decision(
     if where != "near":
         out["comment"] = (comment + " " if comment else "") + f"[value found elsewhere in the document, at {span.start}]"
     return out
+
+
+def _reading_span(c: Cell, value: str) -> Span | None:
+    """The characters of the cell that already print ``value``: its own grounded reading, or one of
+    its candidate readings (run-together digits)."""
+    try:
+        kind, v = parse_value(value)
+    except ValueError:
+        return None
+    if c.kind == kind and c.span is not None and c.grounded is not False and (kind == "not_applicable" or c.value == v):
+        return c.span
+    if c.kind == "ambiguous" and v is not None:
+        spans = [x.span for x in c.candidates if x.value is not None and x.value == v and x.span is not None]
+        if len(spans) == 1:
+            return spans[0]
+    return None
 
 
 def _current(record: Record, key: str) -> str | None:

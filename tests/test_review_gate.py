@@ -1,0 +1,307 @@
+"""The review side of the one gate to acceptance: a reviewer's value passes the same checks as the
+parser's and the model's, only the reviewer's own browser can decide, and the reviewed record is the
+one every output shows (records.jsonl, cells.csv, findings.csv, the run summary) — also after
+``extractor run --force``. The pipeline and the review layer decide with one function.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import warnings
+
+import pytest
+from typer.testing import CliRunner
+
+from extractor.cli import app as cli
+from extractor.errors import ExtractorError
+from extractor.review.decisions import apply_reviews, parse_value, reviewed_record
+from extractor.store import Store
+from test_review_support import SAMPLES, make_batch, synthetic_report
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    pytest.importorskip("fastapi", reason="the review app needs fastapi")
+    from fastapi.testclient import TestClient
+
+from extractor.review.app import create_app  # noqa: E402
+
+BASE = "http://127.0.0.1:8765"
+FID = "T3.BALANCE:column total"
+
+
+@pytest.fixture()
+def batch(tmp_path):
+    f, db = make_batch(tmp_path)
+    with Store(db) as st:
+        (rec,) = list(st.records())
+    return f, db, rec.document.sha256
+
+
+def client(db, base=BASE, **kw):
+    return TestClient(create_app(db, reviewer="tester", **kw), base_url=base)
+
+
+def token(c) -> str:
+    """The session's CSRF token from the review page ("" where the page carries none)."""
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get("/queue", params={"show": "all"}).text)
+    return m.group(1) if m else ""
+
+
+def post(c, path, data, *, csrf=True, headers=None):
+    if csrf is True:
+        data = {**data, "csrf": token(c)}
+    elif csrf:
+        data = {**data, "csrf": csrf}
+    return c.post(path, data=data, headers=headers or {}, follow_redirects=False)
+
+
+def decide(c, sha, fid, action, **form):
+    csrf = form.pop("csrf", True)
+    headers = form.pop("headers", None)
+    return post(c, "/decide", {"doc": sha, "fid": fid, "action": action, "reviewer": "ann", **form},
+                csrf=csrf, headers=headers)
+
+
+def settle_the_rest(db, sha):
+    """Confirm every open finding nobody decided on yet (straight into the store)."""
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+        for f in rv.open:
+            if rv.reviews.get(f.id) is None:
+                st.put_review(sha, f.id, "confirm_source", reviewer="bob", comment="as published")
+
+
+# --- a reviewer's value passes the source check -------------------------------------------------------
+
+
+def test_accepting_a_value_printed_nowhere_is_refused(batch):
+    _, db, sha = batch
+    r = decide(client(db), sha, FID, "accept", accept_value="table3.total.total=98765")
+    assert r.status_code == 422 and "not printed anywhere in the source" in r.text
+    with Store(db) as st:
+        assert st.review(sha, FID) is None
+
+
+def test_accepting_a_value_as_the_reviewers_own_needs_a_comment(batch):
+    _, db, sha = batch
+    c = client(db)
+    r = decide(c, sha, FID, "accept", accept_value="table3.total.total=98765", own="1")
+    assert r.status_code == 422 and "comment" in r.text
+    r = decide(c, sha, FID, "accept", accept_value="table3.total.total=98765", own="1", comment="from the office")
+    assert r.status_code == 303
+    with Store(db) as st:
+        row = st.review(sha, FID)
+        assert row["grounded"] == 0 and row["value"] == "98765"
+
+
+def test_an_accepted_competing_value_keeps_the_characters_it_is_printed_at(batch):
+    f, db, sha = batch
+    r = decide(client(db), sha, FID, "accept", accept_value="table3.total.total=7")
+    assert r.status_code == 303
+    with Store(db) as st:
+        row = st.review(sha, FID)
+        rv = reviewed_record(st, sha)
+    assert row["grounded"] == 1 and f.read_text(encoding="utf-8")[row["span_start"]:row["span_end"]] == "7"
+    c = rv.record.tables["table3"].get("total", "total")
+    assert c.value == 7 and c.producer == "reviewer" and c.grounded
+
+
+def test_a_stored_value_nobody_checked_keeps_the_record_open(batch):
+    """A value stored without the source check (as the review app stored `accept` values) is no way in."""
+    _, db, sha = batch
+    with Store(db) as st:
+        st.put_review(sha, FID, "accept", reviewer="mallory", cell="table3.total.total", value="98765")
+    settle_the_rest(db, sha)
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    assert rv.record.decision == "needs_review"
+    assert "G.GROUNDED:table3.total.total" in [f.id for f in rv.open]
+    # and accepting that grounding finding cannot vouch for the value either
+    r = decide(client(db), sha, "G.GROUNDED:table3.total.total", "accept")
+    assert r.status_code == 422 and "not printed in the source" in r.text
+
+
+def test_a_correction_that_leaves_its_identity_failing_does_not_settle_it(batch):
+    _, db, sha = batch
+    c = client(db)
+    assert decide(c, sha, FID, "correct", cell="table3.total.total", value="4").status_code == 303  # 4 is printed
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    f = next(x for x in rv.open if x.id == FID)
+    assert f.status == "FAIL" and "still fails" in f.message
+    # confirming the source inconsistency now keeps the correction
+    assert decide(c, sha, FID, "confirm_source", comment="printed 0; 4 is right").status_code == 303
+    with Store(db) as st:
+        row = st.review(sha, FID)
+        rv = reviewed_record(st, sha)
+    assert row["action"] == "confirm_source" and row["value"] == "4"
+    assert FID not in [x.id for x in rv.open]
+    assert rv.record.tables["table3"].get("total", "total").value == 4
+
+
+def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
+    src = tmp_path / "reports" / "na.txt"
+    src.parent.mkdir()
+    src.write_text(synthetic_report().replace("行政事业性收费 | 0", "行政事业性收费 | 不适用"), encoding="utf-8")
+    db = tmp_path / "out" / "extractor.db"
+    from extractor.batch import run_batch
+
+    with Store(db) as st:
+        run_batch([src], st)
+        (rec,) = list(st.records())
+    sha = rec.document.sha256
+    assert rec.tables["table2"].get("fees", "amount_10k_yuan").kind == "not_applicable"  # the parser reads it
+    assert parse_value("不适用") == ("not_applicable", None)
+    r = decide(client(db), sha, FID, "correct", cell="table3.total.total", value="不适用")
+    assert r.status_code == 303
+    with Store(db) as st:
+        row = st.review(sha, FID)
+        cell = reviewed_record(st, sha).record.tables["table3"].get("total", "total")
+    assert cell.kind == "not_applicable" and cell.producer == "reviewer" and cell.grounded
+    assert src.read_text(encoding="utf-8")[row["span_start"]:row["span_end"]] == "不适用"
+
+
+def test_a_not_applicable_mark_must_stand_alone_in_the_source(batch):
+    """无 occurs only inside words here (无正当理由, 无。): it is not a printed not-applicable mark."""
+    _, db, sha = batch
+    r = decide(client(db), sha, FID, "correct", cell="table3.total.total", value="无")
+    assert r.status_code == 422 and "not printed anywhere in the source" in r.text
+
+
+# --- only the reviewer's own browser decides ---------------------------------------------------------
+
+
+def test_a_decision_without_the_sessions_csrf_token_is_refused(batch):
+    _, db, sha = batch
+    c = client(db)
+    assert decide(c, sha, FID, "confirm_source", csrf=False).status_code == 403
+    assert decide(c, sha, FID, "confirm_source", csrf="0" * 64).status_code == 403
+    assert post(c, "/reopen", {"doc": sha, "fid": FID}, csrf=False).status_code == 403
+    other = client(db)  # another session's token does not work here
+    assert decide(c, sha, FID, "confirm_source", csrf=token(other)).status_code == 403
+    with Store(db) as st:
+        assert st.reviews(sha) == []
+    assert decide(c, sha, FID, "confirm_source").status_code == 303
+
+
+def test_a_decision_from_another_site_is_refused(batch):
+    _, db, sha = batch
+    c = client(db)
+    r = decide(c, sha, FID, "confirm_source", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "another site" in r.text
+    r = decide(c, sha, FID, "confirm_source", headers={"Referer": "http://evil.example/page"})
+    assert r.status_code == 403
+    with Store(db) as st:
+        assert st.reviews(sha) == []
+    assert decide(c, sha, FID, "confirm_source", headers={"Origin": BASE}).status_code == 303
+
+
+def test_a_foreign_host_name_is_refused_on_loopback(batch):
+    """DNS rebinding: a page of evil.example resolving to 127.0.0.1 must not reach the queue."""
+    _, db, _ = batch
+    r = client(db, base="http://evil.example:8765").get("/queue")
+    assert r.status_code == 403
+    assert client(db, base="http://localhost:8765").get("/queue").status_code == 200
+
+
+def test_serving_off_loopback_needs_a_token(batch, monkeypatch):
+    import uvicorn
+
+    _, db, sha = batch
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: served.append((application, kw)))
+    monkeypatch.delenv("EXTRACTOR_REVIEW_TOKEN", raising=False)
+    res = CliRunner().invoke(cli, ["review", "--db", str(db), "--host", "0.0.0.0"])
+    assert isinstance(res.exception, ExtractorError) and served == []  # `error: …`, exit code 2
+    assert "--token" in str(res.exception) and "EXTRACTOR_REVIEW_TOKEN" in str(res.exception)
+    secret = "s3cret-token-for-tests"
+    monkeypatch.setenv("EXTRACTOR_REVIEW_TOKEN", secret)
+    res = CliRunner().invoke(cli, ["review", "--db", str(db), "--host", "0.0.0.0"])
+    assert res.exit_code == 0, res.output
+    (application, kw), = served
+    assert kw["host"] == "0.0.0.0" and f"token={secret}" in res.output
+    c = TestClient(application, base_url="http://192.0.2.7:8765")
+    assert c.get("/queue").status_code == 401
+    assert c.get("/api/queue").status_code == 401
+    assert c.get("/queue", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    r = c.get("/queue", params={"token": secret}, follow_redirects=False)
+    assert r.status_code == 303 and "token" not in r.headers["location"]
+    assert c.get("/queue").status_code == 200  # the cookie carries it now
+    assert decide(c, sha, FID, "confirm_source").status_code == 303
+
+
+# --- the reviewed record is what every output shows ----------------------------------------------------
+
+
+def test_a_review_decision_shows_in_records_jsonl_after_run_force(tmp_path):
+    src = tmp_path / "in" / "report.txt"
+    src.parent.mkdir()
+    src.write_text(synthetic_report(), encoding="utf-8")
+    out = tmp_path / "out"
+    runner = CliRunner(env={"COLUMNS": "400"})
+    res = runner.invoke(cli, ["run", str(src), "--out", str(out), "--llm", "off"])
+    assert res.exit_code == 0, res.output
+    db = out / "extractor.db"
+    c = client(db)
+    sha = c.get("/api/queue").json()[0]["sha256"]
+    assert decide(c, sha, FID, "correct", cell="table3.total.total", value="7", comment="总计 misprinted").status_code == 303
+    settle_the_rest(db, sha)
+    res = runner.invoke(cli, ["run", str(src), "--out", str(out), "--llm", "off", "--force"])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"accepted \(all in .*?\)\s*│\s*1", res.output)  # the run summary counts it accepted
+
+    (line,) = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    rec = json.loads(line)
+    assert rec["decision"] == "accepted" and rec["accepted_by"] == "review"
+    assert rec["table3"]["total"]["total"] == 7
+    cell = next(x for x in rec["record"]["tables"]["table3"]["cells"] if x["row"] == "total" and x["col"] == "total")
+    assert cell["producer"] == "reviewer" and cell["value"] == 7 and cell["grounded"] is True
+    (rv,) = rec["reviewer_values"]
+    assert rv["cell"] == "table3.total.total" and rv["reviewer"] == "ann" and rv["at"] and rv["was"] == "0"
+    assert {r["finding_id"] for r in rec["reviews"]} >= {FID}
+
+    with open(out / "cells.csv", encoding="utf-8", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if (r["table"], r["row"], r["col"]) == ("table3", "total", "total"))
+    assert row["value"] == "7" and row["producer"] == "reviewer" and row["reviewer"] == "ann" and row["reviewed_at"]
+    with open(out / "findings.csv", encoding="utf-8", newline="") as fh:
+        rows = {r["id"]: r for r in csv.DictReader(fh)}
+    assert rows[FID]["decision_by"] == "ann" and rows[FID]["open"] == "no"
+    assert all(r["open"] == "no" for r in rows.values())
+    with Store(db) as st:
+        assert st.counts() == {"accepted": 1}
+
+
+def test_the_pipeline_and_the_review_layer_decide_alike(tmp_path):
+    """One decision function: a record without decisions is decided the same way everywhere."""
+    f, db = make_batch(tmp_path)
+    files = [f]
+    if SAMPLES.is_dir():
+        files += sorted(SAMPLES.glob("*.txt"))
+    from extractor.pipeline import extract
+
+    for p in files:
+        rec = extract(p)
+        again = apply_reviews(rec.model_copy(deep=True), []).record
+        assert (again.decision, again.reasons) == (rec.decision, rec.reasons), p.name
+
+
+def test_the_http_api_answers_with_the_reviewed_record(tmp_path):
+    pytest.importorskip("multipart", reason="python-multipart is not installed")
+    from extractor.service import create_app as service_app
+
+    db = tmp_path / "out" / "extractor.db"
+    data = synthetic_report().encode("utf-8")
+    with TestClient(service_app(db)) as api:
+        body = api.post("/documents", files={"file": ("r.txt", data, "text/plain")}).json()
+        sha = body["sha256"]
+        assert body["decision"] == "needs_review"
+        c = client(db)
+        assert decide(c, sha, FID, "correct", cell="table3.total.total", value="7").status_code == 303
+        settle_the_rest(db, sha)
+        got = api.get(f"/documents/{sha}").json()
+        listing = api.get("/documents").json()
+    assert got["decision"] == "accepted" and listing["items"][0]["decision"] == "accepted"
+    cell = next(x for x in got["record"]["tables"]["table3"]["cells"] if x["row"] == "total" and x["col"] == "total")
+    assert cell["value"] == 7 and cell["producer"] == "reviewer"
