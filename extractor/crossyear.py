@@ -38,6 +38,9 @@ RULES_FILE = "crossyear.yaml"
 _NUMERIC = ("number", "zero")
 _TERM = re.compile(r"^\s*(-?)\s*(N\+1|N)\s*:\s*([a-z0-9_]+)\.([^.]+)\.(.+?)\s*$")
 MAX_READINGS = 4096  # joint readings of run-together digits enumerated per check
+OPEN = ("FAIL", "UNCERTAIN")
+DECISIONS = ("accept", "confirm_source", "explained")  # what a reviewer may decide on a cross-year finding
+DEFAULT_DECISIONS = ["accept", "confirm_source"]
 
 
 class DocRef(BaseModel):
@@ -73,6 +76,21 @@ class CrossFinding(Finding):
     next: DocRef
     title: str = ""
     question: str = ""  # what a reviewer should ask when the rule is a question (X.IN_FORCE)
+    decisions: list[str] = Field(default_factory=lambda: list(DEFAULT_DECISIONS))  # the rule's allowed decisions
+    explained_by: list[str] = Field(default_factory=list)  # words that state an explanation (清理)
+    # the reviewer's decision that settles this finding (action, reviewer, at, comment, quote…), applied
+    # from the store's crossyear_reviews by extractor.review.series; None while open
+    settled_by: dict[str, Any] | None = None
+
+    @property
+    def open(self) -> bool:
+        """A failing or uncertain check that no reviewer's decision settles."""
+        return self.status in OPEN and self.settled_by is None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What a reviewer's decision is stored under: both reports' SHA-256 and the stable id."""
+        return (self.prev.sha256, self.next.sha256, self.id)
 
     @property
     def pair_id(self) -> str:
@@ -100,9 +118,16 @@ class CrossResult:
     findings: list[CrossFinding]
     pairs: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sha256, why it is in no series)
+    stale: list[Any] = field(default_factory=list)  # reviewers' decisions that settle no finding now (and why)
 
     def problems(self) -> list[CrossFinding]:
         return [f for f in self.findings if f.status != "PASS"]
+
+    def open(self) -> list[CrossFinding]:
+        return [f for f in self.findings if f.open]
+
+    def settled(self) -> list[CrossFinding]:
+        return [f for f in self.findings if f.settled_by is not None]
 
 
 # ----------------------------------------------------------------------------- rules
@@ -122,6 +147,13 @@ def _load(root: str) -> tuple[dict[str, Any], ...]:
                 raise ConfigError(f"{path}: rule {r.get('id', '?')} has no {key!r}")
         if r.get("relation", "=") not in ("=", ">="):
             raise ConfigError(f"{path}: rule {r['id']}: relation must be '=' or '>='")
+        if r.get("question_per", "scope") not in ("rule", "scope"):
+            raise ConfigError(f"{path}: rule {r['id']}: question_per must be 'rule' or 'scope'")
+        bad = [d for d in r.get("decisions") or [] if d not in DECISIONS]
+        if bad:
+            raise ConfigError(f"{path}: rule {r['id']}: unknown decision(s) {bad} (known: {', '.join(DECISIONS)})")
+        if "explained" in (r.get("decisions") or []) and r.get("on_fail") != "question":
+            raise ConfigError(f"{path}: rule {r['id']}: 'explained' is a decision for question rules (on_fail: question)")
         for t in list(r["lhs"]) + list(r["rhs"]):
             if not _TERM.match(str(t)):
                 raise ConfigError(f"{path}: rule {r['id']}: term {t!r} is not '[-]N|N+1:table.row.column'")
@@ -335,9 +367,13 @@ def _check(rule: dict[str, Any], scope: str, lhs: list[_Term], rhs: list[_Term],
     rel = str(rule.get("relation", "="))
     terms = lhs + rhs
     years = f"{a.year}→{b.year}"
+    pair = f"{a.document.sha256[:12]}..{b.document.sha256[:12]}"
+    group = f"x:{pair}:{rid}" if rule.get("question_per") == "rule" else f"x:{pair}:{scope}"
     base = dict(id=f"{rid}:{scope}", rule=rid, version=int(rule["version"]), scope=scope, body=body,
                 prev=_docref(a), next=_docref(b), title=title, question=str(rule.get("question", "")).strip(),
-                operands=[_operand(t) for t in terms])
+                operands=[_operand(t) for t in terms], group=group,
+                decisions=[str(d) for d in rule.get("decisions") or DEFAULT_DECISIONS],
+                explained_by=[str(w) for w in rule.get("explained_by") or []])
     eq = "≥" if rel == ">=" else "="
     neq = "<" if rel == ">=" else "≠"
     absent = [t for t in terms if t.cell is None and t.absent]
@@ -512,14 +548,14 @@ def _readings_that_hold(rel: str, lhs: list[_Term], rhs: list[_Term], tol: Decim
 # ----------------------------------------------------------------------------- over a store
 def evaluate_store(store: Any, mapping: Mapping | None = None) -> CrossResult:
     """Evaluate every cross-year rule over the store's records (decisions applied) and save the
-    bodies and findings in it, replacing the previous ones."""
-    from .reviewed import reviewed_records  # noqa: PLC0415
+    bodies and findings in it, replacing the previous ones; the result has the reviewers' decisions
+    on cross-year findings applied (see :mod:`extractor.reviewed`)."""
+    from .reviewed import evaluate_store as _evaluate_store  # noqa: PLC0415
 
-    result = evaluate(reviewed_records(store), mapping)
-    store.save_series(result.assignments.values(), result.findings)
-    return result
+    return _evaluate_store(store, mapping)
 
 
 def stored_findings(store: Any, sha256: str | None = None) -> list[CrossFinding]:
-    """The cross-year findings saved in the store (naming ``sha256`` when given)."""
+    """The cross-year findings saved in the store (naming ``sha256`` when given), as evaluated —
+    reviewers' decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""
     return [CrossFinding.model_validate_json(r["json"]) for r in store.crossyear_findings(sha256)]

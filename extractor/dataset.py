@@ -9,10 +9,11 @@ by pandas, DuckDB and polars:
 * ``wide``  — one row per body and year: the report's identity and decision, its cross-year
   findings, and one column per value (``table3__new_received__total``; statistical-table
   indicators by their canonical key, ``legacy__applications_received__year``);
-* ``crossyear`` — one row per cross-year finding, naming both reports.
+* ``crossyear`` — one row per cross-year finding, naming both reports, with the reviewer's decision
+  on it (``open``, ``decision``, ``decided_by``, ``decided_at``, ``decision_comment``, ``decision_quote``).
 
-Records come with reviewers' decisions applied (:mod:`extractor.reviewed`); only accepted ones unless
-``include_all``. Bodies come from :mod:`extractor.bodies` (a mapping file wins). Values that are not
+Records and cross-year findings come with reviewers' decisions applied (:mod:`extractor.reviewed`;
+:func:`dataset_from_store`); only accepted records unless ``include_all``. Bodies come from :mod:`extractor.bodies` (a mapping file wins). Values that are not
 numbers (blank, not applicable, ambiguous, text) have no ``value``; their kind says which — a blank
 is never written as 0.
 """
@@ -32,7 +33,6 @@ from .errors import ExtractorError
 from .model import Cell, Record
 
 FORMATS = ("parquet", "csv")
-OPEN = ("FAIL", "UNCERTAIN")
 LONG_COLUMNS: list[tuple[str, str]] = [
     ("body", "string"), ("year", "int"), ("organ", "string"), ("format", "string"), ("decision", "string"),
     ("table", "string"), ("row", "string"), ("column", "string"), ("label", "string"), ("unit", "string"),
@@ -44,12 +44,15 @@ WIDE_FIXED: list[tuple[str, str]] = [
     ("body", "string"), ("year", "int"), ("organ", "string"), ("format", "string"), ("decision", "string"),
     ("document", "string"), ("sha256", "string"), ("documents", "int"), ("other_sha256", "string"),
     ("crossyear_checks", "int"), ("crossyear_open", "int"), ("crossyear_open_rules", "string"),
+    ("crossyear_settled", "int"),
 ]
 CROSS_COLUMNS: list[tuple[str, str]] = [
     ("body", "string"), ("rule", "string"), ("version", "int"), ("status", "string"),
     ("classification", "string"), ("scope", "string"), ("year_n", "int"), ("year_n1", "int"),
     ("document_n", "string"), ("document_n1", "string"), ("sha256_n", "string"), ("sha256_n1", "string"),
     ("arithmetic", "string"), ("message", "string"), ("operands", "string"),
+    ("open", "bool"), ("decision", "string"), ("decided_by", "string"), ("decided_at", "string"),
+    ("decision_comment", "string"), ("decision_quote", "string"),
 ]
 
 
@@ -111,20 +114,40 @@ def _representative(recs: list[Record]) -> Record:
 def cross_rows(findings: Iterable[CrossFinding]) -> list[dict[str, Any]]:
     out = []
     for f in findings:
+        d = f.settled_by or {}
         out.append({
             "body": f.body, "rule": f.rule, "version": f.version, "status": f.status,
             "classification": f.classification, "scope": f.scope, "year_n": f.prev.year, "year_n1": f.next.year,
             "document_n": f.prev.name, "document_n1": f.next.name, "sha256_n": f.prev.sha256,
             "sha256_n1": f.next.sha256, "arithmetic": f.arithmetic, "message": f.message,
             "operands": json.dumps([json.loads(o.model_dump_json()) for o in f.operands], ensure_ascii=False),
+            "open": f.open, "decision": d.get("action"), "decided_by": d.get("reviewer"),
+            "decided_at": _iso(d.get("at")), "decision_comment": d.get("comment"), "decision_quote": d.get("quote"),
         })
     return out
+
+
+def _iso(ts: Any) -> str | None:
+    import datetime as _dt  # noqa: PLC0415
+
+    return None if not ts else _dt.datetime.fromtimestamp(float(ts)).isoformat(timespec="seconds")
+
+
+def dataset_from_store(store: Any, out_dir: str | Path, fmt: str = "parquet", *, include_all: bool = False,
+                       mapping: Mapping | None = None) -> DatasetResult:
+    """``extractor dataset``: the store's records and cross-year findings as the reviewers left them."""
+    from .reviewed import reviewed_crossyear, reviewed_records  # noqa: PLC0415
+
+    recs = list(reviewed_records(store))
+    return build_dataset(recs, out_dir, fmt, include_all=include_all, mapping=mapping,
+                         cross=reviewed_crossyear(store, recs, mapping))
 
 
 def build_dataset(records: Iterable[Record], out_dir: str | Path, fmt: str = "parquet", *,
                   include_all: bool = False, mapping: Mapping | None = None,
                   cross: CrossResult | None = None) -> DatasetResult:
-    """Write ``long``, ``wide`` and ``crossyear`` into ``out_dir`` (records: decisions applied)."""
+    """Write ``long``, ``wide`` and ``crossyear`` into ``out_dir`` (records: decisions applied;
+    ``cross``: the cross-year findings with their decisions, else evaluated here without any)."""
     if fmt not in FORMATS:
         raise ExtractorError(f"unknown dataset format {fmt!r} (use {' or '.join(FORMATS)})")
     recs = list(records)
@@ -150,11 +173,14 @@ def build_dataset(records: Iterable[Record], out_dir: str | Path, fmt: str = "pa
 
     problems: dict[str, list[CrossFinding]] = {}
     checks: dict[str, int] = {}
+    settled: dict[str, int] = {}
     for f in cross.findings:
         for sha in (f.prev.sha256, f.next.sha256):
             checks[sha] = checks.get(sha, 0) + 1
-            if f.status in OPEN:
+            if f.open:
                 problems.setdefault(sha, []).append(f)
+            elif f.settled_by is not None:
+                settled[sha] = settled.get(sha, 0) + 1
     wide: list[dict[str, Any]] = []
     value_cols: dict[str, None] = {}
     for (body, year, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2])):
@@ -169,6 +195,7 @@ def build_dataset(records: Iterable[Record], out_dir: str | Path, fmt: str = "pa
             "other_sha256": " ".join(r.document.sha256 for r in rs if r is not rep) or None,
             "crossyear_checks": checks.get(sha, 0), "crossyear_open": len(probs),
             "crossyear_open_rules": " ".join(sorted({f"{f.rule}@{f.version}" for f in probs})) or None,
+            "crossyear_settled": settled.get(sha, 0),
             **vals,
         })
     wide_cols = WIDE_FIXED + [(c, "float") for c in sorted(value_cols)]

@@ -6,7 +6,10 @@ the same shards again (or a shard into a folder that already holds it) changes n
 
 - ``documents``/``records``/``cells``/``findings`` move per document (keyed by content SHA-256): a
   document's rows are replaced as a unit by the copy updated last, so no stale cells survive.
-- ``reviews``: the later review of a finding wins.
+- ``reviews`` and ``crossyear_reviews`` (decisions on cross-year findings): the later decision wins.
+- ``bodies`` and ``crossyear_findings`` are not copied: each shard saw only its own documents, so a
+  body's years may be split over shards. They are evaluated again over the merged records (with the
+  bodies mapping file beside the merged database, or ``mapping``), as ``extractor crossyear`` does.
 - Any other table (the LLM cache and ledger, …) is created when missing and copied: rows with a
   natural primary key replace their twin; tables keyed only by an auto-increment id (a ledger) get
   the rows whose other columns are not already present, so re-merging adds no duplicates.
@@ -22,12 +25,14 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Any
+
 from .errors import ExtractorError
 from .store import Store
 
 DB_NAME = "extractor.db"
-CORE = ("documents", "records", "cells", "findings", "reviews")
-NOT_MERGED = {"jobs"}
+CORE = ("documents", "records", "cells", "findings", "reviews", "crossyear_reviews")
+NOT_MERGED = {"jobs", "bodies", "crossyear_findings"}  # a server's queue; series results (re-evaluated)
 
 
 @dataclass
@@ -37,6 +42,7 @@ class MergeResult:
     tables: dict[str, int] = field(default_factory=dict)  # rows copied per extra table
     downloads_copied: int = 0
     outputs: dict[str, Path] = field(default_factory=dict)
+    crossyear: Any = None  # the cross-year result over the merged store (extractor.crossyear.CrossResult)
 
 
 def _db_of(src: Path) -> Path:
@@ -55,7 +61,9 @@ def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[sqlite3.Ro
     return list(db.execute(f"PRAGMA {schema}.table_info({_q(table)})"))
 
 
-def merge(sources: list[str | Path], out: str | Path) -> MergeResult:
+def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> MergeResult:
+    """Merge shard databases into ``out`` and evaluate the cross-year rules over the result
+    (``mapping``: the bodies mapping; default the file beside the merged database)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / DB_NAME
@@ -72,6 +80,9 @@ def merge(sources: list[str | Path], out: str | Path) -> MergeResult:
             if dl.is_dir():
                 res.downloads_copied += _copy_tree(dl, out / "downloads")
         res.outputs = store.write_outputs(out)
+        from .reviewed import evaluate_store  # noqa: PLC0415 - across years, over every merged record
+
+        res.crossyear = evaluate_store(store, mapping)
     return res
 
 
@@ -86,6 +97,8 @@ def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult) -> None:
                 res.documents_taken += _merge_documents(db, names)
             if "reviews" in names:
                 _copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
+            if "crossyear_reviews" in names:
+                _copy(db, "crossyear_reviews", newer="created_at", key=("prev_sha256", "next_sha256", "finding_id"))
             for t in names:
                 if t in CORE or t in NOT_MERGED:
                     continue

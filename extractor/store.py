@@ -72,6 +72,33 @@ CREATE TABLE IF NOT EXISTS crossyear_findings (
   scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
   PRIMARY KEY (prev_sha256, next_sha256, id)
 );
+-- reviewers' decisions on cross-year findings (extractor/review/series.py), keyed by both reports and the
+-- finding's stable id: they outlive `extractor run --force` and `extractor crossyear` (which replace
+-- crossyear_findings); `arithmetic` is what the reviewer saw (a decision on other numbers settles nothing)
+CREATE TABLE IF NOT EXISTS crossyear_reviews (
+  prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT NULL, finding_id TEXT NOT NULL,
+  action TEXT NOT NULL,              -- accept | confirm_source | explained
+  comment TEXT, reviewer TEXT, created_at REAL NOT NULL, arithmetic TEXT,
+  quote TEXT, quote_doc TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
+  PRIMARY KEY (prev_sha256, next_sha256, finding_id)
+);
+CREATE TABLE IF NOT EXISTS crossyear_review_log (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT NULL, finding_id TEXT NOT NULL,
+  action TEXT NOT NULL,              -- accept | confirm_source | explained | reopen
+  comment TEXT, reviewer TEXT, created_at REAL NOT NULL, arithmetic TEXT, quote TEXT
+);
+-- the cross-year findings with their decisions, for SQL users (open = failing/uncertain, not settled)
+CREATE VIEW IF NOT EXISTS crossyear_decided AS
+  SELECT f.prev_sha256, f.next_sha256, f.id, f.body, f.rule, f.version, f.status,
+    CASE WHEN r.action = 'confirm_source' AND f.status = 'FAIL' AND (r.arithmetic IS NULL OR r.arithmetic = f.arithmetic)
+      THEN 'source_inconsistency' ELSE f.classification END AS classification,
+    f.scope, f.message, f.arithmetic,
+    CASE WHEN f.status IN ('FAIL', 'UNCERTAIN') AND (r.action IS NULL OR (r.arithmetic IS NOT NULL AND r.arithmetic != f.arithmetic))
+      THEN 1 ELSE 0 END AS open,
+    r.action AS decision, r.reviewer AS decided_by, r.created_at AS decided_at, r.comment AS decision_comment
+  FROM crossyear_findings f LEFT JOIN crossyear_reviews r
+    ON r.prev_sha256 = f.prev_sha256 AND r.next_sha256 = f.next_sha256 AND r.finding_id = f.id;
 """
 
 # Columns added to existing tables after their first release (additive migration, see _migrate).
@@ -341,6 +368,51 @@ class Store:
 
     def bodies(self) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM bodies ORDER BY body, year, sha256"))
+
+    def crossyear_reviews(self) -> list[sqlite3.Row]:
+        """Every reviewer's decision on a cross-year finding (one per pair of reports and finding)."""
+        return list(self.db.execute("SELECT * FROM crossyear_reviews ORDER BY created_at"))
+
+    def put_crossyear_review(
+        self, prev_sha256: str, next_sha256: str, finding_id: str, action: str, *, reviewer: str,
+        comment: str = "", arithmetic: str | None = None, quote: str | None = None, quote_doc: str | None = None,
+        span: tuple[int, int, int | None] | None = None, created_at: float | None = None,
+    ) -> None:
+        """Store the decision on one cross-year finding (replacing an earlier one) and log it."""
+        if action not in ("accept", "confirm_source", "explained"):
+            raise ValueError(f"unknown cross-year decision {action!r}")
+        now = time.time() if created_at is None else created_at
+        s0, s1, page = span if span else (None, None, None)
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO crossyear_reviews (prev_sha256, next_sha256, finding_id, action, comment, "
+                "reviewer, created_at, arithmetic, quote, quote_doc, span_start, span_end, page) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (prev_sha256, next_sha256, finding_id, action, comment, reviewer, now, arithmetic, quote, quote_doc,
+                 s0, s1, page),
+            )
+            self.db.execute(
+                "INSERT INTO crossyear_review_log (prev_sha256, next_sha256, finding_id, action, comment, reviewer, "
+                "created_at, arithmetic, quote) VALUES (?,?,?,?,?,?,?,?,?)",
+                (prev_sha256, next_sha256, finding_id, action, comment, reviewer, now, arithmetic, quote),
+            )
+
+    def delete_crossyear_review(self, prev_sha256: str, next_sha256: str, finding_id: str, *, reviewer: str = "",
+                                comment: str = "") -> bool:
+        """Reopen a cross-year finding: drop its decision (the log keeps it). True when there was one."""
+        with self.db:
+            cur = self.db.execute(
+                "DELETE FROM crossyear_reviews WHERE prev_sha256=? AND next_sha256=? AND finding_id=?",
+                (prev_sha256, next_sha256, finding_id))
+            if cur.rowcount:
+                self.db.execute(
+                    "INSERT INTO crossyear_review_log (prev_sha256, next_sha256, finding_id, action, comment, "
+                    "reviewer, created_at) VALUES (?,?,?,?,?,?,?)",
+                    (prev_sha256, next_sha256, finding_id, "reopen", comment, reviewer, time.time()))
+        return bool(cur.rowcount)
+
+    def crossyear_review_log(self) -> list[sqlite3.Row]:
+        return list(self.db.execute("SELECT * FROM crossyear_review_log ORDER BY n"))
 
     def crossyear_findings(self, sha256: str | None = None) -> list[sqlite3.Row]:
         """Cross-year findings (those naming ``sha256`` as either report, when given)."""

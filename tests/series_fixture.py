@@ -68,7 +68,7 @@ def national_series(folder: Path, years: list[int], encoding: str = "pipe", **kw
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for v in national_values(years, **kw):
-        p = folder / f"report_{v['year']}.txt"
+        p = folder / f"report_{v['year']}.{'html' if encoding == 'html' else 'txt'}"
         p.write_text(synth.render(v, encoding), encoding="utf-8")
         files.append((p, v))
     return files
@@ -77,9 +77,14 @@ def national_series(folder: Path, years: list[int], encoding: str = "pipe", **kw
 LEGACY_KEYS = ["published", "received", "in_person", "online", "letter", "fax"]
 
 
-def legacy_series(folder: Path, years: list[int], break_year: int | None = None) -> list[tuple[Path, dict]]:
+def legacy_series(folder: Path, years: list[int], break_year: int | None = None,
+                  received_labels: dict[int, str] | None = None,
+                  received_break_year: int | None = None) -> list[tuple[Path, dict]]:
     """Statistical tables 统计指标 | 单位 | 本年度 | 历年累计; in ``break_year`` the 历年累计 of
-    主动公开政府信息数 is printed 5 lower than the previous year's plus this year's."""
+    主动公开政府信息数 is printed 5 lower than the previous year's plus this year's.
+    ``received_labels[year]`` prints the applications-received indicator under another label that
+    year (real series do: 受理依申请公开信息总数 / 受理政府信息依申请公开总数); in
+    ``received_break_year`` its 历年累计 is printed 3 lower."""
     folder.mkdir(parents=True, exist_ok=True)
     cum = {"published": 900, "in_person": 20, "online": 40, "letter": 5, "fax": 1}
     files = []
@@ -93,11 +98,13 @@ def legacy_series(folder: Path, years: list[int], break_year: int | None = None)
         printed = dict(cv)
         if year == break_year:
             printed["published"] -= 5
+        if year == received_break_year:
+            printed["received"] -= 3
         rows = [
             ("一、主动公开情况", "——", None),
             ("(一)主动公开政府信息数", "条", "published"),
             ("三、依申请公开情况", "——", None),
-            ("(一)收到申请数", "件", "received"),
+            ((received_labels or {}).get(year, "(一)收到申请数"), "件", "received"),
             ("1.当面申请数", "件", "in_person"),
             ("2.传真申请数", "件", "fax"),
             ("3.网络申请数", "件", "online"),

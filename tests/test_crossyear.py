@@ -160,3 +160,35 @@ def test_run_evaluates_across_years_and_the_store_keeps_findings_keyed_by_both_d
         mine = stored_findings(store, sha23)
         assert mine and all(sha23 in (f.prev.sha256, f.next.sha256) for f in mine)
         assert {r["body"] for r in store.bodies()} == {"云州市青禾县人民政府"}
+
+
+def test_html_tables_give_a_stock_break_as_a_question_with_both_spans(tmp_path):
+    """Real report pages print table 二 as an HTML grid: every number in its own cell, so a break is
+    a FAIL with the printed numbers (not UNCERTAIN as in a flattened text dump), each operand's span
+    pointing at its digits in the page source of its own report."""
+    files = national_series(tmp_path / "in", [2022, 2023, 2024], encoding="html", breaks={2023: {"in_force"}})
+    with Store(tmp_path / "x.db") as store:
+        run_batch([p for p, _ in files], store)
+        res = evaluate_store(store)
+    fails = [f for f in res.findings if f.status != "PASS"]
+    assert [(f.id, f.next.year, f.status, f.classification) for f in fails] == [
+        ("X.IN_FORCE:row normative_documents", 2023, "FAIL", "reviewer_question")]
+    f = fails[0]
+    v22, v23 = files[0][1]["table2"]["normative_documents"], files[1][1]["table2"]["normative_documents"]
+    assert f.arithmetic.startswith(f"{v22['in_force']} + {v23['issued']} − {v23['abolished']} ≠ {v23['in_force']}")
+    for op in f.operands:
+        path = files[0][0] if op.doc == "N" else files[1][0]
+        assert path.read_text(encoding="utf-8")[op.span.start:op.span.end] == str(op.value)
+
+
+def test_a_legacy_indicator_printed_under_two_labels_is_linked_by_its_key(tmp_path):
+    labels = {2015: "(一)受理依申请公开信息总数", 2016: "(一)受理政府信息依申请公开总数"}
+    legacy_series(tmp_path / "in", [2015, 2016], received_labels=labels, received_break_year=2016)
+    with Store(tmp_path / "x.db") as store:
+        run_batch(sorted((tmp_path / "in").glob("*.txt")), store)
+        res = evaluate_store(store)
+    got = {(f.rule, f.scope): f for f in res.findings}
+    step = got[("X.CUMULATIVE_STEP", "indicator applications_received")]
+    assert step.status == "FAIL" and step.classification == "source_inconsistency"
+    assert {op.label for op in step.operands} == {"(一)受理依申请公开信息总数", "(一)受理政府信息依申请公开总数"}
+    assert not [f for f in res.findings if f.status == "NOT_ASSESSABLE"]

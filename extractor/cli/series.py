@@ -35,9 +35,15 @@ def run_crossyear(store, db: Path, bodies: Optional[Path] = None):
 def summary_line(result) -> str:
     st = Counter(f.status for f in result.findings)
     series = sum(1 for s in result.series.values() if len(s.years) > 1)
-    return (f"across years: {len(result.series)} bodies ({series} with more than one year), {result.pairs} "
+    settled = len(result.settled())
+    line = (f"across years: {len(result.series)} bodies ({series} with more than one year), {result.pairs} "
             f"consecutive pair(s), {len(result.findings)} checks: "
             + ", ".join(f"{st[k]} {k}" for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE") if st[k]))
+    if settled or result.stale:
+        line += f"; {len(result.open())} open, {settled} settled by review"
+        if result.stale:
+            line += f", {len(result.stale)} decision(s) no longer apply"
+    return line
 
 
 @app.command()
@@ -64,12 +70,17 @@ def crossyear(
     shown = [f for f in result.findings if show_all or f.status != "PASS"]
     if shown:
         ft = RTable(title="cross-year findings", show_lines=False)
-        for col in ("years", "status", "rule", "class", "scope", "arithmetic"):
+        for col in ("years", "status", "rule", "class", "scope", "arithmetic", "decision"):
             ft.add_column(col, overflow="fold")
         for f in shown:
+            d = f.settled_by
             ft.add_row(f"{f.prev.year}→{f.next.year}", f.status, f"{f.rule}@{f.version}", f.classification, f.scope,
-                       f.arithmetic)
+                       f.arithmetic, f"{d['action']} ({d.get('reviewer') or '?'})" if d else ("open" if f.open else ""))
         out_console.print(ft)
+    for s in result.stale:
+        r = s.review
+        console.print(f"[yellow]decision no longer applies[/yellow] {r.finding_id} "
+                      f"({r.prev_sha256[:12]}..{r.next_sha256[:12]}, {r.action} by {r.reviewer or '?'}): {s.why}")
     for sha, why in result.skipped:
         console.print(f"[yellow]not in a series[/yellow] {sha[:12]}: {why}")
     console.print(summary_line(result))
@@ -84,8 +95,7 @@ def dataset(
     bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years (default: bodies.yaml beside the database)"),
 ) -> None:
     """Write the values of every report as tables for analysts (pandas, DuckDB, polars)."""
-    from ..dataset import FORMATS, build_dataset  # noqa: PLC0415
-    from ..reviewed import reviewed_records  # noqa: PLC0415
+    from ..dataset import FORMATS, dataset_from_store  # noqa: PLC0415
     from ..store import Store  # noqa: PLC0415
 
     if fmt not in FORMATS:
@@ -93,7 +103,7 @@ def dataset(
     if not db.exists():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     with Store(db) as store:
-        res = build_dataset(reviewed_records(store), out, fmt, include_all=include_all, mapping=_mapping(db, bodies))
+        res = dataset_from_store(store, out, fmt, include_all=include_all, mapping=_mapping(db, bodies))
     for name, path in res.paths.items():
         console.print(f"{name}: {res.rows[name]} row(s) → {path}")
     left = ", ".join(f"{n} {k}" for k, n in sorted(res.skipped.items()))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 
 from . import app
+from ..errors import ExtractorError
 from ..merge import merge
 
 console = Console(stderr=True)
@@ -17,16 +19,27 @@ console = Console(stderr=True)
 def merge_cmd(
     sources: list[Path] = typer.Argument(..., help="shard output folders (each holding extractor.db) or .db files"),
     out: Path = typer.Option(..., "--out", "-o", help="merged output folder (created; may already hold a merge)"),
+    bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years for the checks across years (default: bodies.yaml beside the merged database)"),
 ) -> None:
     """Merge shard databases into one (idempotent) and regenerate records.jsonl, cells.csv, findings.csv.
 
     Fan-out example (Slurm array, Kubernetes indexed Job or GNU parallel all work the same way):
     extractor run reports/ --shard $I/8 --out out/shard-$I   for I in 0..7, then
     extractor merge out/shard-* --out out/all
+    The checks across years are evaluated again over the merged records (a body's years may be spread
+    over shards); decisions on them are carried like the others.
     """
-    res = merge(sources, out)
+    from ..bodies import load_mapping  # noqa: PLC0415
+
+    if bodies is not None and not bodies.is_file():
+        raise ExtractorError(f"no bodies mapping file at {bodies}")
+    res = merge(sources, out, load_mapping(bodies) if bodies is not None else None)
     console.print(f"merged {len(res.sources)} database(s) into {out / 'extractor.db'}: "
                   f"{res.documents_taken} document(s) copied"
                   + "".join(f", {t}: {n} row(s)" for t, n in sorted(res.tables.items()))
                   + (f", {res.downloads_copied} download file(s)" if res.downloads_copied else ""))
+    if res.crossyear is not None:
+        from .series import summary_line  # noqa: PLC0415
+
+        console.print(summary_line(res.crossyear) + " (evaluated over the merged records)")
     console.print("outputs: " + ", ".join(str(p) for p in res.outputs.values()))

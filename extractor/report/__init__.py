@@ -115,11 +115,11 @@ def index_rows(store: Store, href: Any = None) -> tuple[list[dict[str, Any]], li
 
 def cross_years(store: Store, records: Iterable[Any]) -> Any:
     """Cross-year checks over ``records`` (decisions applied), bodies from the mapping file beside
-    the database when there is one (see :mod:`extractor.crossyear`)."""
-    from ..bodies import default_mapping_path, load_mapping  # noqa: PLC0415
-    from ..crossyear import evaluate  # noqa: PLC0415
+    the database when there is one, reviewers' decisions on cross-year findings applied
+    (:func:`extractor.reviewed.reviewed_crossyear`)."""
+    from ..reviewed import reviewed_crossyear  # noqa: PLC0415
 
-    return evaluate(records, load_mapping(default_mapping_path(store.path)))
+    return reviewed_crossyear(store, records)
 
 
 def render_index(store: Store, *, env: Environment | None = None, href: Any = None, template: str = "index.html",
@@ -142,9 +142,11 @@ def render_index(store: Store, *, env: Environment | None = None, href: Any = No
 
 
 def render_series(store: Store, filename: str, *, env: Environment | None = None, doc_href: Any = None,
-                  index_href: str = "index.html", sources: SourceCache | None = None) -> str | None:
+                  index_href: str = "index.html", sources: SourceCache | None = None,
+                  review_href: Any = None) -> str | None:
     """The page of the body whose series page is ``filename`` (None when there is no such body):
-    every cross-year finding with both reports' source passages side by side."""
+    every cross-year finding with both reports' source passages side by side, and its decision
+    (``review_href(finding)``: where to decide it, in the review app)."""
     from ..reviewed import reviewed_records  # noqa: PLC0415
 
     env = env or environment()
@@ -154,7 +156,7 @@ def render_series(store: Store, filename: str, *, env: Environment | None = None
     if body is None:
         return None
     doc_href = doc_href or (lambda r: doc_filename(r.document.name, r.document.sha256))
-    page = body_page(body, cross, records, sources or SourceCache(), doc_href)
+    page = body_page(body, cross, records, sources or SourceCache(), doc_href, review_href)
     return env.get_template("series.html").render(page=page, index_href=index_href)
 
 

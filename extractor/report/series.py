@@ -28,8 +28,14 @@ def series_filename(body: str) -> str:
 
 
 def _counts(fs: list[CrossFinding]) -> dict[str, int]:
+    """Checks by status, plus ``open_FAIL`` / ``open_UNCERTAIN`` (not settled) and ``settled``
+    (settled by a reviewer's decision)."""
     c = Counter(f.status for f in fs)
-    return {k: c.get(k, 0) for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE")}
+    out = {k: c.get(k, 0) for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE")}
+    out["open_FAIL"] = sum(1 for f in fs if f.open and f.status == "FAIL")
+    out["open_UNCERTAIN"] = sum(1 for f in fs if f.open and f.status == "UNCERTAIN")
+    out["settled"] = sum(1 for f in fs if f.settled_by is not None)
+    return out
 
 
 @dataclass
@@ -73,7 +79,7 @@ def series_summary(cross: CrossResult, doc_href: Callable[[Record], str | None],
                      "href": doc_href(r)} for r in s.years[y]]
             fs = by_pair.get((body, y), [])
             cells[y] = YearCell(year=y, docs=docs, link=_counts(fs) if fs else None,
-                                link_open=sorted({f"{f.rule} {f.scope}" for f in fs if f.status in OPEN}),
+                                link_open=sorted({f"{f.rule} {f.scope}" for f in fs if f.open}),
                                 anchor=f"y{y}")
             years.add(y)
         fs_all = [f for f in cross.findings if f.body == body]
@@ -103,10 +109,17 @@ class CrossView:
     f: CrossFinding
     left: list[Passage]
     right: list[Passage]
+    review_href: str | None = None  # where a reviewer decides it (the review app's queue)
 
     @property
     def open(self) -> bool:
-        return self.f.status in OPEN
+        """Failing or uncertain and not settled by a reviewer's decision."""
+        return self.f.open
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """The reviewer's decision settling it, or the one that no longer does (values.reviewer)."""
+        return self.f.settled_by or self.f.values.get("reviewer")
 
 
 @dataclass
@@ -166,7 +179,8 @@ def _value(op: CrossOperand) -> str:
 
 
 def body_page(body: str, cross: CrossResult, records: dict[str, Record], sources: SourceCache,
-              doc_href: Callable[[Record], str | None]) -> BodyPage:
+              doc_href: Callable[[Record], str | None],
+              review_href: Callable[[CrossFinding], str | None] | None = None) -> BodyPage:
     s = cross.series[body]
     years = []
     for y in sorted(s.years):
@@ -183,10 +197,12 @@ def body_page(body: str, cross: CrossResult, records: dict[str, Record], sources
     for (pa, pb), group in sorted(pairs.items(), key=lambda kv: (kv[1][0].prev.year or 0, kv[0])):
         ra, rb = records.get(pa), records.get(pb)
         probs = []
-        for f in sorted(group, key=lambda f: (order.get(f.status, 9), f.rule, f.scope)):
+        for f in sorted(group, key=lambda f: (not f.open, order.get(f.status, 9), f.rule, f.scope)):
             if f.status not in OPEN:
                 continue
-            probs.append(_cross_view(f, ra, rb, sources, doc_href))
+            cv = cross_view(f, ra, rb, sources, doc_href)
+            cv.review_href = review_href(f) if review_href else None
+            probs.append(cv)
         f0 = group[0]
         views.append(PairView(
             year_n=f0.prev.year, year_n1=f0.next.year,
@@ -198,8 +214,9 @@ def body_page(body: str, cross: CrossResult, records: dict[str, Record], sources
     return BodyPage(body=body, years=years, pairs=views, counts=_counts(fs), unplaced=unplaced)
 
 
-def _cross_view(f: CrossFinding, ra: Record | None, rb: Record | None, sources: SourceCache,
-                doc_href: Callable[[Record], str | None]) -> CrossView:
+def cross_view(f: CrossFinding, ra: Record | None, rb: Record | None, sources: SourceCache,
+               doc_href: Callable[[Record], str | None]) -> CrossView:
+    """A cross-year finding with its operands' passages: the N report's on the left, N+1's on the right."""
     left, right = [], []
     for op in f.operands:
         rec = ra if op.doc == "N" else rb

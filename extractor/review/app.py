@@ -6,11 +6,18 @@ A / S accept or confirm every open finding of the selected finding's question at
 Decisions go to the store's ``reviews`` table keyed by (document SHA-256, finding id) and are applied
 whenever a page or an export is computed, so they survive ``extractor run --force``.
 
+Cross-year findings (a body's reports for years N and N+1, :mod:`extractor.crossyear`) are in the
+queue too, after the documents' findings: both source passages side by side, and the decisions the
+rule allows — accept, confirm a source inconsistency, or (X.IN_FORCE) explained by the report, e.g. a
+stated 清理, with a comment and optionally the quoted passage (``e``). They go to ``crossyear_reviews``
+keyed by both documents' SHA-256 and the finding's id (:mod:`extractor.review.series`).
+
 ``create_app(db)`` builds the FastAPI app; ``extractor review --db FILE`` serves it on 127.0.0.1.
 
 Only the reviewer's own browser may change decisions:
 
-* every state-changing request (``POST /decide``, ``POST /reopen``) carries the session's CSRF token
+* every state-changing request (``POST /decide``, ``/decide-group``, ``/reopen``, ``/decide-crossyear``,
+  ``/reopen-crossyear``) carries the session's CSRF token
   (a hidden form field; the session is an HttpOnly, SameSite=Strict cookie) and is refused (403) from
   a foreign ``Origin`` (or ``Referer``);
 * served on loopback (the default) the app answers only requests whose ``Host`` is a loopback name,
@@ -38,10 +45,15 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from ..crossyear import CrossFinding, CrossResult
+from ..model import Record
 from ..report import environment, render_document, render_index, render_series, series_filename
+from ..report.series import SourceCache, cross_view
 from ..report.view import DocPage, FindingView, Source, build_page, load_source
+from ..reviewed import reviewed_crossyear
 from ..store import Store
 from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision, reviews_by_document
+from .series import ACTION_LABELS, explanation_hints, prepare_cross_decision
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHOWS = ("open", "settled", "all")
@@ -81,7 +93,7 @@ def _hostname(host_header: str) -> str:
 
 @dataclass
 class Item:
-    """One finding in the queue."""
+    """One finding in the queue (``sha256`` is ``<N sha256>..<N+1 sha256>`` for a cross-year finding)."""
 
     sha256: str
     name: str
@@ -89,6 +101,7 @@ class Item:
     finding: Any
     open: bool
     review: Any
+    cross: CrossFinding | None = None
 
     def href(self, show: str, scope: str | None = None) -> str:
         q = {"show": show, "doc": self.sha256, "id": self.fid}
@@ -97,7 +110,12 @@ class Item:
         return "/queue?" + urlencode(q)
 
 
-class _Sources:
+def pair_key(f: CrossFinding) -> str:
+    """How the queue names a cross-year finding's two reports (its ``doc``)."""
+    return f"{f.prev.sha256}..{f.next.sha256}"
+
+
+class _Sources(SourceCache):
     """Re-loaded source documents, a few kept in memory (PDFs are slow to load)."""
 
     def __init__(self, size: int = 8) -> None:
@@ -105,13 +123,14 @@ class _Sources:
         self.items: OrderedDict[str, Source] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, rv: Reviewed) -> Source:
-        sha = rv.original.document.sha256
+    def get(self, rv: Reviewed | Record) -> Source:  # type: ignore[override]
+        rec = rv.original if isinstance(rv, Reviewed) else rv
+        sha = rec.document.sha256
         with self.lock:
             if sha in self.items:
                 self.items.move_to_end(sha)
                 return self.items[sha]
-        src = load_source(rv.original)
+        src = load_source(rec)
         with self.lock:
             self.items[sha] = src
             while len(self.items) > self.size:
@@ -202,7 +221,26 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
         by_doc = reviews_by_document(st)
         return [apply_reviews(rec, by_doc.get(rec.document.sha256, [])) for rec in st.records()]
 
-    def queue_items(reviewed: list[Reviewed], show: str, doc: str | None) -> list[Item]:
+    def cross_of(st: Store, reviewed: list[Reviewed]) -> CrossResult:
+        """Cross-year findings over the reviewed records, their decisions applied."""
+        return reviewed_crossyear(st, [rv.record for rv in reviewed])
+
+    def cross_items(cross: CrossResult, show: str, doc: str | None) -> list[Item]:
+        items: list[Item] = []
+        for f in cross.findings:
+            if f.status not in OPEN_STATUSES and f.settled_by is None:
+                continue
+            key = pair_key(f)
+            if doc and doc not in (key, f.prev.sha256, f.next.sha256):
+                continue
+            if show == "open" and not f.open or show == "settled" and f.open:
+                continue
+            items.append(Item(sha256=key, name=f"{f.body} {f.prev.year}→{f.next.year}", fid=f.id, finding=f,
+                              open=f.open, review=f.settled_by, cross=f))
+        return items
+
+    def queue_items(reviewed: list[Reviewed], show: str, doc: str | None, cross: CrossResult | None = None
+                    ) -> list[Item]:
         items: list[Item] = []
         for rv in reviewed:
             sha = rv.original.document.sha256
@@ -217,6 +255,8 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
                     continue
                 items.append(Item(sha256=sha, name=rv.record.document.name, fid=f.id, finding=f, open=is_open,
                                   review=review))
+        if cross is not None:
+            items.extend(cross_items(cross, show, doc))
         return items
 
     def who(request: Request) -> str:
@@ -229,8 +269,9 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
             show = "open"
         with store() as st:
             reviewed = all_reviewed(st)
-            stale = sum(len(rv.stale) for rv in reviewed)
-        items = queue_items(reviewed, show, doc)
+            cross = cross_of(st, reviewed)
+            stale = sum(len(rv.stale) for rv in reviewed) + len(cross.stale)
+        items = queue_items(reviewed, show, doc, cross)
         idx = 0
         for i, it in enumerate(items):
             if it.sha256 == sel_doc and it.fid == sel_id:
@@ -238,24 +279,40 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
                 break
         else:
             if sel_doc and sel_id and items:  # the selected item left this list (just settled): keep the place
-                idx = min(_position(items, reviewed, sel_doc, sel_id), len(items) - 1)
+                order = [(rv.original.document.sha256, f.id) for rv in reviewed for f in rv.record.findings]
+                order += [(pair_key(f), f.id) for f in cross.findings]
+                idx = min(_position(items, order, sel_doc, sel_id), len(items) - 1)
         sel = items[idx] if items else None
         page: DocPage | None = None
         fv: FindingView | None = None
         n = 0
-        if sel is not None:
+        xv: Any = None
+        hints: list[Any] = []
+        if sel is not None and sel.cross is not None:
+            f = sel.cross
+            records = {rv.record.document.sha256: rv.record for rv in reviewed}
+            ra, rb = records.get(f.prev.sha256), records.get(f.next.sha256)
+            xv = cross_view(f, ra, rb, sources, lambda r: f"/doc/{r.document.sha256}")
+            if f.explained_by and f.open:
+                hints = explanation_hints(f, _documents(ra, rb))
+        elif sel is not None:
             rv = next(r for r in reviewed if r.original.document.sha256 == sel.sha256)
             page = build_page(rv, sources.get(rv))
             for i, v in enumerate(page.findings, 1):
                 if v.f.id == sel.fid:
                     fv, n = v, i
                     break
-        counts = {"open": sum(len(rv.open) for rv in reviewed),
-                  "settled": sum(len(rv.settled) for rv in reviewed),
+        cross_open = cross.open()
+        counts = {"open": sum(len(rv.open) for rv in reviewed) + len(cross_open),
+                  "settled": sum(len(rv.settled) for rv in reviewed) + len(cross.settled()),
                   # one question per cause: the open findings' groups
-                  "questions": sum(len({group_key(f) for f in rv.open}) for rv in reviewed)}
+                  "questions": sum(len({group_key(f) for f in rv.open}) for rv in reviewed)
+                  + len({group_key(f) for f in cross_open}),
+                  "crossyear_open": len(cross_open)}
         group: list[Any] = []
-        if sel is not None and sel.open:
+        if sel is not None and sel.open and sel.cross is not None:
+            group = [f for f in cross_open if group_key(f) == group_key(sel.cross)]
+        elif sel is not None and sel.open:
             rv = next(r for r in reviewed if r.original.document.sha256 == sel.sha256)
             group = [f for f in rv.open if group_key(f) == group_key(sel.finding)]
         counts["all"] = counts["open"] + counts["settled"]
@@ -268,7 +325,9 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
             next_item=(items[idx + 1] if sel is not None and idx + 1 < len(items) else None),
             reviewer=(form or {}).get("reviewer") or who(request), form=form or {}, counts=counts,
             documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path), csrf=request.state.csrf,
-            group=group, group_key=group_key,
+            group=group, group_key=group_key, xv=xv, hints=hints, action_labels=ACTION_LABELS,
+            series_href=(f"/series/{series_filename(sel.cross.body)}#y{sel.cross.next.year}"
+                         if sel is not None and sel.cross is not None else None),
         )
         return HTMLResponse(html, status_code=status_code)
 
@@ -380,6 +439,74 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
                                 status_code=303)
 
 
+    def _redirect_decided(reviewer: str, q: dict[str, str]) -> Response:
+        resp = RedirectResponse("/queue?" + urlencode(q), status_code=303)
+        resp.set_cookie("reviewer", reviewer.strip(), max_age=3600 * 24 * 365, samesite="strict")
+        return resp
+
+    @app.post("/decide-crossyear")
+    def decide_crossyear(
+        request: Request,
+        prev: str = Form(...), next: str = Form(...), fid: str = Form(...), action: str = Form(...),
+        reviewer: str = Form(""), comment: str = Form(""), quote: str = Form(""), show: str = Form("open"),
+        scope: str = Form(""), csrf: str = Form(""), group: str = "",
+    ) -> Response:
+        """Decide a cross-year finding (or, with ``?group=1``, every open finding of its question):
+        accept, confirm a source inconsistency, or explained by the report (the rule says which)."""
+        refused = check_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        key = f"{prev}..{next}"
+        form = {"reviewer": reviewer, "comment": comment, "quote": quote, "action": action}
+
+        def again(error: str) -> Response:
+            return render_queue(request, show=show, doc=scope or None, sel_doc=key, sel_id=fid, error=error,
+                                form=form, status_code=422)
+
+        with store() as st:
+            reviewed = all_reviewed(st)
+            cross = cross_of(st, reviewed)
+            f = next_(x for x in cross.findings if x.key == (prev, next, fid))
+            if f is None:
+                raise HTTPException(404, f"no cross-year finding {fid} between {prev[:12]} and {next[:12]}")
+            members = [f]
+            if group:
+                if action not in GROUP_ACTIONS:
+                    return again(f"a question is settled at once only by {' or '.join(GROUP_ACTIONS)}")
+                members = [x for x in cross.open() if group_key(x) == group_key(f)] or [f]
+            docs: dict[str, Any] = {}
+            if quote.strip():
+                records = {rv.record.document.sha256: rv.record for rv in reviewed}
+                docs = _documents(records.get(prev), records.get(next))
+            try:
+                decisions = [(x, prepare_cross_decision(x, action, reviewer=reviewer, comment=comment, quote=quote,
+                                                        documents=docs)) for x in members]
+            except DecisionError as exc:
+                return again(str(exc))
+            for x, kw in decisions:
+                st.put_crossyear_review(x.prev.sha256, x.next.sha256, x.id, action, **kw)
+        what = f"{len(members)} cross-year finding(s) of one question" if group else fid
+        q = {"show": show, "doc": key, "id": fid, "msg": f"{ACTION_LABELS.get(action, action)}: {what}"}
+        if scope:
+            q["scope"] = scope
+        return _redirect_decided(reviewer, q)
+
+    @app.post("/reopen-crossyear")
+    def reopen_crossyear(request: Request, prev: str = Form(...), next: str = Form(...), fid: str = Form(...),
+                         reviewer: str = Form(""), show: str = Form("open"), csrf: str = Form("")) -> Response:
+        refused = check_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        with store() as st:
+            st.delete_crossyear_review(prev, next, fid, reviewer=reviewer or who(request))
+        return RedirectResponse("/queue?" + urlencode({"show": show, "doc": f"{prev}..{next}", "id": fid,
+                                                       "msg": f"reopened: {fid}"}), status_code=303)
+
+    def _documents(ra: Record | None, rb: Record | None) -> dict[str, Any]:
+        """The two reports' loaded documents ("N", "N+1"), None where the file is not available."""
+        return {"N": sources.get(ra).doc if ra is not None else None,
+                "N+1": sources.get(rb).doc if rb is not None else None}
+
     @app.get("/doc/{sha256}", response_class=HTMLResponse)
     def document(sha256: str) -> HTMLResponse:
         with store() as st:
@@ -404,7 +531,9 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
         """A body's reports across years: each cross-year finding with both source passages side by side."""
         with store() as st:
             html = render_series(st, name, env=env, doc_href=lambda r: f"/doc/{r.document.sha256}",
-                                 index_href="/report")
+                                 index_href="/report", sources=sources,
+                                 review_href=lambda f: "/queue?" + urlencode({"show": "all", "doc": pair_key(f),
+                                                                              "id": f.id}))
         if html is None:
             raise HTTPException(404, f"no series {name}")
         return HTMLResponse(html)
@@ -412,11 +541,14 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
     @app.get("/api/queue")
     def api_queue(show: str = "open") -> JSONResponse:
         with store() as st:
-            items = queue_items(all_reviewed(st), show if show in SHOWS else "open", None)
+            reviewed = all_reviewed(st)
+            items = queue_items(reviewed, show if show in SHOWS else "open", None, cross_of(st, reviewed))
         return JSONResponse([{"sha256": i.sha256, "document": i.name, "id": i.fid, "rule": i.finding.rule,
                               "status": i.finding.status, "classification": i.finding.classification,
                               "arithmetic": i.finding.arithmetic, "open": i.open,
-                              "review": None if i.review is None else i.review.summary()} for i in items])
+                              **({"crossyear": True, "sha256_n": i.cross.prev.sha256, "sha256_n1": i.cross.next.sha256,
+                                  "review": i.review} if i.cross is not None else
+                                 {"review": None if i.review is None else i.review.summary()})} for i in items])
 
     @app.get("/export.{fmt}")
     def export(fmt: str) -> FileResponse:
@@ -441,12 +573,17 @@ def _same_origin(url: str, own: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}".lower() == own
 
 
-def _position(items: list[Item], reviewed: list[Reviewed], sha: str, fid: str) -> int:
-    """Where (sha, fid) would sit in ``items``: the index of the first item after it in document order."""
+def next_(it: Any) -> Any:
+    """The first item of an iterator, None when it is empty."""
+    return next(iter(it), None)
+
+
+def _position(items: list[Item], keys: list[tuple[str, str]], sha: str, fid: str) -> int:
+    """Where (sha, fid) would sit in ``items``: the index of the first item after it in queue order
+    (``keys``: every finding's (document or pair, id), in order)."""
     order: dict[tuple[str, str], int] = {}
-    for rv in reviewed:
-        for f in rv.record.findings:
-            order[(rv.original.document.sha256, f.id)] = len(order)
+    for k in keys:
+        order.setdefault(k, len(order))
     target = order.get((sha, fid), 0)
     for i, it in enumerate(items):
         if order.get((it.sha256, it.fid), 0) > target:
