@@ -10,7 +10,8 @@ by ``extractor run`` see the value its options set):
 ``EXTRACTOR_MAX_OCR_PAGES``     50       pages of one document handed to OCR; blank pages are never
                                          OCR'd and do not count; pages past the budget are not read
                                          (a ``D.BUDGET`` finding says which)
-``EXTRACTOR_MAX_DOCX_XML``      20 MB    XML a DOCX may expand to (parsed in memory, ~20x its size)
+``EXTRACTOR_MAX_DOCX_XML``      10 MB    XML a DOCX may expand to (parsed in memory at ~30x its size:
+                                         10 MB of XML took 330 MB, 20 MB 640 MB)
 =============================  =======  ==========================================================
 
 The time budget is enforced by a watchdog thread that raises :class:`TimeBudgetExceeded` in the
@@ -41,7 +42,7 @@ DEFAULTS = {
     "EXTRACTOR_DOC_SECONDS": 600.0,
     "EXTRACTOR_MAX_PAGES": 500,
     "EXTRACTOR_MAX_OCR_PAGES": 50,
-    "EXTRACTOR_MAX_DOCX_XML": 20 * 1024 * 1024,
+    "EXTRACTOR_MAX_DOCX_XML": 10 * 1024 * 1024,
 }
 
 
