@@ -194,9 +194,10 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def check_writable(self) -> None:
+    def check_writable(self, wait: float = 5.0) -> None:
         """Take and release a write lock: a clear :class:`StoreError` now (read-only file, locked by
-        another process) instead of on the first document."""
+        another process: given up after ``wait`` seconds) instead of on the first document."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("CREATE TABLE IF NOT EXISTS _extractor_probe (x)")
@@ -208,6 +209,8 @@ class Store:
             except sqlite3.Error:
                 pass
             raise StoreError(database_problem(self.path, exc)) from exc
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 30000")
 
     def __enter__(self) -> "Store":
         return self
