@@ -483,13 +483,22 @@ def _fetch_once(client, url: str, *, max_bytes: int, max_redirects: int, guard: 
     raise FetchError(f"too many redirects (more than {max_redirects}) starting at {url}")
 
 
+def fetch_seconds() -> float:
+    """The overall deadline of one download: ``EXTRACTOR_FETCH_SECONDS`` (default 300)."""
+    try:
+        v = float(os.environ.get("EXTRACTOR_FETCH_SECONDS", "") or 300.0)
+    except ValueError:
+        v = 300.0
+    return v if v > 0 else 300.0
+
+
 def fetch(
     url: str,
     *,
     max_bytes: int | None = None,
     connect_timeout: float = 10.0,
     read_timeout: float = 30.0,
-    total_timeout: float = 300.0,
+    total_timeout: float | None = None,
     max_redirects: int = 5,
     retries: int = 3,
     backoff: float = 1.0,
@@ -498,14 +507,16 @@ def fetch(
 ) -> Download:
     """Download one URL (see the module docstring). Raises :class:`FetchError`.
 
-    ``total_timeout`` bounds the whole download, retries included, even against a server that trickles
-    its answer; hosts on loopback/private/link-local/reserved addresses are refused unless
+    ``total_timeout`` (default ``EXTRACTOR_FETCH_SECONDS``, 300) bounds the whole download, retries
+    included, even against a server that trickles its answer; hosts on loopback/private/link-local/reserved addresses are refused unless
     ``allow_private``."""
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential  # noqa: PLC0415
 
     url = url.strip()
     if not is_url(url):
         raise FetchError(f"not an http(s) URL: {url[:200]}")
+    if total_timeout is None:
+        total_timeout = fetch_seconds()
     cap = _loaders.MAX_BYTES if max_bytes is None else max_bytes
     own = client is None
     client = client or _client(connect_timeout, read_timeout)
