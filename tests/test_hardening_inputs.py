@@ -186,8 +186,16 @@ def big_xml_docx(path: Path, mb: float) -> Path:
     """A DOCX whose document.xml is ``mb`` MB of varied paragraphs (compresses ~10x, no zip-bomb ratio)."""
     rnd = random.Random(5)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                   'package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>')
+        z.writestr("[Content_Types].xml",
+                   '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+                   'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName='
+                   '"/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.'
+                   'document.main+xml"/></Types>')
+        z.writestr("_rels/.rels",
+                   '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+                   'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
         with z.open("word/document.xml", "w", force_zip64=True) as fh:
             fh.write(b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org'
                      b'/wordprocessingml/2006/main"><w:body>')
@@ -202,8 +210,9 @@ def big_xml_docx(path: Path, mb: float) -> Path:
 
 
 def test_docx_xml_budget_refuses_before_parsing(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXTRACTOR_MAX_DOCX_XML", str(1024 * 1024))
     f = big_xml_docx(tmp_path / "big.docx", 2)
+    assert "收到申请" in load_bytes(f.read_bytes(), f.name).text  # a valid DOCX, read within the default budget
+    monkeypatch.setenv("EXTRACTOR_MAX_DOCX_XML", str(1024 * 1024))
     with pytest.raises(Exception) as e:
         load_bytes(f.read_bytes(), f.name)
     assert "DOCX budget" in str(e.value) and "EXTRACTOR_MAX_DOCX_XML" in str(e.value)

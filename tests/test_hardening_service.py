@@ -100,7 +100,7 @@ class Live:
 def test_waiting_uploads_do_not_stall_other_endpoints(tmp_path, gate):
     """45 uploads waiting for their record (more than the 40 threads of the pool) while the worker is
     busy: /health and GET /documents still answer at once."""
-    app = create_app(tmp_path / "srv" / "extractor.db", max_queue=1000)
+    app = create_app(tmp_path / "srv" / "extractor.db")
     with Live(app) as live:
         results: list[int] = []
 
