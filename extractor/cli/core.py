@@ -181,7 +181,7 @@ def check(
             raise typer.Exit(2)
         return
     if rec.decision == "failed":
-        raise ExtractorError(f"{rec.document.name} could not be read: {rec.error}")
+        raise ExtractorError(f"{rec.document.name}: {rec.error}")
     colour = {"accepted": "green", "needs_review": "yellow", "failed": "red"}[rec.decision]
     out_console.print(f"[bold]{rec.document.name}[/bold]  organ={rec.organ}  year={rec.year}  format={rec.format}  "
                       f"decision=[{colour}]{rec.decision}[/{colour}]")
