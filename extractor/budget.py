@@ -4,8 +4,10 @@ A budget is read from the environment each time it is used (so worker threads an
 by ``extractor run`` see the value its options set):
 
 =============================  =======  ==========================================================
-``EXTRACTOR_DOC_SECONDS``       600      seconds one document may take (load, extract, model, checks);
-                                         0 = no limit. ``extractor run --doc-timeout``.
+``EXTRACTOR_DOC_SECONDS``       600      seconds of work one document may take (load, extract, checks;
+                                         time waiting for the model is not counted: model calls have
+                                         their own timeout and attempts); 0 = no limit.
+                                         ``extractor run --doc-timeout``.
 ``EXTRACTOR_MAX_PAGES``         500      PDF pages; a longer PDF is refused before any page is read
 ``EXTRACTOR_MAX_OCR_PAGES``     50       pages of one document handed to OCR; blank pages are never
                                          OCR'd and do not count; pages past the budget are not read
@@ -31,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,38 +106,83 @@ _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
+class _Clock:
+    """The time budget of the block running in one thread: a deadline that stands still while paused."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.cond = threading.Condition()
+        self.paused = 0  # depth of paused() blocks
+        self.paused_at = 0.0
+        self.done = False
+        self.fired = False
+
+
+_clock = threading.local()
+
+
 @contextmanager
 def time_budget(seconds: float | None = None) -> Iterator[None]:
     """Raise :class:`TimeBudgetExceeded` in this thread once ``seconds`` (default: the environment's
-    budget) have passed inside the block; no-op for 0/None."""
+    budget) of work have passed inside the block (time in :func:`paused` blocks excluded); no-op for
+    0/None."""
     if seconds is None:
         seconds = doc_seconds()
     if not seconds or seconds <= 0:
         yield
         return
     tid = threading.get_ident()
-    done = threading.Event()
-    lock = threading.Lock()
-    fired = [False]
+    clock = _Clock(seconds)
 
     def watch() -> None:
-        if done.wait(seconds):
-            return
-        with lock:
-            if not done.is_set():
-                fired[0] = True
-                _set_async_exc(tid, ctypes.py_object(TimeBudgetExceeded))
+        with clock.cond:
+            while not clock.done:
+                if clock.paused:
+                    clock.cond.wait()
+                    continue
+                left = clock.deadline - time.monotonic()
+                if left <= 0:
+                    clock.fired = True
+                    _set_async_exc(tid, ctypes.py_object(TimeBudgetExceeded))
+                    return
+                clock.cond.wait(left)
 
+    outer = getattr(_clock, "current", None)
+    _clock.current = clock
     t = threading.Thread(target=watch, name="extractor-budget", daemon=True)
     t.start()
     try:
         yield
     finally:
-        with lock:
-            done.set()
-            if fired[0]:  # fired but maybe not raised yet: never let it escape into unrelated code
+        _clock.current = outer
+        with clock.cond:
+            clock.done = True
+            if clock.fired:  # fired but maybe not raised yet: never let it escape into unrelated code
                 _set_async_exc(tid, ctypes.py_object())  # NULL clears a pending exception
+            clock.cond.notify_all()
         t.join()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Time spent in this block does not count against the thread's time budget (model calls: they
+    have limits of their own, ``--llm-timeout`` and a bounded number of attempts)."""
+    clock = getattr(_clock, "current", None)
+    if clock is None:
+        yield
+        return
+    with clock.cond:
+        if clock.paused == 0:
+            clock.paused_at = time.monotonic()
+        clock.paused += 1
+    try:
+        yield
+    finally:
+        with clock.cond:
+            clock.paused -= 1
+            if clock.paused == 0:
+                clock.deadline += time.monotonic() - clock.paused_at
+            clock.cond.notify_all()
 
 
 # ----------------------------------------------------------------------------- degradations

@@ -154,3 +154,22 @@ def test_the_run_usage_line_counts_this_run_only(tmp_path):
     assert (t.calls, t.attempts, t.prompt_tokens) == (1, 1, 100), t
     assert steps.totals().line().startswith("1 model call(s)")
     assert client.ledger.totals().calls == 4  # the history is still there
+
+
+def test_waiting_for_the_model_does_not_count_against_the_time_budget(tmp_path, monkeypatch):
+    """A 1 s budget and a model answering in 1.5 s: the document is not stopped (the wait is bounded
+    by --llm-timeout and the attempts instead); its own work still is."""
+    from extractor.batch import extract_bytes
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(1.5)
+        return tool_answer(GOOD)
+
+    client = LLMClient(LLMConfig(model="fixture-model", base_url="http://fixture.invalid/v1", api_key="k"),
+                       tmp_path / "state.db", http_client=httpx.Client(transport=httpx.MockTransport(slow)),
+                       sleep=lambda s: None)
+    monkeypatch.setenv("EXTRACTOR_DOC_SECONDS", "1")
+    rec, _ = extract_bytes(TEXT.encode(), "slow-model.txt", llm=ModelSteps(client, tables="off"))
+    assert not (rec.error or "").startswith("time budget"), rec.error
+    assert [r["outcome"] for r in client.ledger.rows()] == ["ok"]  # the model answered, and was waited for
+    assert not any(r.startswith("model step failed") for r in rec.reasons)

@@ -41,6 +41,7 @@ from instructor.v2.core.registry import mode_registry
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
+from ..budget import paused as budget_paused
 from .cache import ResponseCache
 from .ledger import Ledger, Totals
 
@@ -355,7 +356,15 @@ class LLMClient:
         """One logical call. Never raises for model or transport failures: see ``CallResult.error``.
 
         ``keep_invalid=False``: an answer that failed validation after the last re-ask is dropped
-        (never returned), also when it comes from the cache."""
+        (never returned), also when it comes from the cache. The wait for the model does not count
+        against the document's time budget (it has its own timeout and attempts)."""
+        with budget_paused():
+            return self._extract(response_model, messages, doc_sha=doc_sha, prompt=prompt, part=part,
+                                 context=context, use_cache=use_cache, keep_invalid=keep_invalid)
+
+    def _extract(self, response_model: type[BaseModel], messages: list[dict[str, str]], *, doc_sha: str,
+                 prompt: str, part: str, context: dict[str, Any] | None, use_cache: bool,
+                 keep_invalid: bool) -> CallResult:
         cfg = self.config
         key = ResponseCache.key(doc_sha, prompt, part, cfg.model, cfg.mode, response_model)
         call_id = uuid.uuid4().hex[:12]
