@@ -175,6 +175,20 @@ def test_ocr_page_budget_reads_the_first_pages_and_says_which_were_left(ocr_call
     assert any(f.rule == "D.BUDGET" for f in rec.findings) and rec.decision == "needs_review"
 
 
+def test_ocr_page_budget_holds_for_a_multi_page_image(ocr_calls, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    monkeypatch.setenv("EXTRACTOR_MAX_OCR_PAGES", "2")
+    frames = [Image.new("L", (200, 280), 40 * k) for k in range(4)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    doc = load_bytes(buf.getvalue(), "scan.tif")
+    assert ocr_calls == [1, 2]
+    assert [p["rule"] for p in doc.problems] == ["D.BUDGET"]
+
+
 def test_pdf_page_budget_refuses_a_longer_pdf(monkeypatch):
     monkeypatch.setenv("EXTRACTOR_MAX_PAGES", "3")
     with pytest.raises(Exception) as e:
