@@ -48,7 +48,7 @@ clean:
 ## cassettes: record the LLM cassettes against the local backend (starts it, records, stops it by PID).
 ## Records the requests missing from cassettes/ (record mode new_episodes); rm cassettes/*.yaml to re-record all.
 cassettes: $(STAMP)
-	$(BIN)/pip install -q -e '.[test,local]'
+	$(BIN)/pip install -q -e '.[test]'
 	scripts/local_llm.sh start
 	EXTRACTOR_RECORD_CASSETTES=1 $(BIN)/python -m pytest -q tests/test_llm_cassettes.py; status=$$?; \
 	  scripts/local_llm.sh stop; exit $$status

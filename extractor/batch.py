@@ -6,17 +6,20 @@ The library side of ``extractor run``: no printing here; progress goes through a
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import loaders
+from .budget import TimeBudgetExceeded, doc_seconds, time_budget, time_budget_message
 from .errors import ExtractorError
 from .loaders import SUPPORTED_SUFFIXES, load_bytes
 from .model import Record
 from .pipeline import ModelSteps, extract_document, failed_record
-from .store import Store
+from .store import Store, StoreError
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -46,44 +49,84 @@ class BatchResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
+def display(s: str | Path) -> str:
+    """A path or name as valid text: bytes of a file name that are not UTF-8 (surrogate-escaped by
+    the OS layer) are shown as ``\\xNN``, so the name can be stored and printed."""
+    s = str(s)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        try:
+            return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def path_sha256(path: str | Path) -> str:
+    """The key of a document that was never read (refused, unreadable): the hash of its path's bytes."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
+def extract_bytes(raw: bytes, name: str, *, path: str | Path = "", url: str | None = None,
+                  llm: ModelSteps | None = None, skipped_reason: str | None = None) -> tuple[Record, str | None]:
+    """Load and extract one document within its time budget: ``(record, stage)`` where ``stage`` says
+    where a failed record failed ("load" | "extract"), None when it did not. Never raises for
+    anything a document does: a loader bug, a runaway check or the time budget make a failed record."""
+    name, label = display(name), display(path or name)
+
+    def failed(msg: str, stage: str) -> tuple[Record, str]:
+        rec = failed_record(label, msg, raw)
+        rec.document.name = name
+        rec.document.url = url
+        return rec, stage
+
+    seconds = doc_seconds()
+    stage = "load"
+    try:
+        with time_budget(seconds):
+            try:
+                doc = load_bytes(raw, name, path=label if path else "")
+            except ExtractorError as exc:
+                return failed(str(exc), "load")
+            except Exception as exc:  # noqa: BLE001 - a loader bug on odd input must not stop the batch
+                return failed(f"cannot read {name}: internal loader error: {type(exc).__name__}: {exc}", "load")
+            stage = "extract"
+            doc.url = url
+            try:
+                rec = extract_document(doc, llm=llm, skipped_reason=skipped_reason)
+            except ExtractorError as exc:
+                return failed(str(exc), "extract")
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the batch: record it, go on
+                return failed(f"internal error: {type(exc).__name__}: {exc}", "extract")
+    except TimeBudgetExceeded as exc:
+        return failed(time_budget_message(seconds, exc), stage)
+    return rec, ("extract" if rec.decision == "failed" else None)
+
+
 def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSteps | None = None,
                  skipped_reason: str | None = None) -> tuple[str, Record | None]:
     """Process one file; returns ("skipped"|"done"|"failed", record)."""
     refused = _refuse_before_reading(path)
     if refused is not None:  # too large / not a regular file: fail by its path, never read it
-        psha = hashlib.sha256(str(path).encode()).hexdigest()
+        psha = path_sha256(path)
         if not force and store.is_done(psha):
             return "skipped", None
-        rec = failed_record(path, refused)
+        rec = failed_record(display(path), refused)
         rec.document.sha256 = psha
         store.save(rec)
         return "failed", rec
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        rec = failed_record(path, f"cannot read {path}: {exc.strerror or exc}")
-        rec.document.sha256 = hashlib.sha256(str(path).encode()).hexdigest()
+        rec = failed_record(display(path), f"cannot read {display(path)}: {exc.strerror or exc}")
+        rec.document.sha256 = path_sha256(path)
         store.save(rec)
         return "failed", rec
     sha = hashlib.sha256(raw).hexdigest()
     if not force and store.is_done(sha):
         return "skipped", None
-    try:
-        doc = load_bytes(raw, path.name, path=path)
-    except ExtractorError as exc:
-        rec = failed_record(path, str(exc), raw)
-        store.save(rec)
-        return "failed", rec
-    except Exception as exc:  # a loader bug on odd input must not stop the batch either
-        rec = failed_record(path, f"cannot read {path.name}: internal loader error: {type(exc).__name__}: {exc}", raw)
-        store.save(rec)
-        return "failed", rec
-    try:
-        rec = extract_document(doc, llm=llm, skipped_reason=skipped_reason)
-    except ExtractorError as exc:
-        rec = failed_record(path, str(exc), raw)
-    except Exception as exc:  # a bug must not stop the batch: record it, go on
-        rec = failed_record(path, f"internal error: {type(exc).__name__}: {exc}", raw)
+    rec, _stage = extract_bytes(raw, path.name, path=path, llm=llm, skipped_reason=skipped_reason)
     store.save(rec)
     return ("failed" if rec.decision == "failed" else "done"), rec
 
@@ -107,11 +150,18 @@ def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: Mode
                             fetch_options=fetch_options, result=BatchResult())
     res = BatchResult()
     for f in files:
-        if is_url(f):
-            status, rec = process_url(str(f), store, downloads=downloads, force=force, llm=llm,
-                                      skipped_reason=skipped_reason, fetch_options=fetch_options)
-        else:
-            status, rec = process_file(f, store, force=force, llm=llm, skipped_reason=skipped_reason)
+        try:
+            if is_url(f):
+                status, rec = process_url(str(f), store, downloads=downloads, force=force, llm=llm,
+                                          skipped_reason=skipped_reason, fetch_options=fetch_options)
+            else:
+                status, rec = process_file(f, store, force=force, llm=llm, skipped_reason=skipped_reason)
+        except sqlite3.Error as exc:  # the database itself fails: no document can be saved, stop here
+            raise StoreError(f"cannot write {store.path}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - whatever one input does, the batch goes on
+            status, rec = "failed", failed_record(display(f), f"internal error: {type(exc).__name__}: {exc}")
+            rec.document.sha256 = path_sha256(f)
+            store.save(rec)
         tally(res, f, status, rec)
         if on_progress:
             on_progress(f, status, rec)
@@ -125,7 +175,7 @@ def _refuse_before_reading(path: Path) -> str | None:
     except OSError:
         return None  # read_bytes below reports it
     if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file"
+        return f"{display(path)} is not a regular file"
     if st.st_size > loaders.MAX_BYTES:
         return f"file too large: {st.st_size} bytes (limit {loaders.MAX_BYTES}; set EXTRACTOR_MAX_BYTES)"
     return None
@@ -140,4 +190,4 @@ def tally(res: BatchResult, f: Path | str, status: str, rec: Record | None) -> N
             res.decisions[rec.decision] = res.decisions.get(rec.decision, 0) + 1
             if rec.decision == "failed":
                 res.failed += 1
-                res.errors.append((str(f), rec.error or ""))
+                res.errors.append((display(f), rec.error or ""))

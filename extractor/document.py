@@ -194,6 +194,9 @@ class Document:
     url: str | None = None
     geometry: list[GeoRun] = field(default_factory=list)  # sorted by start
     notes: list[str] = field(default_factory=list)
+    # parts not read as they should have been (a page whose table detection failed, a budget hit):
+    # dicts made by extractor.budget.problem, turned into D.* findings by the pipeline
+    problems: list[dict] = field(default_factory=list)
     _sha: str | None = None
     _ident: bool | None = None
 

@@ -7,7 +7,8 @@ every record with its decision instead.
 
 * ``csv``  — one row per cell;
 * ``xlsx`` — sheets ``records`` (one row per document), ``cells`` (one row per cell), ``reviews``
-  (every decision in force); needs openpyxl;
+  (every decision in force); needs openpyxl; text starting with ``= + - @`` is written as text
+  (quote-prefixed), never as a formula;
 * ``jsonl`` — one record per line in the canonical form of ``gold-format.md`` plus ``reviewer_values``,
   ``reviews`` and ``sha256``.
 """
@@ -140,6 +141,8 @@ def _xlsx(recs: list[Reviewed], path: Path) -> None:
         ws.freeze_panes = "A2"
         for row in rows:
             ws.append([_cell(row.get(c)) for c in columns])
+            for cell in ws[ws.max_row]:
+                _as_text(cell)
             if row.get("producer") == "reviewer":
                 for cell in ws[ws.max_row]:
                     cell.fill = reviewer_fill
@@ -151,6 +154,19 @@ def _xlsx(recs: list[Reviewed], path: Path) -> None:
     sheet("cells", CELL_COLUMNS, (row for rv in recs for row in cell_rows(rv)))
     sheet("reviews", REVIEW_COLUMNS, (row for rv in recs for row in review_rows(rv)))
     wb.save(path)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell) -> None:
+    """A string is written as text, never as a formula or an error value: openpyxl makes a string
+    starting with ``=`` a formula (and ``#N/A`` an error), and Excel evaluates ``+ - @`` on edit.
+    The text is kept as it is (quote prefix style, nothing added to the value)."""
+    v = cell.value
+    if isinstance(v, str) and (v.startswith(FORMULA_START) or cell.data_type in ("f", "e")):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
 def _cell(v: Any) -> Any:

@@ -6,8 +6,12 @@ for, the final URL after redirects and a file name whose extension matches the c
 from its bytes (the ``Content-Type`` header and the URL's suffix are only hints).
 
 Limits: the body is streamed and the download aborted as soon as it passes ``max_bytes`` (a
-``Content-Length`` over the cap is refused before any body is read; gzip is counted decompressed);
-connect/read timeouts plus an overall deadline; at most ``max_redirects`` hops, http(s) only.
+``Content-Length`` over the cap is refused before any body is read; gzip/deflate are decoded here,
+layer by layer in 64 KiB steps and counted decompressed, so ``Content-Encoding: gzip, gzip`` bombs
+cost no memory); connect/read timeouts plus an overall deadline that holds against a server
+trickling its headers or body (a watchdog shuts the sockets down); at most ``max_redirects`` hops,
+http(s) only; hosts on loopback, private, link-local or reserved addresses are refused unless
+``allow_private`` (checked on the name's addresses and on the connected peer).
 Transient failures (connection errors, timeouts, HTTP 429/5xx) are retried with exponential
 backoff; everything else fails at once with a :class:`FetchError` whose message says what happened.
 
@@ -19,10 +23,14 @@ without fetching it again. The index is plain files, written atomically, safe fr
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
+import socket
+import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
@@ -35,6 +43,7 @@ from .loaders import SUPPORTED_SUFFIXES, sniff
 USER_AGENT = f"extractor/{__version__} (government information-disclosure report reader)"
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 CHUNK = 64 * 1024
+ACCEPT_ENCODING = "gzip, deflate"  # the codings _inflate decodes (bounded); never br/zstd
 
 # magic bytes of formats the loaders do not read, with the error the user sees
 _UNSUPPORTED_MAGIC: list[tuple[bytes, str]] = [
@@ -194,19 +203,239 @@ def _client(connect_timeout: float, read_timeout: float):
     return httpx.Client(
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
+        headers={"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING},
+        # a fresh connection per request: the deadline watchdog sees (and can shut) every socket
+        limits=httpx.Limits(max_keepalive_connections=0),
         trust_env=True,
     )
 
 
-def _fetch_once(client, url: str, *, max_bytes: int, max_redirects: int, deadline: float) -> Download:
+# ----------------------------------------------------------------------------- address policy
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of non-public address ``ip`` is ("loopback", "private", ...), or None when public."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for attr, what in (("is_loopback", "loopback"), ("is_link_local", "link-local"), ("is_multicast", "multicast"),
+                       ("is_unspecified", "unspecified"), ("is_private", "private"), ("is_reserved", "reserved")):
+        if getattr(ip, attr):
+            return what
+    return None if ip.is_global else "non-public"
+
+
+def _refusal(host: str, ip: str, what: str) -> "FetchError":
+    return FetchError(f"refused to fetch from {host}: it is a {what} address ({ip}); local and private networks "
+                      "need --allow-private (library: allow_private=True)")
+
+
+def check_target(url: str, *, allow_private: bool = False) -> None:
+    """Refuse a URL whose host is, or resolves to, a loopback/private/link-local/reserved address
+    (unless ``allow_private``). A name that does not resolve is left to the connection to report."""
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        ip = None
+    if ip is not None:
+        what = _not_public(ip)
+        if what:
+            raise _refusal(host, str(ip), what)
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return
+    for info in infos:
+        addr = str(info[4][0]).split("%")[0]
+        try:
+            what = _not_public(ipaddress.ip_address(addr))
+        except ValueError:
+            continue
+        if what:
+            raise _refusal(host, addr, what)
+
+
+def _proxied(url: str) -> bool:
+    """True when the environment sends ``url`` through a proxy (then the peer is the proxy, not the host)."""
+    import urllib.request  # noqa: PLC0415
+
+    proxies = urllib.request.getproxies()
+    scheme = urlsplit(url).scheme
+    if not (proxies.get(scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(urlsplit(url).hostname or "")
+
+
+class _Guard:
+    """One download's overall deadline and address policy, enforced on its sockets.
+
+    httpcore reports every new connection through the ``trace`` extension; the guard keeps its socket,
+    refuses a peer on a non-public address (DNS names that changed since :func:`check_target`), and
+    when the deadline passes shuts every socket down from a timer thread, so a server that trickles its
+    headers or body a byte at a time cannot hold the download past the deadline (a per-read timeout
+    never trips on it)."""
+
+    def __init__(self, deadline: float, *, allow_private: bool) -> None:
+        self.deadline = deadline
+        self.allow_private = allow_private
+        self.check_peer = True
+        self.socks: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.expired = False
+        self.refused: FetchError | None = None
+        self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def trace(self, event: str, info: dict) -> None:
+        if not event.endswith(".complete") or event not in ("connection.connect_tcp.complete",
+                                                            "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            self.watch(sock)
+            if event == "connection.connect_tcp.complete" and self.check_peer and not self.allow_private:
+                try:
+                    addr = str(sock.getpeername()[0]).split("%")[0]
+                    what = _not_public(ipaddress.ip_address(addr))
+                except (OSError, ValueError, IndexError):
+                    what = None
+                if what:
+                    self.refused = _refusal(addr, addr, what)
+                    _shut(sock)
+
+    def watch(self, sock) -> None:
+        with self.lock:
+            if self.expired:
+                _shut(sock)
+            else:
+                self.socks.append(sock)
+
+    def _expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sk in self.socks:
+                _shut(sk)
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() > self.deadline
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+def _shut(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------- bounded decoding
+
+
+def _decoders(content_encoding: str) -> list[str]:
+    """The decoders to apply, outermost coding first (``gzip, gzip`` → two gzip layers)."""
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    out = []
+    for c in reversed(codings):  # the last coding applied is removed first
+        if c in ("identity", ""):
+            continue
+        if c in ("gzip", "x-gzip", "deflate"):
+            out.append("deflate" if c == "deflate" else "gzip")
+        else:
+            raise FetchError(f"unsupported Content-Encoding {c!r} (only gzip and deflate are read)")
+    return out
+
+
+def _inflate(chunks, coding: str, cap: int):
+    """Decode one content coding as a stream, never more than ``CHUNK`` bytes out per step, so a
+    decompression bomb costs no memory: the caller stops reading once the cap is passed. Gzip
+    members that follow each other are all read; ``deflate`` is zlib-wrapped or raw."""
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    d = zlib.decompressobj(wbits)
+    first = True
+    total = 0
+    for chunk in chunks:
+        data = chunk
+        while data:
+            try:
+                out = d.decompress(data, CHUNK)
+            except zlib.error as exc:
+                if first and coding == "deflate":  # raw deflate without the zlib header
+                    d = zlib.decompressobj(-zlib.MAX_WBITS)
+                    first = False
+                    continue
+                raise FetchError(f"the {coding} content is damaged: {exc}") from exc
+            first = False
+            data = d.unconsumed_tail
+            if d.eof and d.unused_data:  # another gzip member follows
+                data = d.unused_data + data
+                d = zlib.decompressobj(wbits)
+            if out:
+                total += len(out)
+                if total > cap:
+                    raise FetchError(f"download too large: more than {cap} bytes once decompressed ({coding}), "
+                                     f"aborted (limit {cap}; set EXTRACTOR_MAX_BYTES)")
+                yield out
+    tail = d.flush(CHUNK)
+    if tail:
+        yield tail
+
+
+def _body(r, max_bytes: int, guard: _Guard, url: str):
+    """The decoded body of response ``r``: raw bytes from the network, decoded here layer by layer
+    (bounded), counted against ``max_bytes``, the deadline checked at every network read."""
+
+    def raw():
+        for chunk in r.iter_raw(CHUNK):
+            if guard.passed():
+                raise _deadline_error(url, guard)
+            yield chunk
+
+    stream = raw()
+    codings = _decoders(r.headers.get("content-encoding", ""))
+    for coding in codings:
+        stream = _inflate(stream, coding, max_bytes + CHUNK)
+    encoded = f" once decompressed (Content-Encoding: {r.headers.get('content-encoding')})" if codings else ""
+    buf = bytearray()
+    for chunk in stream:
+        buf += chunk
+        if len(buf) > max_bytes:
+            raise FetchError(f"download too large: more than {max_bytes} bytes{encoded}, aborted (limit {max_bytes}; "
+                             "set EXTRACTOR_MAX_BYTES)")
+        if guard.passed():
+            raise _deadline_error(url, guard)
+    return bytes(buf)
+
+
+def _deadline_error(url: str, guard: _Guard) -> "FetchError":
+    return FetchError(f"download of {url} took too long: the overall deadline passed (slow server)")
+
+
+def _fetch_once(client, url: str, *, max_bytes: int, max_redirects: int, guard: _Guard) -> Download:
     import httpx  # noqa: PLC0415
 
     chain: list[str] = []
     current = url
     for _hop in range(max_redirects + 1):
+        if guard.passed():
+            raise _deadline_error(url, guard)
+        check_target(current, allow_private=guard.allow_private)
+        guard.check_peer = not _proxied(current)
         try:
-            with client.stream("GET", current) as r:
+            with client.stream("GET", current, headers={"Accept-Encoding": ACCEPT_ENCODING},
+                               extensions={"trace": guard.trace}) as r:
+                ns = r.extensions.get("network_stream")
+                sock = ns.get_extra_info("socket") if ns is not None else None
+                if sock is not None:
+                    guard.watch(sock)
                 if r.status_code in (301, 302, 303, 307, 308) and "location" in r.headers:
                     nxt = urljoin(current, r.headers["location"])
                     if not is_url(nxt):
@@ -225,18 +454,7 @@ def _fetch_once(client, url: str, *, max_bytes: int, max_redirects: int, deadlin
                         f"download too large: Content-Length {int(declared)} bytes (limit {max_bytes}; "
                         "set EXTRACTOR_MAX_BYTES)"
                     )
-                buf = bytearray()
-                for chunk in r.iter_bytes(CHUNK):  # decoded (gzip counted as it expands)
-                    buf += chunk
-                    if len(buf) > max_bytes:
-                        raise FetchError(
-                            f"download too large: more than {max_bytes} bytes, aborted (limit {max_bytes}; "
-                            "set EXTRACTOR_MAX_BYTES)"
-                        )
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"download of {url} took too long (overall deadline passed)",
-                                         transient=True)
-                raw = bytes(buf)
+                raw = _body(r, max_bytes, guard, url)
                 ctype = r.headers.get("content-type", "")
                 name, kind = name_for(str(r.url), raw, ctype, r.headers.get("content-disposition"))
                 return Download(
@@ -246,16 +464,32 @@ def _fetch_once(client, url: str, *, max_bytes: int, max_redirects: int, deadlin
                 )
         except FetchError:
             raise
-        except httpx.TimeoutException as exc:
-            what = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for data", "WriteTimeout": "sending",
-                    "PoolTimeout": "waiting for a connection"}.get(type(exc).__name__, "")
-            raise FetchError(f"timed out {what} ({current})".replace("  ", " "), transient=True) from exc
-        except httpx.TransportError as exc:  # connect/read errors, protocol errors, DNS
-            raise FetchError(f"network error fetching {current}: {type(exc).__name__}: {exc}".rstrip(": "),
-                             transient=True) from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(f"cannot fetch {current}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - whatever the network or the server does: one clear error
+            if guard.refused is not None:
+                raise guard.refused from exc
+            if guard.passed():
+                raise _deadline_error(url, guard) from exc
+            if isinstance(exc, httpx.TimeoutException):
+                what = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for data",
+                        "WriteTimeout": "sending", "PoolTimeout": "waiting for a connection"}.get(type(exc).__name__, "")
+                raise FetchError(f"timed out {what} ({current})".replace("  ", " "), transient=True) from exc
+            if isinstance(exc, httpx.TransportError):  # connect/read errors, protocol errors, DNS
+                raise FetchError(f"network error fetching {current}: {type(exc).__name__}: {exc}".rstrip(": "),
+                                 transient=True) from exc
+            if isinstance(exc, httpx.InvalidURL) or "url" in type(exc).__name__.lower():
+                where = f" (redirected from {chain[-1]})" if chain else ""
+                raise FetchError(f"invalid URL {current[:200]}{where}: {exc}") from exc
+            raise FetchError(f"cannot fetch {current}: {type(exc).__name__}: {exc}") from exc
     raise FetchError(f"too many redirects (more than {max_redirects}) starting at {url}")
+
+
+def fetch_seconds() -> float:
+    """The overall deadline of one download: ``EXTRACTOR_FETCH_SECONDS`` (default 300)."""
+    try:
+        v = float(os.environ.get("EXTRACTOR_FETCH_SECONDS", "") or 300.0)
+    except ValueError:
+        v = 300.0
+    return v if v > 0 else 300.0
 
 
 def fetch(
@@ -264,40 +498,48 @@ def fetch(
     max_bytes: int | None = None,
     connect_timeout: float = 10.0,
     read_timeout: float = 30.0,
-    total_timeout: float = 300.0,
+    total_timeout: float | None = None,
     max_redirects: int = 5,
     retries: int = 3,
     backoff: float = 1.0,
+    allow_private: bool = False,
     client=None,
 ) -> Download:
-    """Download one URL (see the module docstring). Raises :class:`FetchError`."""
+    """Download one URL (see the module docstring). Raises :class:`FetchError`.
+
+    ``total_timeout`` (default ``EXTRACTOR_FETCH_SECONDS``, 300) bounds the whole download, retries
+    included, even against a server that trickles its answer; hosts on loopback/private/link-local/reserved addresses are refused unless
+    ``allow_private``."""
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential  # noqa: PLC0415
 
     url = url.strip()
     if not is_url(url):
         raise FetchError(f"not an http(s) URL: {url[:200]}")
+    if total_timeout is None:
+        total_timeout = fetch_seconds()
     cap = _loaders.MAX_BYTES if max_bytes is None else max_bytes
     own = client is None
     client = client or _client(connect_timeout, read_timeout)
-    deadline = time.monotonic() + total_timeout
+    guard = _Guard(time.monotonic() + total_timeout, allow_private=allow_private)
     attempts = max(1, retries)
+    backoff_wait = wait_exponential(multiplier=backoff, min=0, max=30)
     try:
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=backoff, min=0, max=30),
-            retry=retry_if_exception(lambda e: isinstance(e, FetchError) and e.transient
-                                     and time.monotonic() < deadline),
+            wait=lambda state: min(backoff_wait(state), max(0.0, guard.deadline - time.monotonic())),
+            retry=retry_if_exception(lambda e: isinstance(e, FetchError) and e.transient and not guard.passed()),
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    return _fetch_once(client, url, max_bytes=cap, max_redirects=max_redirects, deadline=deadline)
+                    return _fetch_once(client, url, max_bytes=cap, max_redirects=max_redirects, guard=guard)
         except FetchError as exc:
-            if exc.transient and attempts > 1:
+            if exc.transient and attempts > 1 and not guard.passed():
                 raise FetchError(f"{exc} (gave up after {attempts} attempts)", transient=True) from exc
             raise
     finally:
+        guard.cancel()
         if own:
             client.close()
     raise AssertionError("unreachable")  # pragma: no cover

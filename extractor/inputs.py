@@ -16,18 +16,18 @@ the loaders refuse by size, of its path, so it is never read), taken modulo ``N`
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from . import loaders
-from .batch import discover
+from .batch import discover, display, extract_bytes
 from .errors import ExtractorError
 from .fetch import Download, FetchError, cached_download, cached_meta, fetch, is_url, save_download, url_sha256
-from .loaders import load_bytes
 from .model import Record
-from .pipeline import ModelSteps, extract_document, failed_record
+from .pipeline import ModelSteps, failed_record
 
 Input = Path | str  # a file, or an http(s) URL
 
@@ -84,12 +84,12 @@ def shard_key(item: Input) -> str:
     h = hashlib.sha256()
     try:
         if p.stat().st_size > loaders.MAX_BYTES or not p.is_file():
-            return hashlib.sha256(str(p).encode()).hexdigest()
+            return hashlib.sha256(os.fsencode(p)).hexdigest()
         with open(p, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except OSError:
-        return hashlib.sha256(str(p).encode()).hexdigest()
+        return hashlib.sha256(os.fsencode(p)).hexdigest()
     return h.hexdigest()
 
 
@@ -123,30 +123,9 @@ def process_bytes(raw: bytes, name: str, store, *, path: str | Path = "", url: s
     sha = hashlib.sha256(raw).hexdigest()
     if not force and store.is_done(sha):
         return Outcome("skipped", None)
-    label = path or name
-
-    def failed(msg: str, stage: str) -> Outcome:
-        rec = failed_record(label, msg, raw)
-        rec.document.name = name
-        rec.document.url = url
-        _write(store, lambda s: s.save(rec))
-        return Outcome("failed", rec, stage)
-
-    try:
-        doc = load_bytes(raw, name, path=path)
-    except ExtractorError as exc:
-        return failed(str(exc), "load")
-    except Exception as exc:  # noqa: BLE001 - odd input must not stop the batch or the server
-        return failed(f"cannot read {name}: internal loader error: {type(exc).__name__}: {exc}", "load")
-    doc.url = url
-    try:
-        rec = extract_document(doc, llm=llm, skipped_reason=skipped_reason)
-    except ExtractorError as exc:
-        return failed(str(exc), "extract")
-    except Exception as exc:  # noqa: BLE001
-        return failed(f"internal error: {type(exc).__name__}: {exc}", "extract")
+    rec, stage = extract_bytes(raw, name, path=path, url=url, llm=llm, skipped_reason=skipped_reason)
     _write(store, lambda s: s.save(rec))
-    return Outcome("failed" if rec.decision == "failed" else "done", rec, "extract" if rec.decision == "failed" else None)
+    return Outcome("failed" if rec.decision == "failed" else "done", rec, stage)
 
 
 def url_failed_record(url: str, error: str) -> Record:
@@ -183,6 +162,10 @@ def process_url_outcome(url: str, store, *, downloads: str | Path, force: bool =
             dl = fetch(url, **(fetch_options or {}))
         except FetchError as exc:
             rec = url_failed_record(url, f"download failed: {exc}")
+            _write(store, lambda s: s.save(rec))
+            return Outcome("failed", rec, "fetch")
+        except Exception as exc:  # noqa: BLE001 - an odd URL or answer must not stop the batch
+            rec = url_failed_record(url, f"download failed: {type(exc).__name__}: {exc}"[:500])
             _write(store, lambda s: s.save(rec))
             return Outcome("failed", rec, "fetch")
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from . import __version__
+from .budget import findings_for
 from .document import Document
 from .errors import ExtractorError
 from .layout import Layout, analyze
@@ -52,6 +53,7 @@ def extract_document(doc: Document, *, llm: ModelSteps | None = None, skipped_re
     if narrative is not None:
         narrative(doc, layout, record)
     record.findings.extend(verify(record, doc))
+    record.findings.extend(findings_for(doc.problems))
     decide(record)
     return record
 

@@ -10,6 +10,12 @@ writes. Endpoints (schema at ``/openapi.json``, browsable at ``/docs``):
   413 body over the size cap (refused from ``Content-Length`` before any of it is read, or as soon
   as a streamed body passes the cap); 415 a type the loaders do not read (archives, legacy
   .doc/.xls, executables); 422 an empty or unreadable file, with the loader's message.
+  503 with ``Retry-After`` when ``max_queue`` jobs are already queued or running.
+  The upload is streamed to a temporary file under ``uploads/`` (hashed and capped as it arrives,
+  never held in memory) and renamed to ``<sha256>.<ext>`` once accepted; a rejected upload's bytes
+  are removed at once, the bytes of a job that failed to load (422) when it ends, and temporary
+  files a crash left behind at start-up. The handler waits asynchronously, so waiting uploads never
+  hold a thread: every other endpoint keeps answering.
 - ``GET /documents/{sha256}``: the stored record (202 while its job is pending, 404 unknown).
 - ``GET /documents``: the documents in the database (paged), plus queue counts.
 - ``GET /jobs/{id}``, ``GET /health``.
@@ -26,6 +32,7 @@ record, and the worker threads survive anything a document does.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -50,6 +57,9 @@ from .pipeline import ModelSteps
 from .store import Store
 
 MAX_ATTEMPTS = 3
+MAX_QUEUE = 100  # jobs queued or running; past it POST /documents answers 503 + Retry-After
+UPLOAD_CHUNK = 256 * 1024
+SQLITE_MAX_INT = 2**63 - 1
 MULTIPART_SLACK = 64 * 1024  # multipart headers/boundaries on top of the file itself
 SHA_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -218,6 +228,8 @@ class Workers:
             if o.status == "failed":
                 self.queue.finish(job["id"], "failed", stage=o.stage, decision="failed",
                                   error=rec.error if rec is not None else "failed")
+                if o.stage == "load":  # rejected input (422): its bytes are not kept
+                    Path(job["path"]).unlink(missing_ok=True)
             else:
                 self.queue.finish(job["id"], "done", decision=rec.decision if rec is not None else None)
         except Exception as exc:  # noqa: BLE001 - the worker outlives any document
@@ -382,6 +394,39 @@ _ERR = {"model": ErrorOut}
 # ----------------------------------------------------------------------------- the app
 
 
+HEAD_BYTES = 65536  # what sniffing the type looks at (see loaders.sniff)
+
+
+async def _spool(file: UploadFile, dest: Path, cap: int) -> tuple[int, str, bytes]:
+    """Copy an upload to ``dest`` in chunks, hashing as it goes; stops one chunk past ``cap``.
+    Returns (size, sha256, first bytes)."""
+    h = hashlib.sha256()
+    head = bytearray()
+    size = 0
+    with open(dest, "wb") as out:
+        while True:
+            chunk = await file.read(UPLOAD_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > cap:
+                break
+            h.update(chunk)
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            out.write(chunk)
+    return size, h.hexdigest(), bytes(head)
+
+
+def _clean_stale_uploads(uploads: Path) -> None:
+    """Temporary upload files left by a server that died mid-upload."""
+    try:
+        for p in uploads.glob(".*.tmp"):
+            p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _clean_name(filename: str | None) -> str:
     name = re.split(r"[\\/]", filename or "")[-1]
     name = re.sub(r"[\x00-\x1f\x7f]+", "", name).strip(" .")
@@ -390,12 +435,14 @@ def _clean_name(filename: str | None) -> str:
 
 def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None = None,
                skipped_reason: str | None = None, max_upload: int | None = None,
-               start_workers: bool = True) -> FastAPI:
+               start_workers: bool = True, max_queue: int = MAX_QUEUE) -> FastAPI:
     """The API over ``db_path`` (created when missing). ``start_workers=False`` queues without
     processing (tests use it to stand for a server that dies before doing a job)."""
     db_path = Path(db_path)
     cap = loaders.MAX_BYTES if max_upload is None else int(max_upload)
+    max_queue = max(1, int(max_queue))
     uploads = db_path.parent / "uploads"
+    _clean_stale_uploads(uploads)
     Store(db_path).close()  # create the schema
     queue = JobQueue(db_path)
     pool = Workers(db_path, queue, count=workers, llm=llm, skipped_reason=skipped_reason)
@@ -483,34 +530,44 @@ def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None 
             422: {**_ERR, "description": "empty or unreadable file (the loader's message), or a malformed request"},
         },
     )
-    def post_document(
+    async def post_document(
         file: UploadFile = File(..., description="the report: PDF, DOCX, HTML, text/Markdown or an image"),
         wait: float = Query(30.0, ge=0, le=600, description="seconds to wait for the record before answering 202"),
         force: bool = Query(False, description="process again even if these bytes were done before"),
     ):
         """Upload one report; answers with its record and findings (or 202 while it is still queued)."""
-        raw = file.file.read(cap + 1)
-        if len(raw) > cap:
-            raise HTTPException(413, f"file too large: more than {cap} bytes (limit {cap}; "
-                                     "set EXTRACTOR_MAX_BYTES on the server)")
-        if not raw:
-            raise HTTPException(422, "empty file (0 bytes)")
-        why = unsupported_reason(raw)
-        if why:
-            raise HTTPException(415, f"unsupported file type: {why}")
-        name, _kind = fix_name(_clean_name(file.filename), raw, file.content_type or "")
-        sha = hashlib.sha256(raw).hexdigest()
-        if not force and store().is_done(sha):
-            return answer(sha, queue.latest(sha))
+        counts = queue.counts()
+        if counts["queued"] + counts["running"] >= max_queue:
+            return _json(503, {"detail": f"the queue is full ({max_queue} documents queued or running); "
+                                         "try again later"}, headers={"Retry-After": "30"})
         uploads.mkdir(parents=True, exist_ok=True)
-        target = uploads / f"{sha}{Path(name).suffix or '.bin'}"
-        if not (target.exists() and target.stat().st_size == len(raw)):
-            tmp = uploads / f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_bytes(raw)
-            os.replace(tmp, target)
+        tmp = uploads / f".{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}.tmp"
+        try:
+            size, sha, head = await _spool(file, tmp, cap)
+            if size > cap:
+                raise HTTPException(413, f"file too large: more than {cap} bytes (limit {cap}; "
+                                         "set EXTRACTOR_MAX_BYTES on the server)")
+            if not size:
+                raise HTTPException(422, "empty file (0 bytes)")
+            why = unsupported_reason(head)
+            if why:
+                raise HTTPException(415, f"unsupported file type: {why}")
+            name, _kind = fix_name(_clean_name(file.filename), head, file.content_type or "")
+            if not force and store().is_done(sha):
+                return answer(sha, queue.latest(sha))
+            target = uploads / f"{sha}{Path(name).suffix or '.bin'}"
+            if target.exists() and target.stat().st_size == size:
+                tmp.unlink()
+            else:
+                os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)  # rejected (or a duplicate): its bytes are not kept
         job = queue.enqueue(sha, name, str(target))
         pool.notify()
-        job = pool.wait_for(job["id"], wait if start_workers else 0) or job
+        deadline = time.monotonic() + (wait if start_workers else 0)
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+            job = queue.get(job["id"]) or job
         return answer(sha, job)
 
     @app.get(
@@ -529,7 +586,7 @@ def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None 
     @app.get("/documents", tags=["documents"], response_model=DocumentList)
     def list_documents(
         limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=SQLITE_MAX_INT),
         decision: Optional[Literal["accepted", "needs_review", "failed"]] = Query(None),
     ) -> DocumentList:
         """Documents in the database, most recent first."""
@@ -542,7 +599,7 @@ def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None 
 
     @app.get("/jobs/{job_id}", tags=["service"], response_model=JobOut, responses={404: _ERR})
     def get_job(job_id: int = PathParam(..., ge=1)) -> JobOut:
-        job = queue.get(job_id)
+        job = queue.get(job_id) if job_id <= SQLITE_MAX_INT else None
         if job is None:
             raise HTTPException(404, f"no job {job_id}")
         return JobOut(**{k: job[k] for k in JobOut.model_fields})

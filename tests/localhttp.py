@@ -5,7 +5,10 @@ callable ``handler(req) -> (status, headers, body)``; ``server.hits[path]`` coun
 Built-in routes: ``/redirect/<n>`` (a chain of n 302s ending at ``/redirect/0`` → the ``redirect-target``),
 ``/loop`` (redirects to itself), ``/slow`` (headers only after ``slow_seconds``), ``/huge`` (declares
 a Content-Length far over any test cap), ``/stream`` (no Content-Length, streams ``stream_bytes``),
-``/flaky`` (503 ``flaky_failures`` times, then the ``flaky-body``).
+``/flaky`` (503 ``flaky_failures`` times, then the ``flaky-body``), ``/trickle-headers`` and
+``/trickle-body`` (one byte every ``trickle_interval`` seconds for ``trickle_seconds``: never idle
+long enough for a read timeout), ``/gzip2-bomb`` (``Content-Encoding: gzip, gzip``: ``bomb2_bytes``
+of zeros gzipped twice, a few KB on the wire).
 """
 
 from __future__ import annotations
@@ -13,12 +16,25 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import zlib
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 
 _BOMB: list[bytes] = []
+_BOMB2: dict[int, bytes] = {}
+
+
+def _bomb2(n: int) -> bytes:
+    """``n`` zero bytes gzipped twice, compressed as a stream (never ``n`` bytes in memory)."""
+    if n not in _BOMB2:
+        inner = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        zeros = b"\0" * (1 << 20)
+        parts = [inner.compress(zeros) for _ in range(n >> 20)]
+        parts.append(inner.flush())
+        _BOMB2[n] = gzip.compress(b"".join(parts), compresslevel=9)
+    return _BOMB2[n]
 
 
 def _bomb() -> bytes:
@@ -34,6 +50,9 @@ class LocalServer:
         self.slow_seconds = 3.0
         self.stream_bytes = 4 * 1024 * 1024
         self.flaky_failures = 2
+        self.trickle_interval = 0.2
+        self.trickle_seconds = 10.0
+        self.bomb2_bytes = 256 * 1024 * 1024
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -118,6 +137,11 @@ class LocalServer:
                     return
                 if path == "/gzip-bomb":  # 8 MB of zeros gzipped to ~8 KB
                     return self._send(200, {"Content-Type": "text/plain", "Content-Encoding": "gzip"}, _bomb())
+                if path in ("/trickle-headers", "/trickle-body"):
+                    return self._trickle(path == "/trickle-headers")
+                if path == "/gzip2-bomb":
+                    return self._send(200, {"Content-Type": "text/plain", "Content-Encoding": "gzip, gzip"},
+                                      _bomb2(srv.bomb2_bytes))
                 if path == "/flaky":
                     if srv.hits[path] <= srv.flaky_failures:
                         return self._send(503, {"Content-Type": "text/plain", "Retry-After": "0"}, b"busy")
@@ -132,6 +156,19 @@ class LocalServer:
                 if delay:
                     time.sleep(delay)
                 return self._send(status, headers, body)
+
+            def _trickle(self, headers: bool) -> None:
+                """A server that is never silent long enough for a read timeout, and never done."""
+                self.close_connection = True
+                end = time.monotonic() + srv.trickle_seconds
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                if not headers:
+                    self.wfile.write(b"Content-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
+                self.wfile.flush()
+                while time.monotonic() < end:
+                    time.sleep(srv.trickle_interval)
+                    self.wfile.write(b"X" if headers else b"x")  # a header name that never ends / the body
+                    self.wfile.flush()
 
             do_HEAD = do_GET
 

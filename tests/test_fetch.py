@@ -49,7 +49,7 @@ def server():
 
 def fast(**kw):
     """Small limits so every failure path takes milliseconds."""
-    opts = {"connect_timeout": 2.0, "read_timeout": 2.0, "retries": 1, "backoff": 0.0}
+    opts = {"connect_timeout": 2.0, "read_timeout": 2.0, "retries": 1, "backoff": 0.0, "allow_private": True}
     opts.update(kw)
     return opts
 
@@ -220,7 +220,7 @@ def test_downloads_cache_round_trip(server, tmp_path):
 
 
 def run_cli(*args: str):
-    r = CliRunner().invoke(cli_app, ["run", *args, "--llm", "off"], catch_exceptions=False)
+    r = CliRunner().invoke(cli_app, ["run", *args, "--llm", "off", "--allow-private"], catch_exceptions=False)
     return r
 
 

@@ -172,7 +172,7 @@ def test_merge_copies_downloads(tmp_path):
     srv = LocalServer().start()
     try:
         url = srv.route("/r.html", report_bytes(2), headers={"Content-Type": "text/html; charset=gbk"})
-        cli("run", url, "--out", str(tmp_path / "s0"), "--llm", "off")
+        cli("run", url, "--out", str(tmp_path / "s0"), "--llm", "off", "--allow-private")
     finally:
         srv.stop()
     merge([tmp_path / "s0"], tmp_path / "m")
@@ -234,11 +234,11 @@ def test_concurrent_batch_with_urls_and_duplicate_content(tmp_path):
                 for i in range(6)]
         urls.append(srv.url("/missing.pdf"))
         with Store(tmp_path / "extractor.db") as st:
-            res = run_batch(urls, st, concurrency=3, fetch_options={"retries": 1})
+            res = run_batch(urls, st, concurrency=3, fetch_options={"retries": 1, "allow_private": True})
             assert res.processed == 4 and res.skipped == 3  # 3 distinct pages + the failed download
             assert res.failed == 1 and "HTTP 404" in res.errors[0][1]
             assert len(list(st.records())) == 4
-            res2 = run_batch(urls, st, concurrency=3, fetch_options={"retries": 1})
+            res2 = run_batch(urls, st, concurrency=3, fetch_options={"retries": 1, "allow_private": True})
             assert res2.skipped == 6 and res2.failed == 1
     finally:
         srv.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -14,24 +15,48 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RTable
 
 from . import app
-from ..batch import discover, run_batch
+from ..batch import _refuse_before_reading, discover, display, extract_bytes, run_batch
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
-from ..pipeline import extract
+from ..pipeline import failed_record
 from ..verify.groups import groups_of
-from ..store import Store
+from ..store import Store, folder_lock
 
 console = Console(stderr=True)
 out_console = Console()
 
 
-def model_steps(llm: str, model: Optional[str], tables: str, db_path: Path, mode: Optional[str] = None):
+class LLMChoice(str, Enum):
+    auto = "auto"
+    off = "off"
+    local = "local"
+
+
+class TablesChoice(str, Enum):
+    auto = "auto"
+    both = "both"
+    off = "off"
+
+
+class ModeChoice(str, Enum):
+    tools = "tools"
+    md_json = "md_json"
+    json = "json"
+
+
+def _value(v):
+    return v.value if isinstance(v, Enum) else v
+
+
+def model_steps(llm, model: Optional[str], tables, db_path: Path, mode=None, timeout: Optional[float] = None):
     """The LLM layer's steps for this run, or None with the reason they are skipped."""
+    llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if llm == "off":
         return None, "model steps skipped: --llm off"
     from ..llm import model_steps as make  # noqa: PLC0415
 
-    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables)
+    extra = {"timeout": timeout} if timeout else {}
+    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables, **extra)
 
 
 @app.command()
@@ -39,11 +64,14 @@ def run(
     paths: Optional[list[str]] = typer.Argument(None, help="report files and/or folders (searched recursively) and/or http(s) URLs"),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="output folder (records.jsonl, cells.csv, findings.csv, extractor.db)"),
     force: bool = typer.Option(False, "--force", help="redo documents already finished in this output folder"),
-    llm: str = typer.Option("auto", "--llm", help="auto (use OPENAI_* if set) | off | local"),
+    llm: LLMChoice = typer.Option(LLMChoice.auto, "--llm", help="auto (use OPENAI_* if set) | off | local"),
     model: Optional[str] = typer.Option(None, "--model", help="model name for the OpenAI-compatible endpoint"),
-    tables: str = typer.Option("auto", "--tables", help="auto (model reads only tables the parser left incomplete) | both | off"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="structured-output mode: tools | md_json | json (default: tools; md_json for --llm local)"),
+    tables: TablesChoice = typer.Option(TablesChoice.auto, "--tables", help="auto (model reads only tables the parser left incomplete) | both | off"),
+    mode: Optional[ModeChoice] = typer.Option(None, "--mode", help="structured-output mode: tools | md_json | json (default: tools; md_json for --llm local)"),
+    llm_timeout: Optional[float] = typer.Option(None, "--llm-timeout", min=1, help="seconds per model HTTP attempt (default 180, or EXTRACTOR_LLM_TIMEOUT)"),
+    doc_timeout: Optional[float] = typer.Option(None, "--doc-timeout", min=0, help="time budget per document in seconds, 0 = none (default 600, or EXTRACTOR_DOC_SECONDS)"),
     urls: Optional[Path] = typer.Option(None, "--urls", help="file of report URLs, one per line (# comments)"),
+    allow_private: bool = typer.Option(False, "--allow-private", help="allow URLs on loopback/private/link-local addresses (refused by default)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: process only slice i (0-based) of N, by content hash"),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="documents processed at once (bounds model calls)"),
 ) -> None:
@@ -67,9 +95,19 @@ def run(
         total = len(files)
         files = select_shard(files, index, count)
         console.print(f"shard {index}/{count}: {len(files)} of {total} inputs")
-    out.mkdir(parents=True, exist_ok=True)
+    if doc_timeout is not None:
+        os.environ["EXTRACTOR_DOC_SECONDS"] = f"{doc_timeout:g}"  # read by every worker (threads, processes)
+    with folder_lock(out):
+        _run(files, out, force=force, llm=llm, model=model, tables=tables, mode=mode, llm_timeout=llm_timeout,
+             concurrency=concurrency, fetch_options={"allow_private": True} if allow_private else None)
+
+
+def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout, concurrency: int,
+         fetch_options: dict | None) -> None:
     db_path = out / "extractor.db"
-    steps, reason = model_steps(llm, model, tables, db_path, mode)
+    with Store(db_path) as store:
+        store.check_writable()
+    steps, reason = model_steps(llm, model, tables, db_path, mode, timeout=llm_timeout)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — running the deterministic path only")
     with Store(db_path) as store:
@@ -89,7 +127,7 @@ def run(
 
             try:
                 res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick,
-                                concurrency=concurrency)
+                                concurrency=concurrency, fetch_options=fetch_options)
             except KeyboardInterrupt:
                 interrupted = True
         paths_out = store.write_outputs(out)
@@ -136,10 +174,14 @@ def check(
     """Print one report's tables and findings readably."""
     if not file.exists():
         raise ExtractorError(f"no such file: {file}")
-    rec = extract(file)
+    rec = _extract_one(file)
     if as_json:
         out_console.print_json(rec.model_dump_json())
+        if rec.decision == "failed":
+            raise typer.Exit(2)
         return
+    if rec.decision == "failed":
+        raise ExtractorError(f"{rec.document.name}: {rec.error}")
     colour = {"accepted": "green", "needs_review": "yellow", "failed": "red"}[rec.decision]
     out_console.print(f"[bold]{rec.document.name}[/bold]  organ={rec.organ}  year={rec.year}  format={rec.format}  "
                       f"decision=[{colour}]{rec.decision}[/{colour}]")
@@ -165,8 +207,37 @@ def check(
         for f in shown:
             ft.add_row(f.status, f.rule, f.classification, f.scope, f.arithmetic or f.message)
         out_console.print(ft)
-    else:
+    elif rec.decision == "accepted":
         out_console.print("no findings: every value grounded, every identity holds")
+    else:
+        out_console.print(f"no failing check, but the record is {rec.decision}: see the reasons above")
+
+
+def _extract_one(path: Path, llm=None):
+    """One file's record, within its budgets; an unreadable file gives a failed record, never a traceback."""
+    refused = _refuse_before_reading(path)
+    if refused is not None:
+        return failed_record(display(path), refused)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return failed_record(display(path), f"cannot read {display(path)}: {exc.strerror or exc}")
+    return extract_bytes(raw, path.name, path=path, llm=llm)[0]
+
+
+def _read_gold(path: Path) -> dict:
+    """A gold file as a dict, or one clear error (unreadable, not JSON, not an object)."""
+    try:
+        gold = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExtractorError(f"cannot read the gold file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ExtractorError(f"gold file {path} is not UTF-8 text") from exc
+    except ValueError as exc:
+        raise ExtractorError(f"gold file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(gold, dict):
+        raise ExtractorError(f"gold file {path} must hold a JSON object (gold-format.md), not {type(gold).__name__}")
+    return gold
 
 
 def _render_table(key: str, table) -> RTable:
@@ -210,10 +281,10 @@ def eval_cmd(
                                       "as records.jsonl shows them: model values and reviewers' decisions included"),
     unreviewed: bool = typer.Option(False, "--unreviewed", help="with --db: the records as the extractor made them, "
                                     "without the reviewers' decisions"),
-    llm: str = typer.Option("off", "--llm", help="fresh pass: off (deterministic) | auto (OPENAI_*) | local"),
+    llm: LLMChoice = typer.Option(LLMChoice.off, "--llm", help="fresh pass: off (deterministic) | auto (OPENAI_*) | local"),
     model: Optional[str] = typer.Option(None, "--model", help="fresh pass: model name"),
-    tables: str = typer.Option("auto", "--tables", help="fresh pass with a model: auto | both | off"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="fresh pass: structured-output mode"),
+    tables: TablesChoice = typer.Option(TablesChoice.auto, "--tables", help="fresh pass with a model: auto | both | off"),
+    mode: Optional[ModeChoice] = typer.Option(None, "--mode", help="fresh pass: structured-output mode"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     show_wrong: int = typer.Option(10, "--show-wrong", help="wrong cells to list per document"),
 ) -> None:
@@ -222,12 +293,15 @@ def eval_cmd(
     Either a fresh pass over PATHS (deterministic by default; --llm to use a model), or the stored
     records of a run with --db (what `extractor run` produced, with whatever model it used, and the
     reviewers' decisions applied)."""
+    llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if not gold.is_dir():
         raise ExtractorError(f"gold folder not found: {gold}")
     if db is None and not paths:
         raise ExtractorError("give report files or folders, or --db FILE to score a run's stored records")
     if db is not None and llm != "off":
         raise ExtractorError("--db scores the stored records as they are; --llm is for a fresh pass over PATHS")
+    for gp in sorted(gold.glob("*.json")):  # a broken gold file is one clear error, before any work
+        _read_gold(gp)
     evals: list[DocEval] = []
     no_gold: list[str] = []
     notes: list[str] = []
@@ -237,7 +311,10 @@ def eval_cmd(
         if gp is None:
             no_gold.append(rec.document.name)
             continue
-        evals.append(evaluate_record(rec, json.loads(gp.read_text(encoding="utf-8"))))
+        try:
+            evals.append(evaluate_record(rec, _read_gold(gp)))
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise ExtractorError(f"gold file {gp} does not follow gold-format.md: {type(exc).__name__}: {exc}") from exc
     summary = summarize(evals)
     summary["without_gold"] = no_gold
     summary["source"] = (f"stored records of {db}" + (" (without reviews)" if unreviewed else "")
@@ -293,23 +370,12 @@ def _fresh_records(paths: list[Path], llm: str, model: Optional[str], tables: st
                    notes: list[str]):
     import tempfile  # noqa: PLC0415
 
-    from ..pipeline import extract_document  # noqa: PLC0415
-    from ..loaders import load  # noqa: PLC0415
-
     files = discover(paths)
     with tempfile.TemporaryDirectory(prefix="extractor-eval-") as tmp:
         steps, reason = model_steps(llm, model, tables, Path(tmp) / "model.db", mode)
         if reason and llm != "off":
             notes.append(reason)
         for f in files:
-            if steps is None:
-                yield extract(f)
-                continue
-            try:
-                doc = load(f)
-            except ExtractorError:
-                yield extract(f)  # a failed record, with its reason
-                continue
-            yield extract_document(doc, llm=steps)
+            yield _extract_one(f, llm=steps)  # within its budgets; unreadable: a failed record with its reason
         if steps is not None:
             notes.append("model usage: " + steps.totals().line())

@@ -20,10 +20,11 @@ def report(
 ) -> None:
     """Write the reviewer's disagreement report: self-contained HTML pages (no network needed)."""
     from ..report import build_report  # noqa: PLC0415
+    from ..store import check_database, folder_lock  # noqa: PLC0415
 
-    if not db.exists():
-        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
-    paths = build_report(db, out)
+    check_database(db)
+    with folder_lock(out):
+        paths = build_report(db, out)
     series = sum(1 for p in paths[1:] if p.name.startswith("series-"))
     console.print(f"wrote {len(paths) - 1 - series} document page(s), {series} series page(s) and {paths[0]}")
 
@@ -37,11 +38,12 @@ def export(
 ) -> None:
     """Export accepted records (reviewers' decisions applied; reviewer values marked as such)."""
     from ..export import export_records  # noqa: PLC0415
-    from ..store import Store  # noqa: PLC0415
+    from ..store import Store, check_database  # noqa: PLC0415
 
-    if not db.exists():
-        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
+    check_database(db)
     out = out or db.parent / f"accepted.{fmt}"
+    if out.is_dir():
+        raise ExtractorError(f"--out {out} is a folder; give a file name (e.g. {out / ('accepted.' + fmt)})")
     with Store(db) as store:
         n = export_records(store, fmt, out, include_all=include_all)
     console.print(f"exported {n} {'record(s)' if include_all else 'accepted record(s)'} to {out}")

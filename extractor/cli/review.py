@@ -26,8 +26,9 @@ def review(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", help="name recorded with decisions (default $USER)"),
 ) -> None:
     """Serve the review queue: settle findings (accept / correct / confirm source), decisions kept in the db."""
-    if not db.exists():
-        raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
+    from ..store import check_database  # noqa: PLC0415
+
+    check_database(db)
     try:
         import uvicorn  # noqa: PLC0415
 

@@ -30,10 +30,15 @@ def merge_cmd(
     over shards); decisions on them are carried like the others.
     """
     from ..bodies import load_mapping  # noqa: PLC0415
+    from ..merge import DB_NAME  # noqa: PLC0415
+    from ..store import check_database, folder_lock  # noqa: PLC0415
 
     if bodies is not None and not bodies.is_file():
         raise ExtractorError(f"no bodies mapping file at {bodies}")
-    res = merge(sources, out, load_mapping(bodies) if bodies is not None else None)
+    for src in sources:  # every source is a usable SQLite database, before anything is merged
+        check_database(src / DB_NAME if src.is_dir() else src)
+    with folder_lock(out):
+        res = merge(sources, out, load_mapping(bodies) if bodies is not None else None)
     console.print(f"merged {len(res.sources)} database(s) into {out / 'extractor.db'}: "
                   f"{res.documents_taken} document(s) copied"
                   + "".join(f", {t}: {n} row(s)" for t, n in sorted(res.tables.items()))

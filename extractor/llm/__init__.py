@@ -5,7 +5,7 @@ The pipeline uses it through :class:`ModelSteps` (``extractor.pipeline.ModelStep
     steps, skipped = model_steps(llm=None | "local" | "off", model=..., mode=..., db_path=out/extractor.db)
     record = extract_document(doc, llm=steps, skipped_reason=skipped)
     ...
-    print(steps.totals().line())   # ledger totals for the run
+    print(steps.totals().line())   # ledger totals of this run
 
 ``enrich`` adds the model's narrative facts to ``record.facts`` (checked afterwards by
 ``extractor.verify.narrative.check_narrative`` like any other fact) and, for tables the parser
@@ -26,6 +26,21 @@ __all__ = [
     "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "ModelSteps", "Totals",
     "load_prompt", "make_client", "model_steps", "prompt_versions",
 ]
+
+
+def step_failures(notes: list[str]) -> list:
+    """One ``D.MODEL_STEP`` finding (UNCERTAIN) per model step that still failed after its retries
+    ("narrative section 一: model call failed (timeout: …)"): the record goes to review saying which
+    step is missing, and a reviewer settles it like any other finding (rules/limits.yaml)."""
+    from ..budget import findings_for, problem
+
+    out = []
+    for n in notes:
+        if "model call failed" not in n:
+            continue
+        scope = n.split(": model call failed", 1)[0].strip() or "model"
+        out.append(problem("D.MODEL_STEP", scope, f"model step failed: {n}"))
+    return findings_for(out)
 
 
 class ModelSteps:
@@ -50,6 +65,7 @@ class ModelSteps:
             notes.extend(tnotes)
             record.skipped.extend(n for n in tnotes if "dropped" in n)  # nothing of such an answer was used
         record.reasons.extend(n for n in notes if "failed" in n or "unvalidated" in n)
+        record.findings.extend(step_failures(notes))  # a question on the record, settled like any other
         t = self.client.ledger.totals(doc.sha256, since_id=start)
         record.versions.update(prompt_versions())
         record.versions["model"] = f"{self.client.config.model} ({self.client.config.mode})"
@@ -59,7 +75,9 @@ class ModelSteps:
         )
 
     def totals(self, doc_sha: str | None = None) -> Totals:
-        return self.client.ledger.totals(doc_sha)
+        """Usage of this run (since the client opened its ledger), all documents or one."""
+        ledger = self.client.ledger
+        return ledger.run_totals() if doc_sha is None else ledger.totals(doc_sha, since_id=ledger.opened_at_id)
 
 
 def model_steps(

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from instructor.v2.core.registry import mode_registry
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
+from ..budget import paused as budget_paused
 from .cache import ResponseCache
 from .ledger import Ledger, Totals
 
@@ -63,7 +65,7 @@ class LLMConfig:
     base_url: str | None = None
     api_key: str | None = None
     mode: str = "tools"
-    timeout: float = 180.0  # seconds per HTTP attempt (a local CPU model is slow)
+    timeout: float = 180.0  # seconds per HTTP attempt (a local CPU model is slow); --llm-timeout, EXTRACTOR_LLM_TIMEOUT
     max_attempts: int = 4  # transport attempts
     max_reasks: int = 1  # validation re-asks per transport attempt
     hard_cap: int = 6  # HTTP attempts per logical call, everything included
@@ -88,6 +90,12 @@ class LLMConfig:
         """``llm``: None/"auto" (OPENAI_BASE_URL, OPENAI_API_KEY), "local" (the llama.cpp server on
         127.0.0.1:8765), or "off"/"none" (no model)."""
         env = dict(os.environ if env is None else env)
+        if "timeout" not in overrides and env.get("EXTRACTOR_LLM_TIMEOUT"):
+            try:
+                overrides["timeout"] = max(1.0, float(env["EXTRACTOR_LLM_TIMEOUT"]))
+            except ValueError as exc:
+                raise ValueError(f"EXTRACTOR_LLM_TIMEOUT must be a number of seconds, "
+                                 f"got {env['EXTRACTOR_LLM_TIMEOUT']!r}") from exc
         if llm in ("off", "none"):
             return cls(model=model or DEFAULT_MODEL, base_url=None, api_key=None, mode=mode or "tools", backend="off", **overrides)
         if llm == "local":
@@ -118,6 +126,20 @@ class LLMConfig:
         if self.backend == "off":
             return "model steps skipped: --llm off"
         return "model steps skipped: no OPENAI_API_KEY or OPENAI_BASE_URL (and no --llm local)"
+
+    def unreachable(self, timeout: float = 3.0) -> str | None:
+        """Why the server cannot be reached (connection refused, nothing answers within ``timeout``),
+        or None when it answers at all (any HTTP status). Asked once, before a run, so a missing
+        local server is said at once instead of after every call's retries."""
+        if not self.base_url:
+            return None
+        url = self.base_url.rstrip("/") + "/models"
+        try:
+            httpx.get(url, timeout=timeout, headers={"Authorization": f"Bearer {self.api_key or 'unused'}"})
+        except httpx.HTTPError as exc:
+            hint = " (start it: scripts/local_llm.sh start)" if self.backend == "local" else ""
+            return f"model steps skipped: no model server answers at {self.base_url}{hint}: {type(exc).__name__}"
+        return None
 
 
 class LLMUnavailable(RuntimeError):
@@ -170,6 +192,8 @@ def outcome_of(exc: BaseException) -> str:
             return "server_error"
     if isinstance(e, (ValidationError, json.JSONDecodeError)):
         return "invalid"
+    if type(e).__name__ == "IncompleteOutputException":  # the answer was cut at max_tokens
+        return "truncated"
     return "error"
 
 
@@ -229,6 +253,7 @@ class _Call:
     usage: tuple[int, int] | None = None
     latency_ms: int = 0
     events: list[str] = field(default_factory=list)
+    rows: int = 0  # attempts with a ledger row
 
 
 class LLMClient:
@@ -259,11 +284,19 @@ class LLMClient:
         self.cache = ResponseCache(db)
         self._sleep = sleep
         self._rng = rng or random.Random(0)
-        self._cur: _Call | None = None
+        self._local = threading.local()  # the call in progress, per thread (parallel documents)
         self.instructor.on("completion:kwargs", self._on_kwargs)
         self.instructor.on("completion:response", self._on_response)
         self.instructor.on("completion:error", self._on_error)
         self.instructor.on("parse:error", self._on_parse_error)
+
+    @property
+    def _cur(self) -> _Call | None:
+        return getattr(self._local, "call", None)
+
+    @_cur.setter
+    def _cur(self, call: _Call | None) -> None:
+        self._local.call = call
 
     # hooks: one ledger row per HTTP attempt ---------------------------------------------------
     def _on_kwargs(self, *args: Any, **kwargs: Any) -> None:
@@ -294,6 +327,7 @@ class LLMClient:
         )
         c.events.append(outcome)
         c.usage = None
+        c.rows = c.attempts
 
     def _on_error(self, error: BaseException, *args: Any, **kwargs: Any) -> None:
         if self._cur is not None:
@@ -322,7 +356,15 @@ class LLMClient:
         """One logical call. Never raises for model or transport failures: see ``CallResult.error``.
 
         ``keep_invalid=False``: an answer that failed validation after the last re-ask is dropped
-        (never returned), also when it comes from the cache."""
+        (never returned), also when it comes from the cache. The wait for the model does not count
+        against the document's time budget (it has its own timeout and attempts)."""
+        with budget_paused():
+            return self._extract(response_model, messages, doc_sha=doc_sha, prompt=prompt, part=part,
+                                 context=context, use_cache=use_cache, keep_invalid=keep_invalid)
+
+    def _extract(self, response_model: type[BaseModel], messages: list[dict[str, str]], *, doc_sha: str,
+                 prompt: str, part: str, context: dict[str, Any] | None, use_cache: bool,
+                 keep_invalid: bool) -> CallResult:
         cfg = self.config
         key = ResponseCache.key(doc_sha, prompt, part, cfg.model, cfg.mode, response_model)
         call_id = uuid.uuid4().hex[:12]
@@ -372,6 +414,12 @@ class LLMClient:
                 self.cache.put(key, value, validated=True)
             return CallResult(value, validated=True, attempts=self._cur.attempts, call_id=call_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a result, never a crash
+            c = self._cur
+            if c is not None and c.attempts > c.rows:  # an attempt no hook reported (an answer cut at max_tokens)
+                msg = f"{type(_root(exc)).__name__}: {_root(exc)}"
+                if outcome_of(exc) == "truncated":
+                    msg = f"answer cut at max_tokens={cfg.max_tokens}: {msg}"
+                self._row(outcome_of(exc), msg)
             attempts = self._cur.attempts if self._cur else 0
             salvaged = self._salvage(response_model, last_invalid) if last_invalid is not None else None
             if salvaged is not None:
@@ -418,4 +466,8 @@ def make_client(
     cfg = LLMConfig.from_env(llm=llm, model=model, mode=mode, **overrides)
     if not cfg.available:
         return None, cfg.unavailable_reason
+    if cfg.backend == "local":
+        why = cfg.unreachable()
+        if why:
+            return None, why
     return LLMClient(cfg, db_path), None

@@ -1,7 +1,8 @@
 """Usage ledger: one SQLite row per model attempt (successful or not), and totals.
 
 Every HTTP attempt the client makes is recorded — rate-limited, failed, invalid (a validation
-re-ask follows) and ok — plus one ``cached`` row when a response came from the cache at no cost.
+re-ask follows), truncated (the answer was cut at ``max_tokens``) and ok — plus one ``cached`` row
+when a response came from the cache at no cost. ``run_totals`` counts this run's rows only.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ CREATE TABLE IF NOT EXISTS llm_ledger (
   prompt_tokens INTEGER NOT NULL DEFAULT 0,
   completion_tokens INTEGER NOT NULL DEFAULT 0,
   latency_ms INTEGER NOT NULL DEFAULT 0,
-  outcome TEXT NOT NULL,         -- ok | invalid | rate_limited | server_error | timeout | connection | error | cached
+  outcome TEXT NOT NULL,         -- ok | invalid | truncated | rate_limited | server_error | timeout | connection | error | cached
   error TEXT,
   ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS llm_ledger_doc ON llm_ledger(doc_sha);
 """
 
-OUTCOMES = ("ok", "invalid", "rate_limited", "server_error", "timeout", "connection", "error", "cached")
+OUTCOMES = ("ok", "invalid", "truncated", "rate_limited", "server_error", "timeout", "connection", "error", "cached")
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Ledger:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path, self.db = open_db(path, SCHEMA)
         self._lock = threading.Lock()
+        self.opened_at_id = self.last_id()  # rows after it belong to this run (``run_totals``)
 
     def record(
         self, *, doc_sha: str, prompt: str, model: str, mode: str, call_id: str, attempt: int, outcome: str,
@@ -107,6 +109,10 @@ class Ledger:
             args,
         ).fetchone()
         return Totals(*(int(x or 0) for x in r))
+
+    def run_totals(self) -> Totals:
+        """Totals of the rows written since this ledger was opened (this run), not the whole history."""
+        return self.totals(since_id=self.opened_at_id)
 
     def per_document(self) -> dict[str, Totals]:
         shas = [r[0] for r in self.db.execute("SELECT DISTINCT doc_sha FROM llm_ledger ORDER BY doc_sha")]

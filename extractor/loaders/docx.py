@@ -7,7 +7,9 @@ vertical merge (``vMerge``) or a skipped grid column (``gridBefore``/``gridAfter
 so every row of a table has the same number of slots.
 
 The file is a zip archive: its directory is checked before anything is decompressed (total size,
-entry count, compression ratio), so a zip bomb is refused with a clear error.
+entry count, compression ratio, and the size of the XML that is parsed in memory — about 30x its
+size once parsed — against ``EXTRACTOR_MAX_DOCX_XML``), so a zip bomb, or a document whose XML
+would not fit in memory, is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import zipfile
 from pathlib import Path
 
+from ..budget import max_docx_xml
 from ..document import Document, TextBuilder
 from ..errors import LoadError
 
@@ -53,9 +56,22 @@ def check_zip(raw: bytes) -> None:
             raise LoadError(
                 f"DOCX would expand to {total} bytes (limit {MAX_UNCOMPRESSED}; zip bomb?); refusing it"
             )
+        xml = sum(i.file_size for i in infos if _parsed(i.filename))
+        limit = max_docx_xml()
+        if xml > limit:
+            raise LoadError(
+                f"DOCX budget: its XML expands to {xml} bytes (limit {limit}, parsed in memory at ~30x; "
+                "set EXTRACTOR_MAX_DOCX_XML); refusing it"
+            )
         names = {i.filename for i in infos}
         if "word/document.xml" not in names:
             raise LoadError("not a DOCX file (no word/document.xml in the archive)")
+
+
+def _parsed(name: str) -> bool:
+    """Parts python-docx parses into a tree (the document, styles, numbering, headers, ...)."""
+    low = name.lower()
+    return low.endswith((".xml", ".rels")) and (low.startswith("word/") or "/" not in low or low.startswith("_rels/"))
 
 
 def _local(el) -> str:

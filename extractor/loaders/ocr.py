@@ -477,9 +477,13 @@ def positional_tables(pieces: list[_Piece]) -> list[list[BBox]]:
 def ocr_page_into(
     w: LayoutWriter, image, page: int, *, points_per_pixel: float, dpi_known: bool = True
 ) -> None:
-    """OCR one page image (PIL) and write it to ``w`` (coordinates scaled to points)."""
+    """OCR one page image (PIL) and write it to ``w`` (coordinates scaled to points). A blank page
+    (no ink worth a character) is not given to the OCR engine."""
     import cv2
 
+    if _blank_image(image):
+        w.notes.append(f"OCR page {page}: blank (no ink), not OCR'd")
+        return
     try:
         eng = engine()
     except ImportError as exc:
@@ -553,6 +557,22 @@ def ocr_page_into(
         for g in w.geo[geo_from:]:
             g.bbox = _map_box(back, g.bbox, s)
     w.newline()
+
+
+BLANK_INK = 1e-4  # share of dark pixels below which a page is blank (a lone page number, scanner dust)
+
+
+def _blank_image(image) -> bool:
+    """No ink worth OCR: fewer dark pixels than ``BLANK_INK`` of the page (at most ~1/4 of the page
+    size is looked at, so the test costs little next to OCR)."""
+    im = image.convert("L")
+    if max(im.size) > 1200:
+        f = 1200 / max(im.size)
+        im = im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))))
+    gray = np.asarray(im)
+    if gray.size == 0:
+        return True
+    return int(np.count_nonzero(_ink(gray))) < BLANK_INK * gray.size
 
 
 def skew_angle(ink: np.ndarray) -> float | None:
@@ -635,12 +655,24 @@ def _fix_lone_cells(pieces: list[_Piece]) -> None:
 def ocr_pages(images: Iterable, *, name: str = "scan", raw: bytes = b"", path: str | Path = "",
               dpi: float = DEFAULT_DPI, kind: str = "image", dpi_known: bool = True) -> Document:
     """OCR page images (PIL) into one Document, pages numbered from 1."""
+    from ..budget import max_ocr_pages, problem
+
     w = LayoutWriter()
     n = 0
+    budget = max_ocr_pages()
+    problems = []
     for n, img in enumerate(images, start=1):
+        if n > budget:
+            msg = (f"OCR page budget: pages after the first {budget} of this image were not read "
+                   "(raise EXTRACTOR_MAX_OCR_PAGES)")
+            w.notes.append(msg)
+            problems.append(problem("D.BUDGET", "OCR pages", msg))
+            n -= 1
+            break
         ocr_page_into(w, img, n, points_per_pixel=72.0 / dpi, dpi_known=dpi_known)
     w.notes.append(f"OCR of {n} page(s) at {dpi:g} dpi")
     doc = w.document(name=name, kind=kind, raw=raw, path=path)
+    doc.problems.extend(problems)
     if not doc.text.strip():
         raise LoadError("OCR found no text in the image")
     return doc

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 from ..document import Document, GeoRun, TextBuilder
 from ..errors import LoadError
 
-MAX_PAGES = 500
+MAX_PAGES = 500  # default of the page budget (extractor.budget: EXTRACTOR_MAX_PAGES)
 
 # pdfminer warns about every malformed operator of a damaged file; errors still surface as LoadError
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
@@ -405,6 +405,8 @@ def _white(color: object) -> bool:
 def _open(raw: bytes):  # -> pdfplumber.PDF
     import pdfplumber
 
+    from ..budget import max_pages
+
     try:
         from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
     except ImportError:  # pragma: no cover
@@ -431,8 +433,9 @@ def _open(raw: bytes):  # -> pdfplumber.PDF
         raise LoadError(f"PDF cannot be parsed: {msg or type(inner).__name__}") from exc
     if n == 0:
         raise LoadError("PDF has no pages (truncated or damaged file)")
-    if n > MAX_PAGES:
-        raise LoadError(f"PDF has {n} pages (limit {MAX_PAGES})")
+    limit = max_pages()
+    if n > limit:
+        raise LoadError(f"page budget: PDF has {n} pages (limit {limit}; set EXTRACTOR_MAX_PAGES)")
     return pdf
 
 
@@ -517,13 +520,19 @@ def tables_from_edges(edges: list[dict], tol: float = 3.0, min_len: float = 3.0)
 
 
 def _page_tables(page) -> list[list[BBox]]:
-    """Ruled tables of a page (drawn with visible lines or thin rectangles)."""
-    edges = [e for e in page.edges if (e["x1"] - e["x0"]) >= 1 or (e["bottom"] - e["top"]) >= 1]
+    """Ruled tables of a page (drawn with visible lines or thin rectangles).
+
+    Only horizontal and vertical edges can be rules: a diagonal segment of a curve (a slanted header
+    line, a rounded corner as Chromium prints it) has no orientation, and pdfplumber's edge merge
+    fails on it (``KeyError: None``)."""
+    edges = [e for e in page.edges if e.get("orientation") in ("h", "v")
+             and ((e["x1"] - e["x0"]) >= 1 or (e["bottom"] - e["top"]) >= 1)]
     return [t for t in tables_from_edges(edges) if len(t) >= 2]
 
 
 def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
-    """Yield (page_no, PIL image, points-per-pixel) for the 1-based ``pages``."""
+    """Yield (page_no, PIL image, points-per-pixel) for the 1-based ``pages``; a page that cannot be
+    rendered yields (page_no, None, error message) and the next pages are still rendered."""
     import pypdfium2 as pdfium
 
     try:
@@ -537,8 +546,9 @@ def _rasterize(raw: bytes, pages: list[int], dpi: int = OCR_DPI):
                 w, h = page.get_size()
                 scale = min(dpi / 72, MAX_RASTER_SIDE / max(w, h, 1.0))
                 img = page.render(scale=scale).to_pil()
-            except Exception as exc:
-                raise LoadError(f"PDF page {p} has no usable text layer and cannot be rendered for OCR: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - this page only
+                yield p, None, f"{type(exc).__name__}: {exc}"
+                continue
             yield p, img, 1 / scale
     finally:
         doc.close()
@@ -558,30 +568,72 @@ def _raster_tables(raw: bytes, page_no: int, dpi: int = 150) -> list[list[BBox]]
         _p, img, ppp = next(_rasterize(raw, [page_no], dpi=dpi))
     except (LoadError, StopIteration):
         return []
+    if img is None:
+        return []
     gray = np.asarray(img.convert("L"))
     tables = find_tables(_ink(gray), 1.0 / ppp)
     return [[(c[0] * ppp, c[1] * ppp, c[2] * ppp, c[3] * ppp) for c in t] for t in tables]
 
 
+def _blank(page) -> bool:
+    """A page with nothing on it at all (no text, image or drawing): never worth OCR."""
+    try:
+        return not (page.chars or page.images or page.rects or page.lines or page.curves)
+    except Exception:  # noqa: BLE001 - when in doubt, not blank
+        return False
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")[:200]
+
+
 def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
+    """Read every page; a stage failing on one page (reading its characters, finding its table grid,
+    rendering or OCR) degrades that page only — text without grid, or no text — with a note and a
+    ``D.PAGE_DEGRADED`` problem (a finding on the record); blank pages are never OCR'd, and at most
+    ``EXTRACTOR_MAX_OCR_PAGES`` pages are (``D.BUDGET`` names the pages left out)."""
+    from ..budget import max_ocr_pages, problem
+
     if not raw:
         raise LoadError("empty file (0 bytes)")
     pdf = _open(raw)
     w = LayoutWriter()
+    problems: list[dict] = []
+
+    def degrade(i: int, what: str, exc: BaseException | str) -> None:
+        msg = f"page {i}: {what} ({exc if isinstance(exc, str) else _why(exc)})"
+        w.notes.append(msg)
+        problems.append(problem("D.PAGE_DEGRADED", f"page {i}", msg))
+
     try:
         pages = []
+        blank: list[int] = []
         for i, page in enumerate(pdf.pages, start=1):
             try:
                 page = page.dedupe_chars()
                 glyphs = _page_glyphs(page)
-            except Exception as exc:
-                raise LoadError(f"PDF page {i} cannot be read: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - this page only
+                degrade(i, "its characters cannot be read; page left out", exc)
+                continue
+            if not glyphs and _blank(page):
+                blank.append(i)
+                continue
             pages.append((i, page, glyphs, "".join(g.text for g in glyphs)))
         whole_garbage = text_quality("".join(p[3] for p in pages)) < 0.6
         scanned = [
             i for i, pg, _gl, txt in pages
             if whole_garbage or needs_ocr(txt, _image_cover(pg))
         ]
+        budget = max_ocr_pages()
+        if len(scanned) > budget:
+            cut = scanned[budget:]
+            scanned = scanned[:budget]
+            msg = (f"OCR page budget: {len(cut)} page(s) past the first {budget} pages to OCR were not read: "
+                   f"{_ranges(cut)} (raise EXTRACTOR_MAX_OCR_PAGES)")
+            w.notes.append(msg)
+            problems.append(problem("D.BUDGET", "OCR pages", msg))
+            skip = set(cut)
+            pages = [p for p in pages if p[0] not in skip]
         ocr_into = None
         images = iter(())
         if scanned:
@@ -599,28 +651,55 @@ def load_pdf(raw: bytes, *, name: str, path: str | Path = "") -> Document:
             if i in todo:
                 p, img, ppp = next(images)  # type: ignore[call-overload]
                 assert p == i
-                ocr_into(w, img, i, points_per_pixel=ppp)  # type: ignore[misc]
-                del img
+                if img is None:
+                    degrade(i, "no usable text layer and the page cannot be rendered for OCR; page left out",
+                            ppp)  # type: ignore[arg-type]
+                else:
+                    try:
+                        ocr_into(w, img, i, points_per_pixel=ppp)  # type: ignore[misc]
+                    except Exception as exc:  # noqa: BLE001 - this page only
+                        degrade(i, "OCR failed; page left out", exc)
+                    del img
             else:
                 try:
                     tables = _page_tables(page.filter(_visible_rule))
-                except Exception as exc:
-                    raise LoadError(f"PDF page {i} cannot be read: {exc}") from exc
+                except Exception as exc:  # noqa: BLE001 - the text is still there: read it without a grid
+                    degrade(i, "table grid detection failed; page read as text without table grid", exc)
+                    tables = []
                 if not tables and _image_cover(page) >= 0.5:
                     # a scan with a text layer (OCR'd by the scanner): the rules are in the image
-                    tables = _raster_tables(raw, i)
+                    try:
+                        tables = _raster_tables(raw, i)
+                    except Exception as exc:  # noqa: BLE001
+                        degrade(i, "table grid detection in the page image failed; page read as text without "
+                                   "table grid", exc)
+                        tables = []
                     if tables:
                         w.notes.append(f"page {i}: table grid taken from the page image")
                 box = tuple(float(v) for v in page.bbox)
-                layout_page(w, glyphs, tables, i, box)  # type: ignore[arg-type]
+                try:
+                    layout_page(w, glyphs, tables, i, box)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001
+                    if not tables:
+                        raise
+                    degrade(i, "laying out its table grid failed; page read as text without table grid", exc)
+                    layout_page(w, glyphs, [], i, box)  # type: ignore[arg-type]
             w.newline()
     finally:
         pdf.close()
+    if blank:
+        w.notes.append(f"blank page(s) skipped (nothing on them, not OCR'd): {_ranges(blank)}")
     if scanned:
         w.notes.append(f"OCR at {OCR_DPI} dpi for page(s) without a usable text layer: {_ranges(scanned)}")
     doc = w.document(name=name, kind="pdf", raw=raw, path=path)
+    doc.problems.extend(problems)
     if not doc.text.strip():
-        raise LoadError("PDF has no text (empty text layer and OCR found nothing)")
+        what = "PDF has no text (empty text layer and OCR found nothing)"
+        if blank and not pages:
+            what = f"PDF has no text: all {len(blank)} page(s) are blank"
+        elif problems:
+            what += "; " + "; ".join(p["message"] for p in problems[:3])
+        raise LoadError(what)
     return doc
 
 
