@@ -25,6 +25,7 @@ from extractor.document import from_text  # noqa: E402
 from extractor.llm import ModelSteps  # noqa: E402
 from extractor.llm.client import LLMClient, LLMConfig  # noqa: E402
 from extractor.llm.facts import narrative_facts  # noqa: E402
+from extractor.llm.prompts import load_prompt  # noqa: E402
 from extractor.model import DocumentInfo, Record  # noqa: E402
 from extractor.verify.narrative import check_facts, check_narrative, numbers_in, same_number  # noqa: E402
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "llm"
 RECORDING = os.environ.get("EXTRACTOR_RECORD_CASSETTES") == "1"
+PROMPT_REF = "narrative_facts@2+narrative_vocabulary@1"
 
 VCR = vcr.VCR(
     cassette_library_dir=str(CASSETTES),
@@ -77,7 +79,7 @@ def assert_model_facts_judged(doc, facts, findings):
     """Every model fact is either confirmed by the rules or carries a failing rule — never silently accepted."""
     assert facts, "the cassette answer produced no facts at all"
     for f in facts:
-        assert f.producer == "model" and f.prompt == "narrative_facts@1"
+        assert f.producer == "model" and f.prompt == PROMPT_REF
         metrics = {f.metric, *(p.metric for p in f.parts)}
         mine = [x for x in findings if x.id.split(":")[1].split("@")[0] in metrics]
         if f.grounded:
@@ -88,7 +90,7 @@ def assert_model_facts_judged(doc, facts, findings):
             assert any(x.status == "FAIL" for x in mine), f"ungrounded model fact without a finding: {f}"
 
 
-@pytest.mark.parametrize("name", ["narrative_a.txt", "narrative_b.txt"])
+@pytest.mark.parametrize("name", ["narrative_a.txt", "narrative_b.txt", "narrative_c.txt"])
 def test_narrative_facts_from_the_local_model(name, tmp_path):
     doc = fixture_doc(name)
     layout = heading_layout(doc)
@@ -115,7 +117,7 @@ def test_enrich_then_rules_on_a_record(tmp_path):
     record = Record(document=DocumentInfo(name=doc.name, sha256=doc.sha256), format="2021")
     with VCR.use_cassette("narrative_facts_narrative_b.yaml"):
         ModelSteps(client).enrich(doc, layout, record)
-    assert record.versions["narrative_facts"] == "narrative_facts@1"
+    assert record.versions["narrative_facts"] == load_prompt("narrative_facts").ref == "narrative_facts@2"
     check_narrative(doc, layout, record)
     # the deterministic finder's results are there whatever the model said
     rules = {(f.rule, f.status) for f in record.findings}
