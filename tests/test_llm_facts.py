@@ -212,6 +212,18 @@ def test_durations_and_differences_are_left_out_of_the_models_facts(tmp_path):
     assert "narrative section 一: not counts, left out: 2个工作日, 2个工作日" in notes
 
 
+def test_punctuation_at_the_edges_of_a_quote_is_not_part_of_it(tmp_path):
+    """"…行政复议1件。" quoted from "…行政复议1件，未经复议…": the phrase is there, the full stop is not."""
+    d = doc_of("一、总体情况\n因政府信息公开引起行政复议1件，未经复议直接起诉2件。\n")
+    answer = {"facts": [fact("reviews", 1, "因政府信息公开引起行政复议1件。"),
+                        fact("lawsuits.direct", 2, "，未经复议直接起诉2件。")]}
+    server = ScriptedModelServer([tool_answer(answer)])
+    client, _ = make(server, tmp_path)
+    facts, notes = narrative_facts(client, d, heading_layout(d))
+    assert [f.quote for f in facts] == ["因政府信息公开引起行政复议1件", "未经复议直接起诉2件"]
+    assert len(server.requests) == 1 and not [n for n in notes if "dropped" in n]
+
+
 def test_the_response_schema_asks_for_a_scope():
     schema = json.dumps(NarrativeFactsOut.model_json_schema(), ensure_ascii=False)
     assert '"scope"' in schema and "subunit:各乡镇" in schema

@@ -21,7 +21,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ..document import Document
 from ..model import Fact
@@ -42,12 +42,23 @@ from .prompts import load_prompt
 PROMPT = "narrative_facts"
 
 
+# Punctuation and spaces at the edges of a quote are not part of the phrase: a model copying
+# "…行政复议1件。" from "…行政复议1件，未经复议…" quotes the right characters.
+_QUOTE_EDGES = " \t\r\n。，,；;、：:"
+
+
+def _trim_quote(v: str) -> str:
+    return v.strip(_QUOTE_EDGES) if isinstance(v, str) else v
+
+
 class PartOut(BaseModel):
     # Every field is required (no defaults): a grammar-constrained local model otherwise stops early.
     metric: str = Field(description="canonical key or the printed label")
     value: float = Field(description="the number as written in the quote")
     unit: str
     quote: str = Field(description="verbatim phrase from the text containing the label and the number")
+
+    _quote = field_validator("quote")(_trim_quote)
 
 
 class FactOut(BaseModel):
@@ -59,6 +70,8 @@ class FactOut(BaseModel):
     scope: str = Field(description='"" for the whole year\'s count of the report\'s own body; else kind:word '
                                    "(subset/extra/topic/subunit/period/named), e.g. subunit:各乡镇")
     parts: list[PartOut] = Field(description="其中 parts of a sum; numerator and denominator of a rate; else []")
+
+    _quote = field_validator("quote")(_trim_quote)
 
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> "FactOut":
