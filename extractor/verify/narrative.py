@@ -1419,6 +1419,10 @@ _KNOWN_ROOTS = frozenset({
 })
 
 
+# A plain amount is one kind whether its unit is a count or money ("未收取信息处理费": 0 either way).
+_KIND_FAMILY = {"money": "count"}
+
+
 def confirm_model_facts(facts: list[Fact]) -> None:
     """A model fact's metric is proven only where the deterministic reading agrees: a grounded parser
     fact over the same characters with the same value and the same metric (for a sum, the same parts).
@@ -1435,7 +1439,7 @@ def confirm_model_facts(facts: list[Fact]) -> None:
         if f.grounded is False or f.span is None:
             continue
         for g in parsed.get(str(Decimal(str(f.value)).normalize()), ()):
-            if not _overlap(f.span, g.span) or g.kind != f.kind:
+            if not _overlap(f.span, g.span) or _KIND_FAMILY.get(g.kind, g.kind) != _KIND_FAMILY.get(f.kind, f.kind):
                 continue
             if f.parts and [str(p.value) for p in f.parts] != [str(p.value) for p in g.parts]:
                 continue
