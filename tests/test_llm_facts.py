@@ -199,6 +199,16 @@ def test_a_model_scope_claim_narrows_a_fact_and_never_widens_it(tmp_path):
     assert model_scope("各乡镇") == "model:各乡镇" and model_scope("none") == "" and model_scope("Topic:专栏") == "topic:专栏"
 
 
+def test_a_model_money_fact_is_confirmed_by_the_same_words_read_as_a_count(tmp_path):
+    """未收取信息处理费: the parser's zero statement (no unit) and the model's 0 元 are one reading."""
+    d = doc_of("六、其他需要报告的事项\n本年度未收取信息处理费。\n")
+    answer = {"facts": [fact("fees", 0, "本年度未收取信息处理费", unit="元", kind="money")]}
+    client, _ = make(ScriptedModelServer([tool_answer(answer)]), tmp_path)
+    facts, _ = narrative_facts(client, d, heading_layout(d))
+    check_facts(d, find_facts(d, heading_layout(d)) + facts, layout=heading_layout(d))
+    assert facts[0].kind == "money" and facts[0].anchor == "zero/fees" and why_not_blocking(facts[0]) == ""
+
+
 def test_durations_and_differences_are_left_out_of_the_models_facts(tmp_path):
     answer = {"facts": [
         fact("applications_received", 12, "本年度共收到政府信息公开申请12件"),
