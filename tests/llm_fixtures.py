@@ -5,7 +5,8 @@ the tests — deliberate model mistakes (a number absent from the source, a quot
 429s, 5xx and timeouts — so that the retry policy and the rules can be asserted exactly. Recorded
 model answers live only in cassettes/ (see tests/test_llm_cassettes.py).
 
-``HostileTableModel`` answers table requests wrong on purpose from the text it is sent (zero-filled
+``HostileNarrativeModel`` answers narrative requests with facts that never pass validation (numbers
+changed, quotes printed nowhere). ``HostileTableModel`` answers table requests wrong on purpose from the text it is sent (zero-filled
 blanks, re-cut digit runs, numbers quoted from other sections, invented numbers, cells not asked
 for); ``OpenAIStub`` serves any such responder over HTTP on 127.0.0.1, so ``extractor run`` itself
 can be pointed at it.
@@ -115,7 +116,8 @@ class HostileTableModel:
 
     @staticmethod
     def _user_text(body: dict) -> str:
-        for m in body.get("messages", []):
+        """The last user message with a text between <<< and >>> (the worked example's comes first)."""
+        for m in reversed(body.get("messages", [])):
             c = m.get("content")
             if m.get("role") == "user" and isinstance(c, str) and "<<<" in c:
                 return c
@@ -210,6 +212,44 @@ class HostileTableModel:
             return None
         m = re.search(re.escape(core) + r"[^\d\n]{0,12}?(\d{4,})", text)
         return (m.start(1), m.end(1), m.group(1)) if m else None
+
+
+class HostileNarrativeModel:
+    """A model that answers narrative requests wrong on purpose, from the section text it is sent
+    (a test fixture, not a recording), and never corrects itself when re-asked. For each number of
+    the section it answers one fact, in turn:
+
+    * ``inflated``: the number plus one, quoting the real phrase (fails N.VALUE_REPARSES);
+    * ``unquoted``: the real number, quoting a phrase printed nowhere (fails N.QUOTE_GROUNDED);
+    * ``true``: the real number and phrase, as a canonical key (valid on its own).
+
+    So every answer fails validation as a whole, however many true facts it also holds.
+    ``requests`` counts the requests, ``answers`` the facts per kind."""
+
+    KINDS = ("inflated", "unquoted", "true")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.answers = {k: 0 for k in self.KINDS}
+
+    def __call__(self, body: dict) -> dict:
+        self.requests += 1
+        name = HostileTableModel._tool(body) or "NarrativeFactsOut"
+        user = HostileTableModel._user_text(body)
+        text = user.split("<<<\n", 1)[1].split("\n>>>", 1)[0] if "<<<\n" in user else ""
+        facts = []
+        for i, m in enumerate(re.finditer(r"([^，。；\n\d]{2,12}?)(\d+)([件条个次项])", text)):
+            kind = self.KINDS[i % 3]
+            label, n, unit = m.group(1), int(m.group(2)), m.group(3)
+            value, quote = n, m.group(0)
+            if kind == "inflated":
+                value = n + 1
+            elif kind == "unquoted":
+                quote = f"全年共计{label}{n}{unit}（据统计）"
+            self.answers[kind] += 1
+            facts.append({"metric": "applications_received", "value": value, "unit": unit, "quote": quote,
+                          "kind": "count", "scope": "", "parts": []})
+        return _completion({"facts": facts}, name)
 
 
 def _completion(payload: dict, name: str) -> dict:

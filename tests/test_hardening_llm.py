@@ -30,7 +30,7 @@ from llm_fixtures import ScriptedModelServer, error_answer, make, tool_answer
 
 TEXT = "一、总体情况\n本年度共收到政府信息公开申请12件，办结12件。\n五、存在的主要问题及改进情况\n无。\n"
 GOOD = {"facts": [{"metric": "applications_received", "value": 12, "unit": "件",
-                   "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "parts": []}]}
+                   "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "scope": "", "parts": []}]}
 REPORTS = Path(__file__).resolve().parent.parent / "examples"
 
 

@@ -21,9 +21,9 @@ from extractor.verify.narrative import check_facts
 TEXT = "一、总体情况\n本年度共收到政府信息公开申请12件，办结12件。\n五、存在的主要问题及改进情况\n无。\n"
 
 
-GOOD = {"facts": [{"metric": "applications_received", "value": 12, "unit": "件", "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "parts": []}]}
-FABRICATED_NUMBER = {"facts": [{"metric": "applications_received", "value": 15, "unit": "件", "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "parts": []}]}
-QUOTE_NOT_IN_SOURCE = {"facts": [{"metric": "applications_received", "value": 15, "unit": "件", "quote": "本年度共收到政府信息公开申请15件", "kind": "count", "parts": []}]}
+GOOD = {"facts": [{"metric": "applications_received", "value": 12, "unit": "件", "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "scope": "", "parts": []}]}
+FABRICATED_NUMBER = {"facts": [{"metric": "applications_received", "value": 15, "unit": "件", "quote": "本年度共收到政府信息公开申请12件", "kind": "count", "scope": "", "parts": []}]}
+QUOTE_NOT_IN_SOURCE = {"facts": [{"metric": "applications_received", "value": 15, "unit": "件", "quote": "本年度共收到政府信息公开申请15件", "kind": "count", "scope": "", "parts": []}]}
 
 
 def doc():
@@ -94,19 +94,16 @@ def test_invalid_answer_is_reasked_with_the_failing_rule_message(tmp_path):
     assert "N.QUOTE_GROUNDED" in client.ledger.rows()[0]["error"]
 
 
-def test_hard_cap_bounds_reasks_and_the_unvalidated_answer_is_caught_by_the_rules(tmp_path):
+def test_hard_cap_bounds_reasks_and_the_invalid_answer_is_dropped(tmp_path):
     server = ScriptedModelServer([tool_answer(FABRICATED_NUMBER)] * 5)
     client, _ = make(server, tmp_path, max_reasks=4, hard_cap=3)
     res = call(client)
     assert [o for _, o in outcomes(client)] == ["invalid"] * 3  # capped at 3 HTTP attempts
-    assert res.value is not None and not res.validated and "validation failed" in res.error
-    # The salvaged answer is only shape-checked; the deterministic rules reject its number.
-    from extractor.llm.facts import _to_fact
-
-    fact = _to_fact(res.value.facts[0], section="一", prompt="narrative_facts@1", model="fixture-model")
-    findings = check_facts(doc(), [fact])
-    assert fact.grounded is False
-    assert any(f.rule == "N.VALUE_REPARSES" and f.status == "FAIL" for f in findings)
+    assert res.value is None and res.error.startswith("invalid:") and "N.VALUE_REPARSES" in res.error
+    # cached as invalid (a re-run costs nothing) and dropped again
+    again = call(client)
+    assert again.cached and again.value is None and again.error.startswith("invalid:")
+    assert len(server.requests) == 3
 
 
 def test_cache_makes_a_rerun_free(tmp_path):
@@ -155,7 +152,7 @@ def test_narrative_facts_one_call_per_section_with_numbers(tmp_path):
     )
     facts, notes = narrative_facts(client, d, layout)
     assert len(server.requests) == 1  # section 五 has no number: no call
-    assert [f.producer for f in facts] == ["model"] and facts[0].prompt == "narrative_facts@1"
+    assert [f.producer for f in facts] == ["model"] and facts[0].prompt == "narrative_facts@2+narrative_vocabulary@1"
     assert facts[0].model == "fixture-model"
     assert any("五" in n for n in notes)
     # the stable text comes first, the question last

@@ -8,7 +8,8 @@ The pipeline uses it through :class:`ModelSteps` (``extractor.pipeline.ModelStep
     print(steps.totals().line())   # ledger totals of this run
 
 ``enrich`` adds the model's narrative facts to ``record.facts`` (checked afterwards by
-``extractor.verify.narrative.check_narrative`` like any other fact) and, for tables the parser
+``extractor.verify.narrative.check_narrative`` like any other fact; an answer that failed
+validation after the re-asks is dropped and listed under ``record.skipped``) and, for tables the parser
 left incomplete (or every table with ``tables="both"``), reconciles the model's cells with the
 parser's.
 """
@@ -63,8 +64,8 @@ class ModelSteps:
             findings, tnotes = model_tables(self.client, doc, layout, record, every=self.tables == "both")
             record.findings.extend(findings)
             notes.extend(tnotes)
-            record.skipped.extend(n for n in tnotes if "dropped" in n)  # nothing of such an answer was used
-        record.reasons.extend(n for n in notes if "failed" in n or "unvalidated" in n)
+        record.skipped.extend(n for n in notes if "dropped" in n)  # nothing of such an answer was used
+        record.reasons.extend(n for n in notes if "failed" in n)
         record.findings.extend(step_failures(notes))  # a question on the record, settled like any other
         t = self.client.ledger.totals(doc.sha256, since_id=start)
         record.versions.update(prompt_versions())

@@ -8,9 +8,9 @@ Two layers of retry, both bounded:
   (``max_retries=0``), so every HTTP attempt is visible here and in the ledger.
 * **validation** (instructor): a response that fails the response model's validators is re-asked
   with the validator's message (our rule ids, e.g. ``N.QUOTE_GROUNDED: …``), at most
-  ``max_reasks`` times per transport attempt. What still fails after the last re-ask is only
-  shape-checked and returned unvalidated (``validated=False``) for the rules to judge — or, with
-  ``keep_invalid=False`` (table cells), dropped: ``value`` is None and ``error`` says why.
+  ``max_reasks`` times per transport attempt. What still fails after the last re-ask is dropped,
+  never returned (table cells and narrative facts alike): ``value`` is None and ``error`` starts
+  with ``invalid:``; every attempt is an ``invalid`` row in the ledger.
 
 ``hard_cap`` bounds the HTTP attempts of one logical call across both layers.
 
@@ -351,20 +351,19 @@ class LLMClient:
         part: str = "",
         context: dict[str, Any] | None = None,
         use_cache: bool = True,
-        keep_invalid: bool = True,
     ) -> CallResult:
         """One logical call. Never raises for model or transport failures: see ``CallResult.error``.
 
-        ``keep_invalid=False``: an answer that failed validation after the last re-ask is dropped
-        (never returned), also when it comes from the cache. The wait for the model does not count
-        against the document's time budget (it has its own timeout and attempts)."""
+        An answer that failed validation after the last re-ask is dropped (never returned), also
+        when it comes from the cache: ``value`` is None and ``error`` starts with ``invalid:``. The
+        wait for the model does not count against the document's time budget (it has its own
+        timeout and attempts)."""
         with budget_paused():
             return self._extract(response_model, messages, doc_sha=doc_sha, prompt=prompt, part=part,
-                                 context=context, use_cache=use_cache, keep_invalid=keep_invalid)
+                                 context=context, use_cache=use_cache)
 
     def _extract(self, response_model: type[BaseModel], messages: list[dict[str, str]], *, doc_sha: str,
-                 prompt: str, part: str, context: dict[str, Any] | None, use_cache: bool,
-                 keep_invalid: bool) -> CallResult:
+                 prompt: str, part: str, context: dict[str, Any] | None, use_cache: bool) -> CallResult:
         cfg = self.config
         key = ResponseCache.key(doc_sha, prompt, part, cfg.model, cfg.mode, response_model)
         call_id = uuid.uuid4().hex[:12]
@@ -373,7 +372,7 @@ class LLMClient:
             if hit is not None:
                 self.ledger.record(doc_sha=doc_sha, prompt=prompt, part=part, model=cfg.model, mode=cfg.mode,
                                    call_id=call_id, attempt=0, outcome="cached")
-                if not hit[1] and not keep_invalid:
+                if not hit[1]:
                     return CallResult(None, cached=True, call_id=call_id,
                                       error="invalid: the cached answer failed validation; dropped")
                 return CallResult(hit[0], validated=hit[1], cached=True, call_id=call_id)
@@ -423,15 +422,11 @@ class LLMClient:
             attempts = self._cur.attempts if self._cur else 0
             salvaged = self._salvage(response_model, last_invalid) if last_invalid is not None else None
             if salvaged is not None:
-                # Re-asks exhausted: cached as unvalidated (a re-run costs nothing); returned only
-                # when the caller lets the rules judge it.
+                # Re-asks exhausted: cached as unvalidated (a re-run costs nothing), never returned.
                 if use_cache:
                     self.cache.put(key, salvaged, validated=False)
-                if not keep_invalid:
-                    return CallResult(None, attempts=attempts, call_id=call_id,
-                                      error=f"invalid: validation failed after re-asks, answer dropped: {_short(exc)}")
-                return CallResult(salvaged, validated=False, attempts=attempts, call_id=call_id,
-                                  error=f"validation failed after re-asks: {_short(exc)}")
+                return CallResult(None, attempts=attempts, call_id=call_id,
+                                  error=f"invalid: validation failed after re-asks, answer dropped: {_short(exc)}")
             return CallResult(None, attempts=attempts, call_id=call_id, error=f"{outcome_of(exc)}: {_short(exc)}")
         finally:
             self._cur = None

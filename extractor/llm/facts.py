@@ -1,9 +1,18 @@
 """Narrative facts through the model: one call per narrative section kind (一, 五, 六).
 
+The prompt (``prompts/narrative_facts.j2``) is rendered with the controlled vocabulary of
+``rules/narrative_vocabulary.yaml`` (:func:`extractor.verify.vocabulary.in_words`): the model is
+asked for the same metric keys, anchoring phrases, exclusions, scope words and non-count units as the
+deterministic reader uses, and says each fact's scope. The prompt reference recorded on every fact,
+in the ledger and in the cache key is ``narrative_facts@<version>+narrative_vocabulary@<version>``.
+
 The response model's validators run the same checks as the rules (quote in the section text,
-value written in the quote) so that instructor re-asks with the failing rule's message. Whatever
-comes back — validated or, after the re-asks, only shape-checked — becomes ``Fact`` objects with
-``producer="model"``; ``extractor.verify.narrative.check_facts`` decides what is accepted.
+value written in the quote) so that instructor re-asks with the failing rule's message. An answer
+that still fails after the last re-ask is dropped whole (its section is listed under the record's
+``skipped``), like a table answer. A validated answer becomes ``Fact`` objects with
+``producer="model"``, less the numbers that are not counts (2个工作日, 0.5个百分点);
+``extractor.verify.narrative.check_facts`` decides what is accepted — a model's metric is proven
+only where the deterministic reading of the same characters agrees.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ..document import Document
 from ..model import Fact
@@ -26,10 +35,20 @@ from ..verify.narrative import (
     numbers_in,
     same_number,
 )
+from ..verify.vocabulary import in_words, load_vocabulary
 from .client import LLMClient
 from .prompts import load_prompt
 
 PROMPT = "narrative_facts"
+
+
+# Punctuation and spaces at the edges of a quote are not part of the phrase: a model copying
+# "…行政复议1件。" from "…行政复议1件，未经复议…" quotes the right characters.
+_QUOTE_EDGES = " \t\r\n。，,；;、：:"
+
+
+def _trim_quote(v: str) -> str:
+    return v.strip(_QUOTE_EDGES) if isinstance(v, str) else v
 
 
 class PartOut(BaseModel):
@@ -39,6 +58,8 @@ class PartOut(BaseModel):
     unit: str
     quote: str = Field(description="verbatim phrase from the text containing the label and the number")
 
+    _quote = field_validator("quote")(_trim_quote)
+
 
 class FactOut(BaseModel):
     metric: str = Field(description="canonical key or the printed label")
@@ -46,7 +67,11 @@ class FactOut(BaseModel):
     unit: str
     quote: str = Field(description="verbatim phrase from the text containing the label and the number")
     kind: Literal["count", "sum", "rate", "money"]
+    scope: str = Field(description='"" for the whole year\'s count of the report\'s own body; else kind:word '
+                                   "(subset/extra/topic/subunit/period/named), e.g. subunit:各乡镇")
     parts: list[PartOut] = Field(description="其中 parts of a sum; numerator and denominator of a rate; else []")
+
+    _quote = field_validator("quote")(_trim_quote)
 
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> "FactOut":
@@ -86,6 +111,22 @@ def _decimals(v: float) -> int:
     return 0 if d == d.to_integral_value() else max(0, -d.normalize().as_tuple().exponent)
 
 
+_SCOPE_KINDS = ("subset", "extra", "topic", "subunit", "period", "named")
+_NO_SCOPE = {"", "none", "null", "无", "全年", "全部", "whole", "report", "report-wide", "own", "-", "—"}
+
+
+def model_scope(scope: str) -> str:
+    """The model's scope claim as ``kind:word`` ("" = report-wide). An answer without a known kind
+    keeps its words under ``model:`` — any claim narrows the fact, so it never makes it stronger."""
+    s = re.sub(r"\s+", "", scope or "")
+    if s.lower() in _NO_SCOPE:
+        return ""
+    kind, sep, word = s.partition(":")
+    if sep and kind.lower() in _SCOPE_KINDS:
+        return f"{kind.lower()}:{word}" if word else kind.lower()
+    return f"model:{s}"
+
+
 def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> Fact:
     kind = getattr(o, "kind", "count")
     if kind == "count" and o.unit.endswith("元"):
@@ -104,7 +145,23 @@ def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> 
         producer="model",
         prompt=prompt,
         model=model,
+        scope=model_scope(getattr(o, "scope", "")),
     )
+
+
+def not_a_count(o: PartOut | FactOut) -> str | None:
+    """The words that make ``o`` a time limit or a difference, not a count (vocabulary ``not_counts``:
+    2个工作日, 0.5个百分点), in its unit or right after its number in the quote; else None."""
+    unit = re.sub(r"\s+", "", o.unit)
+    quote = compact(o.quote)
+    for w in load_vocabulary().not_counts:
+        bare = w[1:] if w.startswith("个") else w
+        if unit and (unit == w or unit == bare or unit.startswith(w)):
+            return w
+        for n in re.finditer(r"\d+(?:\.\d+)?", quote):
+            if same_number(as_number(float(n.group())), as_number(o.value)) and quote.startswith(w, n.end()):
+                return w
+    return None
 
 
 def states_a_quantity(text: str) -> bool:
@@ -113,8 +170,11 @@ def states_a_quantity(text: str) -> bool:
 
 
 def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list[Fact], list[str]]:
-    """Model facts for each narrative section kind; notes say what was skipped or failed."""
+    """Model facts for each narrative section kind; notes say what was skipped, failed or dropped
+    (a note with "dropped" names an answer of which nothing was used)."""
     prompt = load_prompt(PROMPT)
+    vocab = in_words()
+    ref = f"{prompt.ref}+{vocab.ref}"  # the rendered prompt depends on both
     facts: list[Fact] = []
     notes: list[str] = []
     for key, ranges in narrative_chunks(doc, layout):
@@ -124,17 +184,28 @@ def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list
             continue
         res = client.extract(
             NarrativeFactsOut,
-            prompt.messages(section_key=key, section_text=text),
+            prompt.messages(vocab=vocab, section_key=key, section_text=text),
             doc_sha=doc.sha256,
-            prompt=prompt.ref,
+            prompt=ref,
             part=f"section:{key}",
             context={"text": text},
         )
-        if res.value is None:
-            notes.append(f"narrative section {key}: model call failed ({res.error})")
+        if res.value is None or not res.validated:
+            why = res.error or "answer not validated"
+            if not why.startswith("invalid"):
+                notes.append(f"narrative section {key}: model call failed ({why})")
+                continue
+            rules = sorted(set(re.findall(r"\b[A-Z]\.[A-Z_]+\b", why)))
+            notes.append(f"narrative section {key}: the model's answer failed validation after re-asks and was dropped"
+                         + (f" ({', '.join(rules)})" if rules else ""))
             continue
-        if not res.validated:
-            notes.append(f"narrative section {key}: model answer kept unvalidated after re-asks ({res.error})")
+        skipped = []
         for o in res.value.facts:
-            facts.append(_to_fact(o, section=key, prompt=prompt.ref, model=client.config.model))
+            w = not_a_count(o)
+            if w:
+                skipped.append(f"{o.value:g}{w}")
+                continue
+            facts.append(_to_fact(o, section=key, prompt=ref, model=client.config.model))
+        if skipped:
+            notes.append(f"narrative section {key}: not counts, left out: {', '.join(skipped)}")
     return facts, notes

@@ -265,7 +265,6 @@ def read_table(
         prompt=prompt.ref,
         part=f"table:{key}" + (":" + ",".join(f"{r}.{c}" for r, c in asked) if wanted is not None else ""),
         context={"text": text, "keys": set(asked), "candidates": cands},
-        keep_invalid=False,
     )
     if res.value is None or not res.validated:
         why = res.error or "answer not validated"

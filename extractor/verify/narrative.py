@@ -1419,28 +1419,34 @@ _KNOWN_ROOTS = frozenset({
 })
 
 
+# A plain amount is one kind whether its unit is a count or money ("未收取信息处理费": 0 either way).
+_KIND_FAMILY = {"money": "count"}
+
+
 def confirm_model_facts(facts: list[Fact]) -> None:
     """A model fact's metric is proven only where the deterministic reading agrees: a grounded parser
     fact over the same characters with the same value and the same metric (for a sum, the same parts).
-    Then the model fact takes that reading's anchor and scope; otherwise it has no anchor, so whatever
-    it disagrees with is advisory. (Model facts never confirm each other.)"""
+    Then the model fact takes that reading's anchor and scope (the model's own scope claim is kept
+    when the reading has none: a claim may narrow a fact, never widen it); otherwise it has no
+    anchor, so whatever it disagrees with is advisory. (Model facts never confirm each other.)"""
     parsed: dict[str, list[Fact]] = {}
     for g in _flat(f for f in facts if f.producer == "parser"):
         if g.grounded is not False and g.span is not None:
             parsed.setdefault(str(Decimal(str(g.value)).normalize()), []).append(g)
     for f in _flat(f for f in facts if f.producer == "model"):
-        f.anchor, f.scope = "", ""
+        claimed = f.scope
+        f.anchor = ""
         if f.grounded is False or f.span is None:
             continue
         for g in parsed.get(str(Decimal(str(f.value)).normalize()), ()):
-            if not _overlap(f.span, g.span) or g.kind != f.kind:
+            if not _overlap(f.span, g.span) or _KIND_FAMILY.get(g.kind, g.kind) != _KIND_FAMILY.get(f.kind, f.kind):
                 continue
             if f.parts and [str(p.value) for p in f.parts] != [str(p.value) for p in g.parts]:
                 continue
             if g.metric == f.metric:
-                f.anchor, f.scope = g.anchor, g.scope
+                f.anchor, f.scope = g.anchor, g.scope or claimed
             elif f.kind == "sum" and f.parts and not g.anchor and not f.metric.split(".")[0] in _KNOWN_ROOTS:
-                f.anchor, f.scope = "parser/sum", g.scope  # the same sum, both under a printed label
+                f.anchor, f.scope = "parser/sum", g.scope or claimed  # the same sum, both under a printed label
             else:
                 continue
             break

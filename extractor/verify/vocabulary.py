@@ -263,3 +263,176 @@ def rate_numerator(name: str) -> re.Pattern[str] | None:
         if name.endswith(n):
             return rates[n]
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The vocabulary in words: for the model's prompt (prompts/narrative_facts.j2) and for people
+# ---------------------------------------------------------------------------------------------
+
+def readable(pattern: str) -> list[str]:
+    """The phrases a vocabulary pattern matches, written for a reader: one string per top-level
+    alternative; ``a/b`` is either word, ``(了)`` an optional part, ``…`` a few characters of the
+    same clause, ``N`` a digit; ``^``, ``$`` and look-arounds are left out.
+
+    ``(?:收到|受理)[^，。]{0,16}申请|申请[^，。]{0,4}受理`` → ``["收到/受理…申请", "申请…受理"]``.
+    Reads the subset of regular expressions the vocabulary uses (groups, alternation, classes,
+    ``?``/``*``/``+``/``{m,n}``, escapes); anything else raises ValueError."""
+    r = _Readable(pattern)
+    alts = r.alternatives()
+    if r.i != len(pattern):
+        raise ValueError(f"cannot read {pattern!r} at {r.i}")
+    return alts
+
+
+class _Readable:
+    """A small recursive-descent reader of the vocabulary's regular expressions."""
+
+    def __init__(self, pattern: str) -> None:
+        self.p, self.i = pattern, 0
+
+    def peek(self) -> str:
+        return self.p[self.i] if self.i < len(self.p) else ""
+
+    def alternatives(self) -> list[str]:
+        out = [self.sequence()]
+        while self.peek() == "|":
+            self.i += 1
+            out.append(self.sequence())
+        return out
+
+    def sequence(self) -> str:
+        parts: list[tuple[str, bool]] = []  # (text, a choice of words)
+        while self.peek() not in ("", "|", ")"):
+            text, wild = self.atom()
+            lo = self.quantifier()
+            choice = "/" in text and not text.startswith("(")
+            if wild:
+                text, choice = "…", False
+            elif lo == 0 and text:
+                text, choice = f"({text})", False
+            if not text or (text == "…" and parts and parts[-1][0] == "…"):
+                continue
+            parts.append((text, choice))
+        if len(parts) == 1:
+            return parts[0][0]
+        return "".join(f"[{t}]" if choice else t for t, choice in parts)
+
+    def quantifier(self) -> int:
+        """The quantifier's minimum (1 without one)."""
+        c, lo = self.peek(), 1
+        if c in ("?", "*"):
+            self.i, lo = self.i + 1, 0
+        elif c == "+":
+            self.i += 1
+        elif c == "{":
+            j = self.p.index("}", self.i)
+            lo = int(self.p[self.i + 1: j].split(",")[0] or 0)
+            self.i = j + 1
+        else:
+            return 1
+        if self.peek() == "?":  # lazy
+            self.i += 1
+        return lo
+
+    def atom(self) -> tuple[str, bool]:
+        """(text, is_wildcard)."""
+        c = self.peek()
+        self.i += 1
+        if c == "(":
+            look = False
+            if self.p.startswith("?:", self.i):
+                self.i += 2
+            elif self.peek() == "?":
+                m = re.match(r"\?(?:=|!|<=|<!)", self.p[self.i:])
+                if not m:
+                    raise ValueError(f"cannot read group at {self.i} of {self.p!r}")
+                self.i += m.end()
+                look = True
+            alts = self.alternatives()
+            if self.peek() != ")":
+                raise ValueError(f"unclosed group in {self.p!r}")
+            self.i += 1
+            if look:
+                return "", False
+            full = [a for a in alts if a]
+            text = "/".join(full)
+            return (f"({text})" if len(full) < len(alts) and text else text), False
+        if c == "[":
+            j = self.i
+            neg = self.peek() == "^"
+            if neg:
+                self.i += 1
+            chars: list[str] = []
+            while self.peek() != "]":
+                if not self.peek():
+                    raise ValueError(f"unclosed class in {self.p!r}")
+                if self.peek() == "\\":
+                    chars.append("N" if self.p[self.i + 1] == "d" else self.p[self.i + 1])
+                    self.i += 2
+                else:
+                    chars.append(self.peek())
+                    self.i += 1
+            self.i += 1
+            del j
+            return ("…", True) if neg else ("/".join(chars), False)
+        if c == "\\":
+            e = self.peek()
+            self.i += 1
+            if e == "d":
+                return "N", False
+            if e in "sSwWbB":
+                return "", e in "sSwW"
+            return e, False
+        if c == ".":
+            return "…", True
+        if c in "^$":
+            return "", False
+        return c, False
+
+
+def words(pattern: str) -> list[str]:
+    """The words of a plain alternation (``信访|来信|投诉``), each readable."""
+    return [w for w in readable(pattern) if w]
+
+
+@dataclass(frozen=True)
+class MetricWords:
+    key: str
+    units: tuple[str, ...]
+    anchors: tuple[str, ...]  # phrases that prove the metric
+    exclude: tuple[str, ...]  # words that rule it out
+    requires: tuple[str, ...]  # one of these must be in the sentence
+    continues: tuple[str, ...]  # a bare clause after one of these metrics, in the same sentence
+    continue_phrases: tuple[str, ...]
+    channels: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class VocabularyWords:
+    ref: str
+    metrics: tuple[MetricWords, ...]
+    scopes: tuple[tuple[str, tuple[str, ...]], ...]  # (kind, words), in the order they are tried
+    not_counts: tuple[str, ...]
+    rates: tuple[str, ...]
+
+
+def in_words() -> VocabularyWords:
+    """The loaded vocabulary as readable phrases (rendered into the narrative_facts prompt, so the
+    model is asked for the very metrics, scopes and non-count units the deterministic reader uses)."""
+    v = load_vocabulary()
+    metrics = tuple(
+        MetricWords(
+            key=m.key,
+            units=tuple(sorted((u for u in m.units if u), key=lambda u: (len(u), u))),
+            anchors=tuple(p for _, pat in m.anchors for p in readable(pat.pattern)),
+            exclude=tuple(words(m.exclude.pattern)) if m.exclude is not None else (),
+            requires=tuple(words(m.requires_sentence.pattern)) if m.requires_sentence is not None else (),
+            continues=tuple(sorted(m.continues)),
+            continue_phrases=tuple(p for _, pat in m.continues_anchors for p in readable(pat.pattern)),
+            channels=tuple((ch, tuple(readable(pat.pattern))) for ch, pat in m.channels),
+        )
+        for m in v.metrics
+    )
+    scopes = tuple((kind, tuple(w for p in readable(pat.pattern) for w in [p] if w)) for kind, pat in v.scopes)
+    return VocabularyWords(ref=v.ref, metrics=metrics, scopes=scopes, not_counts=v.not_counts,
+                           rates=tuple(v.rates))
