@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .templates import load_templates
+from .tablespec import derived, table_spec
 
 _ENUM = r"(?:[一二三四五六七八九十]+\s*[、.．,]|[（(][一二三四五六七八九十]+[)）]|\d+\s*[、.．]|第[一二三四五六七八九十]+部分)?"
 
@@ -77,7 +77,6 @@ _LEADING_ENUM = re.compile("^" + _ENUM)
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _TOP_LEVEL = re.compile(r"^\s*#*\s*(?:[一二三四五六七八九十]+\s*[、.．]|第[一二三四五六七八九十]+部分)")
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
-_ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
 
 # a section word as printed, white space (not line breaks) allowed between its characters: the lines
@@ -104,8 +103,9 @@ def _section_word_lines(text: str):
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
+    row_words = table_spec("table3").locate.row_words  # a line of table 三 is never a title
     for a, _b, s in _section_word_lines(text):
-        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS) or _SENTENCE.search(s):
+        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in row_words) or _SENTENCE.search(s):
             continue
         body = _LEADING_ENUM.sub("", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
@@ -148,16 +148,16 @@ def _find_first(text: str, words: tuple[str, ...], start: int = 0, end: int | No
     return best
 
 
-_T2_HEADERS = ("信息内容", "本年制发件数", "本年新制作数量", "本年处理决定数量", "现行有效件数")
-_STAT_TABLE = re.compile(r"统\s*计\s*指\s*标|信息公开情况统计表|指\s*标\s*名\s*称\s*[|\t ]+\s*单\s*位")
-_T4_HEAD = ("行政复议", "复议")
+# the titles of sections 五 and 六 (what follows table 四)
 _END_T4 = ("存在的主要问题", "主要问题及改进", "存在问题", "其他需要报告", "改进情况", "主要问题")
 
 
 def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
+    """Table regions, anchored on the words each table's spec gives (``locate`` in rules/templates)."""
     regions: dict[str, Region] = {}
     n = len(text)
-    t3_anchor = _find_first(text, ("本年新收",))
+    t2, t3, t4 = table_spec("table2"), table_spec("table3"), table_spec("table4")
+    t3_anchor = _find_first(text, t3.locate.anchor)
     # --- legacy statistical table
     m = _stat_table(text)
     if m and t3_anchor < 0:
@@ -166,20 +166,21 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
         return regions
     if t3_anchor < 0:
         return regions
-    # --- table 三: from its heading (or its 勾稽关系 / 申请人情况 header) to table 四's heading
+    # --- table 三: from its heading (or its header: the balance note, the corner) to table 四's heading
     t3_start, _ = _line_bounds(text, t3_anchor)
-    for words in (("勾稽关系", "申请人情况"),):
-        i = text.rfind(words[0], max(0, t3_anchor - 1500), t3_anchor)
-        j = text.rfind(words[1], max(0, t3_anchor - 1500), t3_anchor)
-        k = min([x for x in (i, j) if x >= 0], default=-1)
-        if k >= 0:
-            t3_start, _ = _line_bounds(text, k)
-    carried_fwd = _find_first(text, ("结转下年度", "下年度继续办理"), t3_anchor)
-    # table 四 heading: a short line mentioning 行政复议 after the carried-forward row
+    header = [*t3.locate.header, *([t3.corner] if t3.corner else [])]
+    found = [text.rfind(w, max(0, t3_anchor - 1500), t3_anchor) for w in header]
+    k = min([x for x in found if x >= 0], default=-1)
+    if k >= 0:
+        t3_start, _ = _line_bounds(text, k)
+    last_row = t3.row(t3.locate.last_row).keywords if t3.locate.last_row else ()
+    carried_fwd = _find_first(text, last_row, t3_anchor)
+    # table 四 heading: a short line naming it after table 三's last row
     t4_start = -1
     search_from = carried_fwd if carried_fwd >= 0 else t3_anchor
+    heading, heading_start = t4.locate.heading, t4.locate.heading_start
     for a, _b, s in _heading_lines(text[search_from:]):
-        if "行政复议" in s or "行政诉讼" in s or s.startswith("复议"):
+        if any(w in s for w in heading) or s.startswith(heading_start):
             t4_start = search_from + a
             break
     if t4_start < 0:
@@ -188,7 +189,7 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
         if sec4:
             t4_start = sec4.start
         else:
-            i = _find_first(text, ("结果维持", "维持"), search_from)
+            i = _find_first(text, t4.locate.header, search_from)
             t4_start = _line_bounds(text, i)[0] if i >= 0 else -1
     t3_end = t4_start if t4_start > 0 else _section_after(sections, t3_anchor, n)
     regions["table3"] = Region("table3", t3_start, t3_end)
@@ -203,28 +204,36 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
     # --- table 二: from its first header line (第二十条 / 信息内容 / column titles) up to table 三;
     # the section's narrative before it is left out (its counts are not table cells)
     sec2 = next((s for s in sections if s.key == "二" and s.start < t3_start), None)
-    i = _find_first(text, ("第二十条",), sec2.start if sec2 else 0, t3_start)
+    i = _find_first(text, t2.locate.anchor, sec2.start if sec2 else 0, t3_start)
     if i < 0 and sec2 is None:
         return regions
     window = max(sec2.start if sec2 else 0, (i if i >= 0 else t3_start) - 1500)
-    j = _find_first(text, _T2_HEADERS, window, t3_start)
+    t2_header = [*([t2.corner] if t2.corner else []), *(t2.column(c).label for c in t2.locate.header_columns)]
+    j = _find_first(text, t2_header, window, t3_start)
     starts = [x for x in (i, j) if x >= 0]
     a = _line_bounds(text, min(starts))[0] if starts else sec2.start
     regions["table2"] = Region("table2", a, t3_start)
     return regions
 
 
-_STAT_HEADER = re.compile(r"统\s*计\s*指\s*标|指\s*标\s*名\s*称|单\s*位|统\s*计\s*数")
+def _stat_start() -> re.Pattern[str]:
+    """The statistical table's header, or a mention of its name (legacy ``locate``)."""
+    def build(specs) -> re.Pattern[str]:
+        loc = specs["legacy"].locate
+        alts = ([loc.start.pattern] if loc.start is not None else []) + [re.escape(w) for w in loc.mention]
+        return re.compile("|".join(alts) if alts else r"(?!)")
+    return derived("layout.legacy_start", build)
 
 
 def _stat_table(text: str) -> re.Match[str] | None:
-    """The statistical table's title or header: a mention of 信息公开情况统计表 counts only where
+    """The statistical table's title or header: a mention of the table's title counts only where
     the table's header follows it (an introduction says "…和政府信息公开情况统计表共六个部分组成")."""
+    loc = table_spec("legacy").locate
     first = None
-    for m in _STAT_TABLE.finditer(text):
-        if "统计表" not in m.group():
+    for m in _stat_start().finditer(text):
+        if m.group() not in loc.mention:  # the header itself
             return m
-        header = _STAT_HEADER.search(text, m.end(), m.end() + 80)
+        header = loc.header_pattern.search(text, m.end(), m.end() + 80) if loc.header_pattern else None
         if header:  # the table starts at its header (the title may end a paragraph of prose)
             return header if text.find("\n", m.end(), header.start()) >= 0 else m
         first = first or m
@@ -238,12 +247,13 @@ def _legacy_end(text: str, start: int) -> int:
     if pos < 0:
         return len(text)
     pos += 1
+    footer = table_spec("legacy").locate.footer
     while pos < len(text):
         nl = text.find("\n", pos)
         nl = len(text) if nl < 0 else nl
         line = text[pos:nl].strip()
         c = re.sub(r"\s+", "", line)
-        if c.startswith(("单位负责人", "填报人", "填报日期", "审核人", "负责人")):
+        if footer and c.startswith(footer):
             return pos
         if "|" not in line and "\t" not in text[pos:nl]:
             if len(c) > 80 or any(w in c for w in _END_T4 + ("改进措施",)) and len(c) < 40:
@@ -264,15 +274,14 @@ def detect_format(text: str, regions: dict[str, Region], year: int | None) -> st
         return "legacy"
     if "table3" not in regions:
         return "unknown"
-    tpl = load_templates()["table2"]
     t2 = regions.get("table2")
     body = re.sub(r"\s+", "", text[t2.start : t2.end]) if t2 else ""
-    m19 = sum(1 for w in tpl["format_2019_markers"] if w in body)
-    m21 = sum(1 for w in tpl["format_2021_markers"] if w in body)
-    if m19 > m21:
-        return "2019"
-    if m21 > m19:
-        return "2021"
+    # the format whose variant of table 二 has more of its header words printed
+    counts = [(sum(1 for w in v.markers if w in body), v) for v in table_spec("table2").variants.values() if v.formats]
+    most = max((c for c, _ in counts), default=0)
+    winners = [v for c, v in counts if c == most]
+    if len(winners) == 1:
+        return winners[0].formats[0]
     if year is not None and year <= 2020:
         return "2019"
     return "2021"
