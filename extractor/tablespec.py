@@ -400,6 +400,11 @@ class TableSpec(_Part):
     def column_identities(self) -> list[Identity]:
         return [i for i in self.identities if i.each == "column"]
 
+    @property
+    def totals(self) -> set[str]:
+        """Keys of the table's totals: the one left-hand operand of an identity (总计)."""
+        return {str(i.lhs[0]) for i in self.identities if len(i.lhs) == 1 and isinstance(i.lhs[0], str)}
+
     def line(self, n_rows: int = 1) -> LineIdentities:
         """The row identities along a line of ``n_rows`` printed rows (made once per spec)."""
         return self.memo(f"line:{n_rows}", lambda: LineIdentities(self.column_keys, self.row_identities, n_rows))
@@ -433,7 +438,7 @@ def _rows(raw: Any, where: str) -> list[dict[str, Any]]:
 def _build(key: str, data: dict[str, Any], path: str) -> TableSpec:
     data = dict(data)
     data.pop("id", None)
-    where = f"{path}"
+    where = str(data.pop("_path", path))
     try:
         # columns: a list of {key, label, …}
         columns = [Column(**c) if isinstance(c, dict) else Column(key=str(c), label=str(c))
@@ -526,8 +531,8 @@ def _check_table(spec: TableSpec, where: str) -> None:
                     raise ConfigError(f"{where}: indicator {r.key!r} refers to {ref!r}, which is not an indicator")
 
 
-def _identity(rule: dict[str, Any], spec: TableSpec) -> Identity:
-    where = f"rules/{rule.get('file', '?')}: rule {rule['id']}"
+def _identity(rule: dict[str, Any], spec: TableSpec, root: str) -> Identity:
+    where = f"{root}/{rule.get('file', '?')}: rule {rule['id']}"
     try:
         ident = Identity(
             id=rule["id"], version=int(rule.get("version", 1)), table=rule["table"], title=rule.get("title", rule["id"]),
@@ -585,9 +590,9 @@ def _load(root: str) -> _RuleSet:
         tkey = rule.get("table")
         if tkey and "lhs" in rule:
             if tkey not in specs:
-                raise ConfigError(f"rules/{rule.get('file', '?')}: rule {rule['id']} names table {tkey!r}, "
+                raise ConfigError(f"{root}/{rule.get('file', '?')}: rule {rule['id']} names table {tkey!r}, "
                                   f"which has no template in {tdir}")
-            identities.append(_identity(rule, specs[tkey]))
+            identities.append(_identity(rule, specs[tkey], root))
         elif rule.get("kind") == "crossyear":
             terms = " ".join(str(t) for t in (*(rule.get("lhs") or ()), *(rule.get("rhs") or ())))
             for key in specs:
