@@ -19,17 +19,18 @@ malformed or inconsistent file is a ``ConfigError`` naming the file and the entr
 from __future__ import annotations
 
 import functools
+import os
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from .errors import ConfigError
-from .templates import load_rules, load_templates, rules_dir
+from .templates import load_rules, load_templates, read_yaml, rules_dir
 
 Number = int | Decimal
-TABLES = ("table2", "table3", "table4", "legacy")
 
 # printed enumerators in front of a (normalized) label: 一、 (一) 1. 3、 — nested ones too (三、(一))
 ENUMERATOR = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
@@ -64,7 +65,7 @@ class Column(_Part):
     name: str | None = None  # what a message calls it (else its label)
     keywords: tuple[str, ...] = ()  # header words that show the column is printed
     signed: bool = False  # may be negative (本年增/减)
-    money: bool = False  # an amount: decimals allowed, interval tolerance
+    money: bool = False  # an amount (万元): decimals allowed
     unit: str | None = None
 
     @property
@@ -268,9 +269,6 @@ class LineIdentities:
     def __bool__(self) -> bool:
         return bool(self.identities)
 
-    def __iter__(self):
-        return iter(self.groups)
-
     def _results(self, values: Sequence[Any]):
         k = len(self.columns)
         for r in range(self.n_rows):
@@ -293,6 +291,7 @@ class TableSpec(_Part):
     version: int = 1
     title: str
     short: str
+    section: str | None = None  # the report section that prints it (二 三 四)
     corner: str | None = None
     columns: tuple[Column, ...] = ()
     column_groups: tuple[ColumnGroup, ...] = ()
@@ -601,12 +600,57 @@ def _load(root: str) -> _RuleSet:
     for key in specs:
         mine = tuple(i for i in identities if i.table == key)
         specs[key] = specs[key].model_copy(update={"identities": mine, "crossyear": tuple(crossyear[key])})
+    _check_references(root, specs)
     return _RuleSet(specs, tuple(identities))
+
+
+def _check_references(root: str, specs: dict[str, TableSpec]) -> None:
+    """Other rule files that name table cells name cells the specs define (narrative.yaml's
+    table_map: ``table.row.column``; its legacy_keys: indicator keys)."""
+    path = Path(root) / "narrative.yaml"
+    if not path.exists():
+        return
+    data = read_yaml(path)
+
+    def refs(v: Any) -> Iterable[str]:
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, list):
+            for x in v:
+                yield from refs(x)
+
+    for metric, entry in (data.get("table_map") or {}).items():
+        for ref in refs(entry):
+            table, _, rest = ref.partition(".")
+            row, _, col = rest.partition(".")
+            spec = specs.get(table)
+            if spec is None or row not in spec.row_keys or col not in spec.column_keys:
+                raise ConfigError(f"{path}: table_map {metric}: {ref} is not a cell of a table spec (table.row.column)")
+    legacy = specs.get("legacy")
+    for metric, key in (data.get("legacy_keys") or {}).items():
+        if legacy is not None and key not in legacy.row_keys:
+            raise ConfigError(f"{path}: legacy_keys {metric}: {key!r} is not an indicator of {legacy.key}")
+
+
+_LAST: tuple[str | None, _RuleSet] | None = None
+
+
+def _ruleset() -> _RuleSet:
+    """The rule set of the current rules directory (looked up on every call: cheap, so that a
+    changed EXTRACTOR_RULES_DIR takes effect at once)."""
+    global _LAST
+    env = os.environ.get("EXTRACTOR_RULES_DIR")
+    last = _LAST
+    if last is not None and last[0] == env:
+        return last[1]
+    rs = _load(str(rules_dir()))
+    _LAST = (env, rs)
+    return rs
 
 
 def table_specs() -> dict[str, TableSpec]:
     """Every table's spec, by key (``table2``, ``table3``, ``table4``, ``legacy``)."""
-    return _load(str(rules_dir())).specs
+    return _ruleset().specs
 
 
 def table_spec(key: str) -> TableSpec:
@@ -619,13 +663,13 @@ def table_spec(key: str) -> TableSpec:
 
 def identities() -> tuple[Identity, ...]:
     """Every table identity, in the order of the rule files."""
-    return _load(str(rules_dir())).identities
+    return _ruleset().identities
 
 
 def derived(name: str, build: Callable[[dict[str, TableSpec]], Any]) -> Any:
     """A value a module derives from every table's spec (a pattern over all tables' markers), made
     once per rule set: ``build(specs)``."""
-    rs = _load(str(rules_dir()))
+    rs = _ruleset()
     try:
         return rs.memo[name]
     except KeyError:

@@ -28,6 +28,11 @@ def rules_dir() -> Path:
     return Path(env) if env else _DEFAULT_RULES
 
 
+def read_yaml(path: Path) -> dict[str, Any]:
+    """One rule file as a mapping (a ConfigError when it cannot be read or is not a mapping)."""
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -210,6 +210,10 @@ BROKEN = [
     ("table4.yaml", lambda d: d["rules"][0]["rhs"].append("dismissed"),
      "rule T4.GROUP_TOTAL: operand 'dismissed' is not a column of table table4"),
     ("table4.yaml", lambda d: d["rules"][0].update(table="table5"), "names table 'table5', which has no template"),
+    ("narrative.yaml", lambda d: d["table_map"].update(reviews=["table4.reviews.total"]),
+     "table_map reviews: table4.reviews.total is not a cell of a table spec"),
+    ("templates/legacy.yaml", lambda d: d["indicators"].remove(_row(d["indicators"], "fees")),
+     "legacy_keys fees: 'fees' is not an indicator of legacy"),
 ]
 
 

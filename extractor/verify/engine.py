@@ -61,8 +61,9 @@ def evaluate_identity(
     numeric: list[Cell] = []
     lhs_parts: list[str] = []
     rhs_parts: list[str] = []
-    sums: list[list[Any]] = [[], []]  # the numbers of each side
-    for side, parts, nums in ((lhs, lhs_parts, sums[0]), (rhs, rhs_parts, sums[1])):
+    lnums: list[Any] = []  # the numbers of each side
+    rnums: list[Any] = []
+    for side, parts, nums in ((lhs, lhs_parts, lnums), (rhs, rhs_parts, rnums)):
         for _, c in side:
             if c is None:
                 parts.append("∅")
@@ -72,8 +73,6 @@ def evaluate_identity(
             if c.kind in _NUMERIC:
                 numeric.append(c)
                 nums.append(v)
-    tol = _tolerance(numeric)
-    ls, rs, holds = balance(sums[0], sums[1], tol)  # the one arithmetic of identities (tablespec)
     lhs_txt = " + ".join(lhs_parts)
     rhs_txt = " + ".join(rhs_parts)
     pairs = lhs + rhs
@@ -81,6 +80,8 @@ def evaluate_identity(
     if not numeric:
         return build(Finding, **base, status="NOT_ASSESSABLE", severity="info",
                      message=f"{title} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
+    tol = _tolerance(numeric)
+    ls, rs, holds = balance(lnums, rnums, tol)  # the one arithmetic of identities (tablespec)
     if len(numeric) < len(pairs):
         bad = [(_ref(ref), c) for ref, c in pairs if c is None or c.kind not in _NUMERIC]
         kinds = ", ".join(f"{ref.rsplit('.', 1)[-1]}={'missing' if c is None else c.kind}" for ref, c in bad)
