@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .templates import load_templates
+from .tablespec import TableSpec, derived, table_spec
 
 _ENUM = r"(?:[一二三四五六七八九十]+\s*[、.．,]|[（(][一二三四五六七八九十]+[)）]|\d+\s*[、.．]|第[一二三四五六七八九十]+部分)?"
 
@@ -77,7 +77,6 @@ _LEADING_ENUM = re.compile("^" + _ENUM)
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _TOP_LEVEL = re.compile(r"^\s*#*\s*(?:[一二三四五六七八九十]+\s*[、.．]|第[一二三四五六七八九十]+部分)")
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
-_ROW_WORDS = ("本年新收", "上年结转", "本年度办理结果", "结转下年度", "申请数量")
 
 
 # a section word as printed, white space (not line breaks) allowed between its characters: the lines
@@ -104,8 +103,9 @@ def _section_word_lines(text: str):
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
+    row_words = table_spec("table3").locate.row_words  # a line of table 三 is never a title
     for a, _b, s in _section_word_lines(text):
-        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in _ROW_WORDS) or _SENTENCE.search(s):
+        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in row_words) or _SENTENCE.search(s):
             continue
         body = _LEADING_ENUM.sub("", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
@@ -148,47 +148,78 @@ def _find_first(text: str, words: tuple[str, ...], start: int = 0, end: int | No
     return best
 
 
-_T2_HEADERS = ("信息内容", "本年制发件数", "本年新制作数量", "本年处理决定数量", "现行有效件数")
-_STAT_TABLE = re.compile(r"统\s*计\s*指\s*标|信息公开情况统计表|指\s*标\s*名\s*称\s*[|\t ]+\s*单\s*位")
-_T4_HEAD = ("行政复议", "复议")
+# the titles of sections 五 and 六 (what follows table 四)
 _END_T4 = ("存在的主要问题", "主要问题及改进", "存在问题", "其他需要报告", "改进情况", "主要问题")
 
 
+@dataclass(frozen=True)
+class _Anchors:
+    """The words that find each table, from the specs' ``locate`` (made once per rule set)."""
+
+    t3_anchor: tuple[str, ...]  # table 三 is where these are printed
+    t3_header: tuple[str, ...]  # … its region starts at its header before them
+    t3_last_row: tuple[str, ...]  # … and table 四 is looked for after its last row
+    t4_heading: re.Pattern[str]  # a short line naming table 四
+    t4_heading_start: tuple[str, ...]
+    t4_section: str | None
+    t4_header: tuple[str, ...]  # its column header, when no heading line is found
+    t2_section: str | None
+    t2_anchor: tuple[str, ...]  # table 二's block headings
+    t2_header: tuple[str, ...]  # its header line's words
+    legacy: TableSpec
+
+
+def _anchors() -> _Anchors:
+    def build(specs: dict[str, TableSpec]) -> _Anchors:
+        t2, t3, t4 = specs["table2"], specs["table3"], specs["table4"]
+        words = t4.locate.heading
+        return _Anchors(
+            t3_anchor=t3.locate.anchor, t3_header=(*t3.locate.header, *([t3.corner] if t3.corner else [])),
+            t3_last_row=t3.row(t3.locate.last_row).keywords if t3.locate.last_row else (),
+            t4_heading=re.compile("|".join(re.escape(w) for w in words) if words else r"(?!)"),
+            t4_heading_start=t4.locate.heading_start, t4_section=t4.section, t4_header=t4.locate.header,
+            t2_section=t2.section, t2_anchor=t2.locate.anchor,
+            t2_header=(*([t2.corner] if t2.corner else []), *(t2.column(c).label for c in t2.locate.header_columns)),
+            legacy=specs["legacy"],
+        )
+    return derived("layout.anchors", build)
+
+
 def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
+    """Table regions, anchored on the words each table's spec gives (``locate`` in rules/templates)."""
     regions: dict[str, Region] = {}
     n = len(text)
-    t3_anchor = _find_first(text, ("本年新收",))
+    w = _anchors()
+    t3_anchor = _find_first(text, w.t3_anchor)
     # --- legacy statistical table
-    m = _stat_table(text)
+    m = _stat_table(text, w.legacy)
     if m and t3_anchor < 0:
         a, _ = _line_bounds(text, m.start())
-        regions["legacy"] = Region("legacy", a, _legacy_end(text, a))
+        regions["legacy"] = Region("legacy", a, _legacy_end(text, a, w.legacy))
         return regions
     if t3_anchor < 0:
         return regions
-    # --- table 三: from its heading (or its 勾稽关系 / 申请人情况 header) to table 四's heading
+    # --- table 三: from its heading (or its header: the balance note, the corner) to table 四's heading
     t3_start, _ = _line_bounds(text, t3_anchor)
-    for words in (("勾稽关系", "申请人情况"),):
-        i = text.rfind(words[0], max(0, t3_anchor - 1500), t3_anchor)
-        j = text.rfind(words[1], max(0, t3_anchor - 1500), t3_anchor)
-        k = min([x for x in (i, j) if x >= 0], default=-1)
-        if k >= 0:
-            t3_start, _ = _line_bounds(text, k)
-    carried_fwd = _find_first(text, ("结转下年度", "下年度继续办理"), t3_anchor)
-    # table 四 heading: a short line mentioning 行政复议 after the carried-forward row
+    found = [text.rfind(h, max(0, t3_anchor - 1500), t3_anchor) for h in w.t3_header]
+    k = min([x for x in found if x >= 0], default=-1)
+    if k >= 0:
+        t3_start, _ = _line_bounds(text, k)
+    carried_fwd = _find_first(text, w.t3_last_row, t3_anchor)
+    # table 四 heading: a short line naming it after table 三's last row
     t4_start = -1
     search_from = carried_fwd if carried_fwd >= 0 else t3_anchor
     for a, _b, s in _heading_lines(text[search_from:]):
-        if "行政复议" in s or "行政诉讼" in s or s.startswith("复议"):
+        if w.t4_heading.search(s) or s.startswith(w.t4_heading_start):
             t4_start = search_from + a
             break
     if t4_start < 0:
         # fall back to the section heading, else to the next 结果维持 header
-        sec4 = next((s for s in sections if s.key == "四" and s.start > t3_anchor), None)
+        sec4 = next((s for s in sections if s.key == w.t4_section and s.start > t3_anchor), None)
         if sec4:
             t4_start = sec4.start
         else:
-            i = _find_first(text, ("结果维持", "维持"), search_from)
+            i = _find_first(text, w.t4_header, search_from)
             t4_start = _line_bounds(text, i)[0] if i >= 0 else -1
     t3_end = t4_start if t4_start > 0 else _section_after(sections, t3_anchor, n)
     regions["table3"] = Region("table3", t3_start, t3_end)
@@ -202,48 +233,56 @@ def find_regions(text: str, sections: list[Section]) -> dict[str, Region]:
         regions["table4"] = Region("table4", t4_start, max(t4_end, t4_start))
     # --- table 二: from its first header line (第二十条 / 信息内容 / column titles) up to table 三;
     # the section's narrative before it is left out (its counts are not table cells)
-    sec2 = next((s for s in sections if s.key == "二" and s.start < t3_start), None)
-    i = _find_first(text, ("第二十条",), sec2.start if sec2 else 0, t3_start)
+    sec2 = next((s for s in sections if s.key == w.t2_section and s.start < t3_start), None)
+    i = _find_first(text, w.t2_anchor, sec2.start if sec2 else 0, t3_start)
     if i < 0 and sec2 is None:
         return regions
     window = max(sec2.start if sec2 else 0, (i if i >= 0 else t3_start) - 1500)
-    j = _find_first(text, _T2_HEADERS, window, t3_start)
+    j = _find_first(text, w.t2_header, window, t3_start)
     starts = [x for x in (i, j) if x >= 0]
     a = _line_bounds(text, min(starts))[0] if starts else sec2.start
     regions["table2"] = Region("table2", a, t3_start)
     return regions
 
 
-_STAT_HEADER = re.compile(r"统\s*计\s*指\s*标|指\s*标\s*名\s*称|单\s*位|统\s*计\s*数")
+def _stat_start(spec: TableSpec) -> re.Pattern[str]:
+    """The statistical table's header, or a mention of its name (legacy ``locate``)."""
+    def build() -> re.Pattern[str]:
+        loc = spec.locate
+        alts = ([loc.start.pattern] if loc.start is not None else []) + [re.escape(w) for w in loc.mention]
+        return re.compile("|".join(alts) if alts else r"(?!)")
+    return spec.memo("layout.start", build)
 
 
-def _stat_table(text: str) -> re.Match[str] | None:
-    """The statistical table's title or header: a mention of 信息公开情况统计表 counts only where
+def _stat_table(text: str, spec: TableSpec) -> re.Match[str] | None:
+    """The statistical table's title or header: a mention of the table's title counts only where
     the table's header follows it (an introduction says "…和政府信息公开情况统计表共六个部分组成")."""
+    loc = spec.locate
     first = None
-    for m in _STAT_TABLE.finditer(text):
-        if "统计表" not in m.group():
+    for m in _stat_start(spec).finditer(text):
+        if m.group() not in loc.mention:  # the header itself
             return m
-        header = _STAT_HEADER.search(text, m.end(), m.end() + 80)
+        header = loc.header_pattern.search(text, m.end(), m.end() + 80) if loc.header_pattern else None
         if header:  # the table starts at its header (the title may end a paragraph of prose)
             return header if text.find("\n", m.end(), header.start()) >= 0 else m
         first = first or m
     return first
 
 
-def _legacy_end(text: str, start: int) -> int:
+def _legacy_end(text: str, start: int, spec: TableSpec) -> int:
     """The statistical table ends at its signature line, a later section heading, or where
     narrative prose resumes (a long line that is not a table row)."""
     pos = text.find("\n", start)
     if pos < 0:
         return len(text)
     pos += 1
+    footer = spec.locate.footer
     while pos < len(text):
         nl = text.find("\n", pos)
         nl = len(text) if nl < 0 else nl
         line = text[pos:nl].strip()
         c = re.sub(r"\s+", "", line)
-        if c.startswith(("单位负责人", "填报人", "填报日期", "审核人", "负责人")):
+        if footer and c.startswith(footer):
             return pos
         if "|" not in line and "\t" not in text[pos:nl]:
             if len(c) > 80 or any(w in c for w in _END_T4 + ("改进措施",)) and len(c) < 40:
@@ -264,15 +303,14 @@ def detect_format(text: str, regions: dict[str, Region], year: int | None) -> st
         return "legacy"
     if "table3" not in regions:
         return "unknown"
-    tpl = load_templates()["table2"]
     t2 = regions.get("table2")
     body = re.sub(r"\s+", "", text[t2.start : t2.end]) if t2 else ""
-    m19 = sum(1 for w in tpl["format_2019_markers"] if w in body)
-    m21 = sum(1 for w in tpl["format_2021_markers"] if w in body)
-    if m19 > m21:
-        return "2019"
-    if m21 > m19:
-        return "2021"
+    # the format whose variant of table 二 has more of its header words printed
+    counts = [(sum(1 for w in v.markers if w in body), v) for v in table_spec("table2").variants.values() if v.formats]
+    most = max((c for c, _ in counts), default=0)
+    winners = [v for c, v in counts if c == most]
+    if len(winners) == 1:
+        return winners[0].formats[0]
     if year is not None and year <= 2020:
         return "2019"
     return "2021"

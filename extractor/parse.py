@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
@@ -24,56 +24,23 @@ from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, parse_number, rows as region_
 from .document import Document
 from .layout import Layout, Region
 from .model import Candidate, Cell, Table, new_cell
-from .templates import load_templates
-
-_ENUM_PREFIX = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
-_WS = re.compile(r"\s+")
+from .tablespec import ENUMERATOR as _ENUM_PREFIX
+from .tablespec import LineIdentities, Row as RowSpec, TableSpec, compact, table_spec
 
 
-def compact(s: str) -> str:
-    return _WS.sub("", s)
-
-
-def strip_enum(s: str) -> str:
-    return _ENUM_PREFIX.sub("", compact(s))
+def __getattr__(name: str):
+    """``T3_ROW_GROUPS`` / ``T4_GROUPS``: the row identities of table 三 / 四 along a printed line, as
+    the split search takes them — derived from the rule entries (T3.APPLICANT_TOTAL, T4.GROUP_TOTAL),
+    never written here."""
+    if name == "T3_ROW_GROUPS":
+        return table_spec("table3").line()
+    if name == "T4_GROUPS":
+        spec = table_spec("table4")
+        return spec.line(len(spec.rows))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- label matching
-@dataclass
-class RowSpec:
-    key: str
-    label: str
-    keywords: list[str] = field(default_factory=list)
-    exact: list[str] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    money: bool = False
-    money_columns: list[str] = field(default_factory=list)
-    exact_forms: list[tuple[str, str]] = field(default_factory=list)  # (without numbering, compact) per exact label
-
-    def __post_init__(self) -> None:
-        self.exact_forms = [(strip_enum(e), compact(e)) for e in self.exact]
-
-
-_SPECS: dict[int, tuple[list[dict], list[RowSpec]]] = {}
-
-
-def specs(raw: list[dict]) -> list[RowSpec]:
-    """Row specs of a template's rows (made once per template: templates are loaded once)."""
-    hit = _SPECS.get(id(raw))
-    if hit is not None and hit[0] is raw:
-        return hit[1]
-    out = [
-        RowSpec(
-            key=r["key"], label=r.get("label", r["key"]), keywords=list(r.get("keywords", [])),
-            exact=list(r.get("exact", [])), columns=list(r.get("columns", [])),
-            money=bool(r.get("money", False)), money_columns=list(r.get("money_columns", [])),
-        )
-        for r in raw
-    ]
-    _SPECS[id(raw)] = (raw, out)
-    return out
-
-
 def match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
     """Best row for one label text: (key, strength) where strength is the keyword length."""
     c = compact(text)
@@ -117,20 +84,18 @@ class Resolution:
         return len(self.vectors) == 1
 
 
-Groups = list[tuple[int, int]]  # (start, end): value[end] == sum(value[start:end])
-
-
-def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: int = 200000) -> list[list[Tok]]:
-    """Every way to cut run-together digit tokens into ``k`` values so that the table's
-    identities hold (``groups``: each printed total equals the sum of the cells before it).
+def split_run_together(vals: list[Tok], k: int, groups: LineIdentities | None, budget: int = 200000) -> list[list[Tok]]:
+    """Every way to cut run-together digit tokens into ``k`` values so that the table's row
+    identities hold (``groups``: the rule entries along the printed line, ``TableSpec.line``).
 
     A value never spans two printed tokens, has no leading zero, and a total is forced to the sum
-    of its group, so the search only branches on the non-total cells."""
+    of its group (the identities' positional form), so the search only branches on the non-total
+    cells; every cut found is then checked by the identities themselves."""
     if k <= len(vals):
         return []
-    if groups == [(0, k - 1)] and vals[-1].kind == "num" and vals[-1].text.isdigit():
-        return _split_with_last_total(vals, k, budget)
-    totals = {e: a for a, e in (groups or [])}
+    if groups is not None and groups.groups == [(0, k - 1)] and vals[-1].kind == "num" and vals[-1].text.isdigit():
+        return _consistent(groups, _split_with_last_total(vals, k, budget))
+    totals = {e: a for a, e in (groups.groups if groups is not None else [])}
     results: list[list[Tok]] = []
     nodes = 0
     digits_left = [0] * (len(vals) + 1)
@@ -182,7 +147,14 @@ def split_run_together(vals: list[Tok], k: int, groups: Groups | None, budget: i
             out.pop()
 
     rec(0, 0, [])
-    return results
+    return _consistent(groups, results)
+
+
+def _consistent(line: LineIdentities | None, vectors: list[list[Tok]]) -> list[list[Tok]]:
+    """The cuts no identity of the line contradicts (evaluated by the rule entries, ``Identity.holds``)."""
+    if not line or not vectors:
+        return vectors
+    return [v for v in vectors if not line.contradicts([t.value for t in v])]
 
 
 def _cut_sum_bounds(chars: int, pieces: int) -> tuple[int, int]:
@@ -297,15 +269,7 @@ def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[To
     return results
 
 
-def _holds(groups: Groups | None, v: list) -> bool:
-    if not groups:
-        return True
-    if not all(isinstance(x, int) for x in v):
-        return False
-    return all(v[e] == sum(v[a:e]) for a, e in groups)
-
-
-def resolve(row: Row, k: int, groups: Groups | None = None, data_slots: tuple[int, ...] | None = None) -> Resolution:
+def resolve(row: Row, k: int, groups: LineIdentities | None = None, data_slots: tuple[int, ...] | None = None) -> Resolution:
     vals = row.values
     ne = row.nonempty()
     if len(ne) == k:
@@ -333,7 +297,7 @@ def resolve(row: Row, k: int, groups: Groups | None = None, data_slots: tuple[in
     # more values than columns: a window that satisfies the identity, if exactly one does
     if groups:
         wins = [ne[i : i + k] for i in range(len(ne) - k + 1)]
-        good = [w for w in wins if _holds(groups, [x.value for x in w])]
+        good = [w for w in wins if groups.holds([x.value for x in w])]
         if len(good) == 1:
             return Resolution(good, "window satisfying the identity")
         if good:
@@ -392,10 +356,6 @@ def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolu
             )
         out.append(c)
     return out
-
-
-T3_ROW_GROUPS: Groups = [(0, 6)]  # 总计 = the six applicant columns
-T4_GROUPS: Groups = [(0, 4), (5, 9), (10, 14)]  # each group's 总计 = its four results
 
 
 def _data_slots(rows_: list[Row], k: int) -> tuple[int, ...] | None:
@@ -501,7 +461,7 @@ def _without_header(labels: list[Tok], header_words: set[str]) -> list[Tok]:
     return labels
 
 
-def _join_across_headers(rws: list[Row], header_words: set[str], k: int) -> list[Row]:
+def _join_across_headers(rws: list[Row], header_words: set[str], k: int, line: LineIdentities) -> list[Row]:
     """In a cell stream a page break can repeat the column header in the middle of a row's
     values; the values after the header continue the row before it."""
     out: list[Row] = []
@@ -516,7 +476,7 @@ def _join_across_headers(rws: list[Row], header_words: set[str], k: int) -> list
             # a printed row wrapped onto the next line (page break): only when the joined row holds
             merged = prev.nonempty() + r.nonempty()
             if (prev.labels and 0 < n_prev < k and n_prev + n_here == k
-                    and all(t.kind == "num" for t in merged) and _holds(T3_ROW_GROUPS, [t.value for t in merged])):
+                    and all(t.kind == "num" for t in merged) and line.holds([t.value for t in merged])):
                 out[-1] = Row(labels=prev.labels, values=prev.values + r.values, line_start=prev.line_start)
                 continue
         out.append(r)
@@ -524,42 +484,45 @@ def _join_across_headers(rws: list[Row], header_words: set[str], k: int) -> list
 
 
 def parse_table3(doc: Document, region: Region) -> Table:
-    tpl = load_templates()["table3"]
-    cols: list[str] = tpl["columns"]
-    all_specs = specs(tpl["rows"])
+    spec = table_spec("table3")
+    cols = spec.column_keys
+    all_specs = spec.rows
+    variants = {name: v.keys for name, v in spec.variants.items()}
+    default = spec.variant_for(None).name
     enc, rws = region_rows(doc.text, region.start, region.end)
     k = len(cols)
+    line = spec.line()
     slots = _data_slots(rws, k)
-    header_words = {compact(x) for x in tpl["column_labels"]} | {"申请人情况", "法人或其他组织", "商业企业", "科研机构"}
-    rws = _join_across_headers(rws, header_words, k)
+    header_words = spec.printed_header  # a page break can repeat the column header inside the table
+    rws = _join_across_headers(rws, header_words, k, line)
     obs: list[tuple[str | None, Resolution, Row]] = []
     for r in rws:
         if not r.values:
             continue
-        res = resolve(r, k, T3_ROW_GROUPS, slots)
+        res = resolve(r, k, line, slots)
         if not res.vectors:
             continue
         obs.append((match_label(_without_header(r.labels, header_words), all_specs), res, r))
-    best = _direct(obs, tpl["variants"])
+    best = _direct(obs, variants)
     if best is None:
-        for variant, keys in tpl["variants"].items():
+        for variant, keys in variants.items():
             score, assign = _align([(o[0], o[1]) for o in obs], keys)
             if best is None or score > best[0]:
                 best = (score, variant, assign)
-    table = Table(key="table3", template=f"table3.{best[1] if best else 'three_other'}", encoding=enc,
+    table = Table(key="table3", template=f"table3.{best[1] if best else default}", encoding=enc,
                   span=doc.span(region.start, region.end))
-    keys = tpl["variants"][best[1]] if best else tpl["variants"]["three_other"]
+    keys = variants[best[1]] if best else variants[default]
     placed: dict[str, tuple[Resolution, Row, str]] = {}
     if best:
         for (key, res, r), j in zip(obs, best[2]):
             if j is not None:
                 anchor = "label" if key == keys[j] else "order"
                 placed[keys[j]] = (res, r, anchor)
-    _settle_with_columns(placed, keys, tpl)
+    _settle_with_columns(placed, keys, spec)
     placed_rows = {id(r) for _res, r, _a in placed.values()}
     strays = [r.nonempty()[0] for r in rws if id(r) not in placed_rows and not r.labels and len(r.nonempty()) == 1
               and r.nonempty()[0].kind == "num"]
-    _place_displaced(placed, keys, tpl, strays)
+    _place_displaced(placed, keys, spec, strays)
     for key in keys:
         if key in placed:
             res, r, anchor = placed[key]
@@ -579,37 +542,32 @@ def parse_table3(doc: Document, region: Region) -> Table:
     return table
 
 
-def _place_displaced(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], tpl: dict, strays: list[Tok]) -> None:
+def _place_displaced(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], spec: TableSpec,
+                     strays: list[Tok]) -> None:
     """A cell left blank whose value both its row identity and its column identity determine,
     while exactly one lone printed number elsewhere in the table equals that value, is that
     number displaced by the conversion (Markdown/PDF text). It is placed there, marked
     ``displaced``, and the record goes to review (rule G.DISPLACED)."""
     if not strays:
         return
-    outcome_keys = [k for k in tpl["groups"]["outcomes"] if k in keys]
+    cols = spec.column_keys
+    col_checks = [(ident, ident.sides(keys)) for ident in spec.column_identities]
+    row_checks = [(ident, ident.sides()) for ident in spec.row_identities]
     vals = {k: [t.value if t.kind == "num" else None for t in res.vectors[0]] for k, (res, _r, _a) in placed.items() if res.ok}
 
     def col_value(key: str, ci: int) -> int | None:
+        """The value the column identities give the cell (when every one that can agrees)."""
         def v(k: str):
             row = vals.get(k)
             return row[ci] if row is not None else None
-        cands = []
-        bal = {k: v(k) for k in ("new_received", "carried_over", "total", "carried_forward")}
-        if key in bal and sum(1 for x in bal.values() if isinstance(x, int)) == 3:
-            lhs = ("new_received", "carried_over")
-            known = {k: x for k, x in bal.items() if k != key}
-            if key in lhs:
-                other = next(k for k in lhs if k != key)
-                cands.append(known["total"] + known["carried_forward"] - known[other])
-            else:
-                other = "carried_forward" if key == "total" else "total"
-                cands.append(known["new_received"] + known["carried_over"] - known[other])
-        outs = {k: v(k) for k in outcome_keys}
-        tot = v("total")
-        if key == "total" and all(isinstance(x, int) for x in outs.values()):
-            cands.append(sum(outs.values()))
-        elif key in outs and isinstance(tot, int) and all(isinstance(x, int) for k2, x in outs.items() if k2 != key):
-            cands.append(tot - sum(x for k2, x in outs.items() if k2 != key))
+        cands = [x for ident, sides in col_checks if (x := ident.solve(key, v, sides)) is not None]
+        return cands[0] if cands and all(c == cands[0] for c in cands) else None
+
+    def row_value(vec: list[Tok], ci: int):
+        """The value the row identities give the cell, from the row's other (printed) numbers."""
+        row = {c: t.value for c, t in zip(cols, vec)}
+        cands = [x for ident, sides in row_checks
+                 if (x := ident.solve(cols[ci], row.get, sides, numbers=(int, Decimal))) is not None]
         return cands[0] if cands and all(c == cands[0] for c in cands) else None
 
     for key, (res, r, anchor) in list(placed.items()):
@@ -620,9 +578,8 @@ def _place_displaced(placed: dict[str, tuple[Resolution, Row, str]], keys: list[
         if len(blanks) != 1 or any(t.kind != "num" for i, t in enumerate(vec) if i != blanks[0]):
             continue
         ci = blanks[0]
-        others = [t.value for i, t in enumerate(vec) if i != ci]
-        row_v = sum(others[:6]) if ci == 6 else others[-1] - sum(others[:-1])
-        if row_v <= 0 or col_value(key, ci) != row_v:
+        row_v = row_value(vec, ci)
+        if row_v is None or row_v <= 0 or col_value(key, ci) != row_v:
             continue
         match = [t for t in strays if t.value == row_v]
         if len(match) != 1:
@@ -634,11 +591,13 @@ def _place_displaced(placed: dict[str, tuple[Resolution, Row, str]], keys: list[
         placed[key] = (Resolution([new_vec], res.how + "; displaced value placed by the row and column identities"), r, anchor)
 
 
-def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], tpl: dict) -> None:
+def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: list[str], spec: TableSpec) -> None:
     """Keep only the candidate splits of an ambiguous row that make the column identities of the
     table hold (balance and outcome total, in every column), given the rows already settled.
     A split is taken only when exactly one candidate fits; an inconsistent source stays ambiguous."""
-    outcome_keys = [k for k in tpl["groups"]["outcomes"] if k in keys]
+    checks = [(ident, sides) for ident in spec.column_identities
+              for sides in [ident.sides(keys)]]
+    operands = [set(lk) | set(rk) for _ident, (lk, rk) in checks]
 
     def value_rows(exclude: str) -> dict[str, list]:
         return {k: [t.value for t in res.vectors[0]] for k, (res, _r, _a) in placed.items() if k != exclude and res.ok}
@@ -646,18 +605,13 @@ def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: l
     def fits(key: str, vec: list, known: dict[str, list]) -> bool:
         rows_ = dict(known)
         rows_[key] = vec
+        mine = [c for c, ops in zip(checks, operands) if key in ops]
         for col in range(len(vec)):
             def v(k: str):
                 x = rows_.get(k)
                 return None if x is None else x[col]
-            bal = [v("new_received"), v("carried_over"), v("total"), v("carried_forward")]
-            if key in ("new_received", "carried_over", "total", "carried_forward") and all(isinstance(x, int) for x in bal):
-                if bal[0] + bal[1] != bal[2] + bal[3]:
-                    return False
-            outs = [v(k) for k in outcome_keys]
-            if (key == "total" or key in outcome_keys) and all(isinstance(x, int) for x in [*outs, v("total")]):
-                if sum(outs) != v("total"):
-                    return False
+            if any(ident.holds(v, sides) is False for ident, sides in mine):
+                return False
         return True
 
     for _ in range(2):
@@ -697,9 +651,11 @@ def _settle_with_columns(placed: dict[str, tuple[Resolution, Row, str]], keys: l
 
 # --------------------------------------------------------------------------- table 二
 def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
-    tpl = load_templates()["table2"]
-    variant = "2019" if fmt == "2019" else "2021"
-    row_specs = specs(tpl["variants"][variant]["rows"])
+    spec = table_spec("table2")
+    variant = spec.variant_for(fmt).name
+    row_specs = spec.variant(variant).rows
+    signed = spec.signed_columns
+    money = spec.money_columns
     enc, rws = region_rows(doc.text, region.start, region.end)
     table = Table(key="table2", template=f"table2.{variant}", encoding=enc, span=doc.span(region.start, region.end))
     found: dict[str, tuple[Row, Resolution]] = {}
@@ -709,72 +665,78 @@ def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
         key = match_label(r.labels, row_specs)
         if key is None or key in found:
             continue
-        spec = next(s for s in row_specs if s.key == key)
-        res = resolve(r, len(spec.columns), None, None)
-        # only 本年增/减 can be negative: a reading with a negative count elsewhere is not one
+        row = next(s for s in row_specs if s.key == key)
+        res = resolve(r, len(row.columns), None, None)
+        # only a signed column (本年增/减) can be negative: a reading with a negative count elsewhere is not one
         fit = [v for v in res.vectors if all(
-            col == "change" or not (t.kind == "num" and t.value is not None and t.value < 0)
-            for col, t in zip(spec.columns, v))]
+            col in signed or not (t.kind == "num" and t.value is not None and t.value < 0)
+            for col, t in zip(row.columns, v))]
         if len(fit) != len(res.vectors):
-            res = Resolution(fit, res.how if fit else "a negative value where only 本年增/减 can be negative")
+            res = Resolution(fit, res.how if fit else "a negative value where only "
+                             + "/".join(spec.column(c).label for c in spec.column_keys if c in signed) + " can be negative")
         found[key] = (r, res)
-    for spec in row_specs:
-        money_cols = set(spec.money_columns) | (set(spec.columns) if spec.money else set())
-        if spec.key not in found:
+    for row in row_specs:
+        cols = list(row.columns)
+        if row.key not in found:
             table.complete = False
-            for col in spec.columns:
-                table.cells.append(_cell(doc, "table2", spec.key, col, None, None, ""))
+            for col in cols:
+                table.cells.append(_cell(doc, "table2", row.key, col, None, None, ""))
             continue
-        r, res = found[spec.key]
+        r, res = found[row.key]
         if res.ok:
-            for col, tok in zip(spec.columns, res.vectors[0]):
-                c = _cell(doc, "table2", spec.key, col, tok, r.label, "label", "" if res.how == "values" else res.how)
-                if col not in money_cols and isinstance(c.value, Decimal):
+            for col, tok in zip(cols, res.vectors[0]):
+                c = _cell(doc, "table2", row.key, col, tok, r.label, "label", "" if res.how == "values" else res.how)
+                if col not in money and isinstance(c.value, Decimal):
                     c.note = (c.note + "; decimal value in a count column").strip("; ")
                 table.cells.append(c)
         elif res.vectors:
-            table.cells.extend(_ambiguous(doc, "table2", spec.key, spec.columns, res, r.label, "label"))
+            table.cells.extend(_ambiguous(doc, "table2", row.key, cols, res, r.label, "label"))
         else:
             table.complete = False
-            for col in spec.columns:
-                table.cells.append(_cell(doc, "table2", spec.key, col, None, r.label, "label", f"row found but {res.how}"))
+            for col in cols:
+                table.cells.append(_cell(doc, "table2", row.key, col, None, r.label, "label", f"row found but {res.how}"))
     return table
 
 
 # --------------------------------------------------------------------------- table 四
 def parse_table4(doc: Document, region: Region) -> Table:
-    tpl = load_templates()["table4"]
-    cols: list[str] = tpl["columns"]
-    row_specs = specs(tpl["rows"])
+    spec = table_spec("table4")
+    cols = spec.column_keys
+    row_specs = spec.rows
     groups = [s.key for s in row_specs]
+    k = len(cols)
+    row_line = spec.line()  # one printed row of k values
+    whole = spec.line(len(groups)) if spec.one_line else None  # the rows printed one after another
+    n = k * len(groups)
     enc, rws = region_rows(doc.text, region.start, region.end)
     table = Table(key="table4", template="table4", encoding=enc, span=doc.span(region.start, region.end))
     vrows = [r for r in rws if r.values]
     vector: list[Tok] | None = None
     res: Resolution | None = None
     how = ""
-    # 1. one row carrying all 15 cells
-    for r in vrows:
-        rr = resolve(r, 15, T4_GROUPS, None)
-        if rr.vectors and (len(r.nonempty()) >= 5):
-            res = rr
-            break
-    # 2. three labelled rows of five
+    # 1. one row carrying every cell (the rows printed side by side)
+    if whole is not None:
+        for r in vrows:
+            rr = resolve(r, n, whole, None)
+            if rr.vectors and (len(r.nonempty()) >= k):
+                res = rr
+                break
+    # 2. one labelled row per template row
     if res is None:
         by_key: dict[str, Resolution] = {}
         for r in vrows:
             key = match_label(r.labels, row_specs)
-            rr = resolve(r, 5, [(0, 4)], None)
+            rr = resolve(r, k, row_line, None)
             if key and rr.vectors and key not in by_key:
                 by_key[key] = rr
-        if len(by_key) == 3 and all(x.ok for x in by_key.values()):
+        if len(by_key) == len(groups) and all(x.ok for x in by_key.values()):
             vector = [t for g in groups for t in by_key[g].vectors[0]]
-            how = "three labelled rows"
+            how = f"{len(groups)} labelled rows"
     anchor = "position"  # the table's fixed printed order, within one row
     # 3. all value cells of the region in printed order, across rows
-    if res is None and vector is None:
+    if res is None and vector is None and whole is not None:
         merged = Row(values=[v for r in vrows for v in r.nonempty()])
-        rr = resolve(merged, 15, T4_GROUPS, None)
+        rr = resolve(merged, n, whole, None)
         if rr.vectors:
             res = rr
             anchor = "order"
@@ -783,7 +745,7 @@ def parse_table4(doc: Document, region: Region) -> Table:
         how = "" if res.how == "values" else res.how
     for gi, g in enumerate(groups):
         for ci, col in enumerate(cols):
-            idx = gi * 5 + ci
+            idx = gi * k + ci
             if vector is not None:
                 table.cells.append(_cell(doc, "table4", g, col, vector[idx], None, anchor, how))
             elif res is not None and res.vectors:
@@ -802,17 +764,19 @@ def parse_table4(doc: Document, region: Region) -> Table:
 
 # --------------------------------------------------------------------------- legacy
 def parse_legacy(doc: Document, region: Region) -> Table:
-    tpl = load_templates()["legacy"]
-    units = set(tpl["units"])
-    header = set(tpl["header_words"])
-    indicators = tpl["indicators"]
+    spec = table_spec("legacy")
+    units = set(spec.units)
+    header = set(spec.header_words)
+    indicators = spec.rows
+    year, cum = spec.column("year"), spec.column("cumulative")
     enc, rws = region_rows(doc.text, region.start, region.end)
     table = Table(key="legacy", template="legacy", encoding=enc, span=doc.span(region.start, region.end))
     seen_keys: list[str] = []
     idx = 0
-    cumulative = "累计" in doc.text[region.start : region.start + 200]  # a 历年累计 column is printed
+    head = doc.text[region.start : region.start + 200]
+    cumulative = any(w in head for w in cum.keywords)  # a 历年累计 column is printed
     for r in rws:
-        parts = [t for t in r.labels if compact(t.text) not in header and not re.fullmatch(r"统计指标", compact(t.text))]
+        parts = [t for t in r.labels if compact(t.text) not in header]
         if not parts:
             continue
         glued_money = None
@@ -853,7 +817,7 @@ def parse_legacy(doc: Document, region: Region) -> Table:
             seen_keys.append(key)
         if cumulative and len(nonempty) == 1 and _glued(doc, nonempty[0]):
             splits = _year_and_cumulative(nonempty[0])
-            how = "run-together digits split (历年累计 ≥ 本年度)"
+            how = f"run-together digits split ({cum.called} ≥ {year.called})"
             if len(splits) == 1:
                 nonempty = splits[0]
             elif splits:
@@ -873,7 +837,8 @@ def parse_legacy(doc: Document, region: Region) -> Table:
                 c = _cell(doc, "legacy", f"L{idx}", "cumulative", r.values[1], label, "label")  # a printed blank
             else:  # one value where 本年度 and 历年累计 are printed: which column is blank is not known
                 c = _cell(doc, "legacy", f"L{idx}", "cumulative", None, label, "",
-                          "one value where the table prints 本年度 and 历年累计: read as 本年度, 历年累计 not found")
+                          f"one value where the table prints {year.called} and {cum.called}: read as {year.called}, "
+                          f"{cum.called} not found")
             c.unit, c.key = unit, key
             table.cells.append(c)
         idx += 1
@@ -893,7 +858,7 @@ def _glued(doc: Document, tok: Tok) -> bool:
 
 
 def _year_and_cumulative(tok: Tok) -> list[list[Tok]]:
-    """Every cut of one run of digits into a year value and a 历年累计 value that is no smaller
+    """Every cut of one run of digits into a year value and a cumulative value that is no smaller
     (no leading zeros)."""
     t = tok.text
     if len(t) < 2 or not (t.isascii() and (t.isdigit() or _TWO_DECIMALS.fullmatch(t))):
@@ -913,30 +878,31 @@ def _year_and_cumulative(tok: Tok) -> list[list[Tok]]:
     return out
 
 
-def _legacy_key(label: str, indicators: list[dict], seen: list[str]) -> str | None:
+def _legacy_key(label: str, indicators: Sequence[RowSpec], seen: list[str]) -> str | None:
     """The canonical key of a printed indicator: its longest keyword, among indicators not yet
     taken whose ``after``/``before`` context fits what was printed before it."""
     c = compact(label)
     taken = set(seen)
     for kw, ind in _legacy_keywords(id(indicators), indicators):
-        if kw not in c or ind["key"] in taken:
+        if kw not in c or ind.key in taken:
             continue
-        after, before = ind.get("after"), ind.get("before")
+        after, before = ind.after, ind.before
         if (after and after not in taken) or (before and before in taken):
             continue
-        return ind["key"]
+        return ind.key
     return None
 
 
-_KW_CACHE: dict[int, list[tuple[str, dict]]] = {}
+_KW_CACHE: dict[int, tuple[Sequence[RowSpec], list[tuple[str, RowSpec]]]] = {}
 
 
-def _legacy_keywords(key: int, indicators: list[dict]) -> list[tuple[str, dict]]:
-    """(keyword, indicator) pairs, longest keyword first (computed once per template)."""
-    if key not in _KW_CACHE:
-        pairs = [(kw, ind) for ind in indicators for kw in ind["keywords"]]
-        _KW_CACHE[key] = sorted(pairs, key=lambda p: -len(p[0]))
-    return _KW_CACHE[key]
+def _legacy_keywords(key: int, indicators: Sequence[RowSpec]) -> list[tuple[str, RowSpec]]:
+    """(keyword, indicator) pairs, longest keyword first (computed once per spec)."""
+    hit = _KW_CACHE.get(key)
+    if hit is None or hit[0] is not indicators:
+        pairs = [(kw, ind) for ind in indicators for kw in ind.keywords]
+        hit = _KW_CACHE[key] = (indicators, sorted(pairs, key=lambda p: -len(p[0])))
+    return hit[1]
 
 
 # --------------------------------------------------------------------------- entry point

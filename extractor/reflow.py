@@ -19,14 +19,12 @@ at the original text. Splitting the digit runs themselves is the parser's job (i
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from functools import lru_cache
+from dataclasses import dataclass, replace
 
 from .document import Document, OffsetMap
-from .templates import load_templates
+from .tablespec import TableSpec, derived, split_enumerator
 
 _MIN_LINE = 200  # a line shorter than this is not a flattened table
-_MARKERS = ("本年新收", "上年结转", "予以公开", "国家秘密", "结转下年度", "第二十条", "结果维持", "未经复议")
 _LONG_LINE = re.compile(r"[^\n]{%d,}" % _MIN_LINE)
 
 # Section titles, by the words that follow their number (a misprint such as 行政法复议 included).
@@ -41,14 +39,6 @@ _SECTION_TITLE = re.compile(
     r"因?(?:政府信息公开(?:工作)?)?(?:被申请)?行政\S{0,2}复议、?和?(?:提起)?行政诉讼情况|"
     r"(?:政府信息公开工作)?存在的主要问题(?:及|和)改进(?:情况|措施)|其他需要报告的事项)"
 )
-_T2_ITEM = re.compile(
-    r"第二十条第\s*[（(]|(?<!行政)规章(?=\s*[\d/-])|(?:行政)?规范性文件(?=\s*[\d/-])|"
-    r"(?:行政许可|其他对外管理服务事项|行政处罚|行政强制|行政事业性收费|政府集中采购)(?=\s*[\d/-])"
-)
-_T2_START = re.compile(r"第二十条|信息内容\s*本年")
-_T3_START = re.compile(r"申请人情况|[一1]\s*[、.]\s*本年新收")
-_T3_END = re.compile(r"结转下年度继续办理\s*[\d\s]*")
-_T4_HEAD_END = re.compile(r"(?:尚未审结\s*总计|总\s*计)(?=\s*\d)")
 _TRAILING_DIGITS = re.compile(r"(?<=[^\d\s.,+-])(\s*)([-+]?\d[\d\s.,+-]*)$")
 _SIGN_INSIDE = re.compile(r"(?<=\d)[-+](?=\d)")  # "35-15": 35, then the change −15
 
@@ -69,22 +59,73 @@ def _loose(s: str) -> str:
     return r"\s*".join(out)
 
 
-_ENUM = re.compile(r"^(?:\d+[.．、]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、)")
+@dataclass(frozen=True)
+class _Flat:
+    """What reflow looks for, from the tables' specs (``locate`` in rules/templates)."""
+
+    probes: tuple[str, ...]  # one of these on a very long line: the report may be flattened
+    markers: tuple[str, ...]  # three of these on one line: it is a flattened table
+    t2_start: re.Pattern[str] | None
+    t2_item: re.Pattern[str]  # before each block heading and row label of table 二
+    t3_start: re.Pattern[str] | None
+    t3_end: re.Pattern[str] | None
+    t3_rows: tuple[re.Pattern[str], ...]
+    t4_start: re.Pattern[str] | None
+    t4_head_end: re.Pattern[str] | None
+    stat_head: re.Pattern[str] | None
+    stat_head_words: re.Pattern[str] | None
+    unit_value: re.Pattern[str]
 
 
-@lru_cache(maxsize=1)
-def _row_patterns() -> tuple[re.Pattern[str], ...]:
-    """One pattern per table-三 label (rows and group labels): optional expected enumerator, then
-    the first characters of the label's body. Labels of two characters (3.其他) need their
-    enumerator and digits after them."""
-    tpl = load_templates()["table3"]
-    labels = [r["label"] for r in tpl["rows"]]
-    labels += ["三、本年度办理结果", "(三)不予公开", "(四)无法提供", "(五)不予处理", "(六)其他处理"]
+def _flat() -> _Flat:
+    return derived("reflow", _make_flat)
+
+
+def _make_flat(specs: dict[str, TableSpec]) -> _Flat:
+    t2, t3, t4, legacy = specs["table2"], specs["table3"], specs["table4"], specs["legacy"]
+    order = (t2, t3, t4, legacy)
+    return _Flat(
+        probes=tuple(dict.fromkeys(w for s in order for w in s.locate.probes)),
+        markers=tuple(dict.fromkeys(w for s in order for w in s.locate.flat_markers)),
+        t2_start=t2.locate.flat_start, t2_item=_t2_items(t2),
+        t3_start=t3.locate.flat_start, t3_end=t3.locate.flat_end, t3_rows=_row_patterns(t3),
+        t4_start=t4.locate.flat_start, t4_head_end=t4.locate.flat_head_end,
+        stat_head=legacy.locate.flat_start, stat_head_words=legacy.locate.flat_header_words,
+        unit_value=_unit_value(legacy),
+    )
+
+
+def _t2_items(spec: TableSpec) -> re.Pattern[str]:
+    """Table 二's block headings (their common beginning, 第二十条第(…) and row labels followed by a
+    value; a label is not cut where it ends a longer word (``not_after``)."""
+    alts = []
+    heads = [h.label for h in spec.headings]
+    if heads:
+        prefix = heads[0]
+        for h in heads[1:]:
+            while not h.startswith(prefix):
+                prefix = prefix[:-1]
+        prefix = prefix.rstrip("(（")
+        if prefix:
+            alts.append(re.escape(prefix) + r"\s*[（(]")
+    labels: dict[str, tuple[str, ...]] = {}
+    for v in spec.variants.values():
+        for r in v.rows:
+            labels.setdefault(r.printed, r.not_after)
+    for lab in sorted(labels, key=len, reverse=True):
+        not_after = "".join(f"(?<!{re.escape(w)})" for w in labels[lab])
+        alts.append(f"{not_after}{re.escape(lab)}(?=\\s*[\\d/-])")
+    return re.compile("|".join(alts) if alts else r"(?!)")
+
+
+def _row_patterns(spec: TableSpec) -> tuple[re.Pattern[str], ...]:
+    """One pattern per table-三 label (rows and the headings above them): optional expected
+    enumerator, then the first characters of the label's body. Labels of two characters (3.其他)
+    need their enumerator and digits after them."""
+    labels = [r.printed for r in spec.rows] + [h.label for h in spec.headings]
     pats = []
     for lab in labels:
-        m = _ENUM.match(lab)
-        enum = m.group() if m else ""
-        body = lab[len(enum):]
+        enum, body = split_enumerator(lab)
         head = _loose(body[:5])
         if len(body) <= 2:
             pats.append(re.compile(f"(?P<cut>{_loose(enum)})\\s*{head}(?=\\s*\\d)"))
@@ -94,8 +135,6 @@ def _row_patterns() -> tuple[re.Pattern[str], ...]:
             pats.append(re.compile(f"(?P<bare>(?<![\\u4e00-\\u9fff]){head})"))
     return tuple(pats)
 
-
-_PROBES = ("本年新收", "第二十条", "结果维持", "指标名称", "统计指标")
 
 
 def _on_long_line(text: str, word: str) -> bool:
@@ -107,40 +146,41 @@ def _on_long_line(text: str, word: str) -> bool:
     return (len(text) if b < 0 else b) - text.rfind("\n", 0, i) > _MIN_LINE
 
 
-def _flattened(line: str) -> bool:
-    return sum(1 for w in _MARKERS if w in line) >= 3
+def _flattened(line: str, markers: tuple[str, ...]) -> bool:
+    return sum(1 for w in markers if w in line) >= 3
 
 
-def _cuts(text: str, a: int, b: int) -> tuple[set[int], set[int]]:
+def _cuts(text: str, a: int, b: int, flat: _Flat) -> tuple[set[int], set[int]]:
     """Where line breaks go in the flattened line ``text[a:b]``: all cuts, and those that start a
     table row (whose glued digits get a space)."""
     sections = {m.start() for m in _SECTION.finditer(text, a, b)}
     sections |= {m.end() for m in _SECTION_TITLE.finditer(text, a, b) if m.end() < b}
     cuts: set[int] = set()
-    t3 = _T3_START.search(text, a, b)
+    t3 = flat.t3_start.search(text, a, b) if flat.t3_start else None
     t3_end = None
     if t3:
         last = None
-        for last in _T3_END.finditer(text, t3.start(), b):
+        for last in (flat.t3_end.finditer(text, t3.start(), b) if flat.t3_end else ()):
             pass
         t3_end = last.end() if last else b
         cuts.add(t3.start())
-        for pat in _row_patterns():
+        for pat in flat.t3_rows:
             for m in pat.finditer(text, t3.start(), t3_end):
                 cuts.add(m.start())
-    # table 二: between its first 第二十条 and table 三 (or the next section)
-    first = _T2_START.search(text, a, b)  # its first block's 第二十条 header may be missing
+    # table 二: between its first block heading and table 三 (or the next section)
+    first = flat.t2_start.search(text, a, b) if flat.t2_start else None  # its first block's heading may be missing
     t2 = first.start() if first else -1
     if t2 >= 0:
         t2_end = t3.start() if t3 and t3.start() > t2 else b
-        cuts.update(m.start() for m in _T2_ITEM.finditer(text, t2, t2_end))
-    # table 四: its run of values after the header's last 总计
-    t4 = text.find("行政复议", t3_end or a, b)
-    if t4 >= 0:
-        nxt = _SECTION.search(text, t4 + 4, b)
+        cuts.update(m.start() for m in flat.t2_item.finditer(text, t2, t2_end))
+    # table 四: its run of values after the header's last column
+    t4m = flat.t4_start.search(text, t3_end or a, b) if flat.t4_start else None
+    if t4m is not None:
+        t4 = t4m.start()
+        nxt = _SECTION.search(text, t4m.end(), b)
         t4_end = nxt.start() if nxt else b
         head = None
-        for head in _T4_HEAD_END.finditer(text, t4, t4_end):
+        for head in (flat.t4_head_end.finditer(text, t4, t4_end) if flat.t4_head_end else ()):
             pass
         if head:
             cuts.add(head.end())
@@ -150,32 +190,29 @@ def _cuts(text: str, a: int, b: int) -> tuple[set[int], set[int]]:
     return cuts, rows
 
 
-# --- the pre-2019 statistical table: 指标名称 计量单位 2016年度 历年累计, then label + unit + values
-_STAT_HEAD = re.compile(r"指\s*标\s*名\s*称|统\s*计\s*指\s*标")
-_STAT_HEAD_WORDS = re.compile(r"历年累计|累计|统计数|(?:19|20)\d{2}\s*年度?|本年度?|计量单位|单位")
+# --- the pre-2019 statistical table: its header (name, unit, year, cumulative), then label + unit + values
 _ARABIC_ENUM = re.compile(r"^(?:其中\s*[:：]?\s*)?(\d{1,2})\s*[、.．]")
 _CN_ENUM = re.compile(r"(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])(?=\s*[\u4e00-\u9fff])")
 _ENUM_AFTER = re.compile(r"[、.．]\s*[\u4e00-\u9fff]")
 
 
-@lru_cache(maxsize=1)
-def _unit_value() -> re.Pattern[str]:
+def _unit_value(spec: TableSpec) -> re.Pattern[str]:
     """A unit glued to the end of an indicator's label, then its value(s)."""
-    units = sorted(load_templates()["legacy"]["units"], key=len, reverse=True)
+    units = sorted(spec.units, key=len, reverse=True)
     alt = "|".join(re.escape(u) for u in units)
     return re.compile(f"(?<=[\u4e00-\u9fff）)])\\s*(?P<unit>{alt})\\s*(?P<vals>\\d(?:[\\d ]|[.,](?=\\d))*)")
 
 
-def _legacy_inserts(text: str, a: int, b: int) -> dict[int, str]:
+def _legacy_inserts(text: str, a: int, b: int, flat: _Flat) -> dict[int, str]:
     """Line breaks (and spaces) for a statistical table flattened onto ``text[a:b]``."""
-    head = _STAT_HEAD.search(text, a, b)
+    head = flat.stat_head.search(text, a, b) if flat.stat_head else None
     if head is None:
         return {}
-    rows = list(_unit_value().finditer(text, head.end(), b))
+    rows = list(flat.unit_value.finditer(text, head.end(), b))
     if len(rows) < 3:
         return {}
     out: dict[int, str] = {head.start(): "\n"} if head.start() > a else {}
-    words = list(_STAT_HEAD_WORDS.finditer(text, head.end(), rows[0].start("unit")))
+    words = list(flat.stat_head_words.finditer(text, head.end(), rows[0].start("unit"))) if flat.stat_head_words else []
     label_start = words[-1].end() if words else head.end()
     for h in _CN_ENUM.finditer(text, label_start, rows[-1].start()):  # group headings (一、主动公开情况 —— ——)
         out[h.start()] = "\n"
@@ -202,16 +239,17 @@ def _legacy_inserts(text: str, a: int, b: int) -> dict[int, str]:
 def reflow(doc: Document) -> Document:
     """``doc`` with its flattened table lines broken into rows (``doc`` itself when none is)."""
     text = doc.text
-    if not any(_on_long_line(text, w) for w in _PROBES):
+    flat = _flat()
+    if not any(_on_long_line(text, w) for w in flat.probes):
         return doc  # the common case, decided with a few finds
     inserts: dict[int, str] = {}
     for m in _LONG_LINE.finditer(text):
-        if not _flattened(m.group()):
-            if _STAT_HEAD.search(m.group()):
-                inserts.update(_legacy_inserts(text, m.start(), m.end()))
+        if not _flattened(m.group(), flat.markers):
+            if flat.stat_head and flat.stat_head.search(m.group()):
+                inserts.update(_legacy_inserts(text, m.start(), m.end(), flat))
             continue
         a, b = m.start(), m.end()
-        cuts, rows = _cuts(text, a, b)
+        cuts, rows = _cuts(text, a, b, flat)
         bounds = [a, *sorted(cuts), b]
         for p, q in zip(bounds, bounds[1:]):
             if p in cuts:

@@ -1,4 +1,8 @@
-"""The known tables and rules as data: loaded once from ``rules/`` (YAML), validated lightly.
+"""The rule files as data: loaded once from ``rules/`` (YAML), read as written.
+
+``load_rules`` gives every rule entry of ``rules/*.yaml`` (stable ids, versions); ``load_templates``
+the raw table files of ``rules/templates/``. Code reads tables through ``tablespec`` (typed, checked
+against the rules); this module only reads the files.
 
 ``EXTRACTOR_RULES_DIR`` points elsewhere (tests, or a deployment with its own rule set).
 """
@@ -24,6 +28,11 @@ def rules_dir() -> Path:
     return Path(env) if env else _DEFAULT_RULES
 
 
+def read_yaml(path: Path) -> dict[str, Any]:
+    """One rule file as a mapping (a ConfigError when it cannot be read or is not a mapping)."""
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -40,7 +49,7 @@ def _load_templates(root: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for p in sorted(tdir.glob("*.yaml")):
         data = _read(p)
-        out[data.get("id", p.stem)] = data
+        out[data.get("id", p.stem)] = {**data, "_path": str(p)}
     for needed in ("table2", "table3", "table4", "legacy"):
         if needed not in out:
             raise ConfigError(f"template {needed!r} missing from {tdir}")
@@ -70,6 +79,8 @@ def _load_rules(root: str) -> tuple[list[dict[str, Any]], str]:
             r.setdefault("version", 1)
             r["file"] = p.name
             rules.append(r)
+    for p in sorted((Path(root) / "templates").glob("*.yaml")):  # the table specs are rules too
+        digest.update(b"templates/" + p.name.encode() + p.read_bytes())
     return rules, digest.hexdigest()[:12]
 
 

@@ -59,3 +59,88 @@ def test_loaders_only_build_documents():
         bad = [m for m in _imports(p) if m.startswith(("extractor.parse", "extractor.verify", "extractor.llm",
                                                          "extractor.layout", "extractor.store"))]
         assert bad == [], (p, bad)
+
+
+# --------------------------------------------------------------------------- one description per table
+# The modules that read tables read them from the table specs (extractor/tablespec.py, loaded from
+# rules/templates and the rule entries of rules/*.yaml); none writes a label, title, group or identity
+# of its own. What stays: the titles of the report's six sections (document structure: where a
+# section starts, not what a table is), held by these names.
+SPEC_READERS = ["parse.py", "reflow.py", "layout.py", "verify/engine.py", "verify/groups.py", "report/view.py",
+                "report/series.py", "llm/tables.py"]
+SECTION_WORDS = {"SECTION_KEYWORDS", "_SECTION", "_SECTION_TITLE", "_END_T4"}
+OLD_COPIES = {"T3_ROW_GROUPS", "T4_GROUPS", "TABLE_TITLES", "T2_COLUMNS", "T2_BLOCKS", "T3_GROUPS", "T3_OUTCOME",
+              "COL_LABELS", "_MARKERS", "_PROBES", "_T2_ITEM", "_T2_HEADERS", "_ROW_WORDS", "_STAT_TABLE"}
+
+
+def _spec_vocabulary() -> tuple[set[str], set[str]]:
+    """Every printed word the specs hold (titles, labels without and with their enumerators,
+    keywords, header words, locate words; two characters or more) and every identity operand key."""
+    import re
+
+    from extractor.tablespec import split_enumerator, table_specs
+
+    words: set[str] = set()
+    keys: set[str] = set()
+    for s in table_specs().values():
+        loc = s.locate
+        words.update([s.title, s.short, s.corner or "", *s.header_words, *loc.anchor, *loc.header, *loc.row_words,
+                      *loc.heading, *loc.heading_start, *loc.footer, *loc.probes, *loc.flat_markers, *loc.mention])
+        words.update(w for c in s.columns for w in (c.label, c.called, *c.keywords))
+        words.update([g.label for g in s.column_groups] + [h.label for h in s.headings])
+        for r in [*s.rows, *(r for v in s.variants.values() for r in v.rows)]:
+            words.update([r.printed, *r.keywords, *r.exact])
+        for v in s.variants.values():
+            words.update(v.markers)
+        for i in s.identities:
+            keys.update(i.operands)
+            keys.update(op["group"] for side in (i.lhs, i.rhs) for op in side if isinstance(op, dict))
+    words |= {split_enumerator(w)[1] for w in words}
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    return {w for w in words if len(w) >= 2 and cjk.search(w)}, keys
+
+
+def _strings(path: Path):
+    """String constants of a module (f-string parts too), without docstrings and without the
+    section-title assignments; white space patterns of regular expressions taken out."""
+    import re
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id in SECTION_WORDS for t in targets):
+                skip.update(id(n) for n in ast.walk(node))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            yield node.lineno, node.value, re.sub(r"\\s[*+]|\[\^\\S\\n\]\*", "", node.value)
+
+
+def test_no_module_keeps_its_own_copy_of_a_table_description():
+    offenders = []
+    for p in _files():
+        if p.name in ("tablespec.py", "templates.py"):
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            offenders += [f"{p.relative_to(PKG)}: {t.id}" for t in targets if isinstance(t, ast.Name) and t.id in OLD_COPIES]
+    assert offenders == []
+
+
+def test_no_label_title_or_identity_is_written_outside_the_table_specs():
+    words, keys = _spec_vocabulary()
+    assert {"三、收到和处理政府信息公开申请情况", "本年新收", "法人或其他组织", "本年增/减", "历年累计"} <= words
+    assert {"new_received", "carried_forward", "outcomes", "upheld", "applications_received"} <= keys
+    offenders = []
+    for name in SPEC_READERS:
+        for line, raw, text in _strings(PKG / name):
+            hits = sorted(w for w in words if w in text)
+            if hits:
+                offenders.append(f"{name}:{line} {raw[:50]!r} has {', '.join(hits[:3])}")
+            if raw in keys:
+                offenders.append(f"{name}:{line} names identity operand {raw!r}")
+    assert offenders == []

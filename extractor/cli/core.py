@@ -21,6 +21,7 @@ from ..errors import ExtractorError
 from ..pipeline import failed_record
 from ..verify.groups import groups_of
 from ..store import Store, folder_lock
+from ..tablespec import table_specs
 
 console = Console(stderr=True)
 out_console = Console()
@@ -79,6 +80,7 @@ def run(
     from ..fetch import is_url, read_url_list  # noqa: PLC0415
     from ..inputs import discover_inputs, parse_shard, select_shard  # noqa: PLC0415
 
+    table_specs()  # a malformed rule set stops here, once, not on every document
     items: list = list(paths or [])
     if urls is not None:
         items += read_url_list(urls)
@@ -172,6 +174,7 @@ def check(
     all_findings: bool = typer.Option(False, "--all", help="also list the checks that passed"),
 ) -> None:
     """Print one report's tables and findings readably."""
+    table_specs()  # a malformed rule set is its own error, not the document's
     if not file.exists():
         raise ExtractorError(f"no such file: {file}")
     rec = _extract_one(file)
@@ -293,6 +296,7 @@ def eval_cmd(
     Either a fresh pass over PATHS (deterministic by default; --llm to use a model), or the stored
     records of a run with --db (what `extractor run` produced, with whatever model it used, and the
     reviewers' decisions applied)."""
+    table_specs()  # a malformed rule set is its own error, not every document's
     llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if not gold.is_dir():
         raise ExtractorError(f"gold folder not found: {gold}")

@@ -43,6 +43,7 @@ from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
+from ..tablespec import table_spec
 from .client import LLMClient
 from .prompts import load_prompt
 
@@ -182,25 +183,18 @@ class TableCellsOut(BaseModel):
 
 
 def template_cells(key: str, fmt: str, variant: str | None = None) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
-    """(rows, columns, cell keys) of a table's template, for the prompt and the validator. ``variant``
-    (the parser's, e.g. ``single_other`` from ``table3.single_other``) wins over the format's."""
-    from ..templates import load_templates
-
-    t = load_templates()[key]
-    if key == "table2":
-        rows = t["variants"][variant if variant in t["variants"] else ("2019" if fmt == "2019" else "2021")]["rows"]
-        cols = sorted({c for r in rows for c in r["columns"]})
-        cells = [(r["key"], c) for r in rows for c in r["columns"]]
-        return ([{"key": r["key"], "label": r["label"]} for r in rows], [{"key": c, "label": c} for c in cols], cells)
-    cols = [{"key": k, "label": lab} for k, lab in zip(t["columns"], t.get("column_labels", t["columns"]))]
-    rows = [{"key": r["key"], "label": r["label"]} for r in t["rows"]]
-    if key == "table3":
-        if variant not in t.get("variants", {}):
-            variant = "single_other" if fmt == "2019" else "three_other"
-        order = t.get("variants", {}).get(variant)
-        if order:
-            rows = [r for r in rows if r["key"] in order]
-    return rows, cols, [(r["key"], c["key"]) for r in rows for c in cols]
+    """(rows, columns, cell keys) of a table's spec, for the prompt and the validator: the rows of
+    the variant the parser read (``variant``, e.g. ``single_other`` from ``table3.single_other``),
+    else of the variant the report's format prints; each row's own columns where it has them
+    (table 二), else the table's."""
+    spec = table_spec(key)
+    v = spec.variants[variant] if variant in spec.variants else spec.variant_for(fmt)
+    labels = spec.column_labels()
+    col_keys = list(dict.fromkeys(c for r in v.rows for c in r.columns)) or spec.column_keys
+    rows = [{"key": r.key, "label": r.printed} for r in v.rows]
+    cols = [{"key": c, "label": labels.get(c, c)} for c in col_keys]
+    cells = [(r.key, c) for r in v.rows for c in (r.columns or spec.column_keys)]
+    return rows, cols, cells
 
 
 def _variant(table: Table | None) -> str | None:

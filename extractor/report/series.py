@@ -16,10 +16,10 @@ from typing import Any, Callable
 
 from ..crossyear import CrossFinding, CrossOperand, CrossResult
 from ..model import Record
+from ..tablespec import table_spec
 from .view import Source, cell_label, load_source
 
 OPEN = ("FAIL", "UNCERTAIN")
-COL_LABELS = {"year": "本年度", "cumulative": "历年累计"}
 
 
 def series_filename(body: str) -> str:
@@ -164,7 +164,9 @@ def _label(rec: Record | None, op: CrossOperand) -> str:
     if parts[0] == "legacy":
         col = parts[-1]
         name = op.label or ".".join(parts[1:-1]).removeprefix("label:")
-        return f"统计表 · {name} · {COL_LABELS.get(col, col)}"
+        spec = table_spec("legacy")
+        called = {c.key: c.called for c in spec.columns}
+        return f"{spec.short} · {name} · {called.get(col, col)}"
     return cell_label(rec, op.ref) if rec is not None else op.ref
 
 

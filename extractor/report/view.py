@@ -24,7 +24,7 @@ from ..document import Document
 from ..errors import ExtractorError
 from ..model import Cell, Fact, Finding, Record, Span, Table
 from ..review.decisions import OPEN_STATUSES, Review, Reviewed, fact_key
-from ..templates import load_templates
+from ..tablespec import TableSpec, table_specs
 
 STATUS_LABELS = {
     "confirmed": "confirmed",
@@ -46,36 +46,6 @@ CLASS_LABELS = {
     "reviewer_question": "reviewer's question",
     "ok": "ok",
 }
-TABLE_TITLES = {
-    "table2": "二、主动公开政府信息情况",
-    "table3": "三、收到和处理政府信息公开申请情况",
-    "table4": "四、政府信息公开行政复议、行政诉讼情况",
-    "legacy": "政府信息公开情况统计表",
-}
-
-# Table 二: the printed blocks (第二十条第(x)项), and the printed column headers per variant.
-T2_BLOCKS = [
-    ("第二十条第(一)项", ["regulations", "normative_documents"]),
-    ("第二十条第(五)项", ["licensing", "other_services"]),
-    ("第二十条第(六)项", ["punishment", "enforcement"]),
-    ("第二十条第(八)项", ["fees"]),
-    ("第二十条第(九)项", ["procurement"]),
-]
-T2_COLUMNS = {
-    "issued": "本年制发件数", "abolished": "本年废止件数", "in_force": "现行有效件数",
-    "decisions": "本年处理决定数量", "amount_10k_yuan": "本年收费金额(单位:万元)",
-    "made": "本年新制作数量", "published": "本年新公开数量", "total_public": "对外公开总数量",
-    "previous_year": "上一年项目数量", "change": "本年增/减", "projects": "采购项目数量", "amount": "采购总金额",
-}
-# Table 三: the printed groups above the template's row labels.
-T3_GROUPS = [
-    ("withheld_", "(三)不予公开"), ("unable_", "(四)无法提供"), ("not_processed_", "(五)不予处理"),
-    ("other_", "(六)其他处理"),
-]
-T3_OUTCOME = "三、本年度办理结果"
-T4_GROUPS = [("review", "行政复议", None), ("litigation_direct", "未经复议直接起诉", "行政诉讼"),
-             ("litigation_after_review", "复议后起诉", "行政诉讼")]
-
 
 # ----------------------------------------------------------------------------- source text
 @dataclass
@@ -216,27 +186,18 @@ def render_source(src: Source, marks: list[Mark]) -> Markup:
 
 
 # ----------------------------------------------------------------------------- cells and labels
+def _spec(key: str) -> TableSpec | None:
+    return table_specs().get(key)
+
+
 def _row_labels(key: str) -> dict[str, str]:
-    tpl = load_templates().get(key, {})
-    out: dict[str, str] = {}
-    for r in tpl.get("rows", []) or []:
-        out[r["key"]] = r.get("label", r["key"])
-    for var in (tpl.get("variants") or {}).values():
-        if isinstance(var, dict):
-            for r in var.get("rows", []) or []:
-                out.setdefault(r["key"], r.get("label", r["key"]))
-    return out
+    spec = _spec(key)
+    return spec.row_labels() if spec else {}
 
 
 def _col_labels(key: str) -> dict[str, str]:
-    tpl = load_templates().get(key, {})
-    cols, labels = tpl.get("columns") or [], tpl.get("column_labels") or []
-    out = dict(zip(cols, labels))
-    if key == "table2":
-        out.update(T2_COLUMNS)
-    if key == "legacy":
-        out.update({"year": "统计数", "cumulative": "历年累计"})
-    return out
+    spec = _spec(key)
+    return spec.column_labels() if spec else {}
 
 
 def cell_label(record: Record, ref: str) -> str:
@@ -252,12 +213,10 @@ def cell_label(record: Record, ref: str) -> str:
         c = t.get(row, col) if t else None
         if c is not None and c.label:
             return f"legacy · {c.label} · {_col_labels('legacy').get(col, col)}"
-    short = {"table2": "表二", "table3": "表三", "table4": "表四", "legacy": "统计表"}.get(tkey, tkey)
-    rl = _row_labels(tkey).get(row, row)
-    if tkey == "table4":
-        rl = {"review": "行政复议", "litigation_direct": "行政诉讼·未经复议直接起诉",
-              "litigation_after_review": "行政诉讼·复议后起诉"}.get(row, rl)
-    return f"{short} · {rl} · {_col_labels(tkey).get(col, col)}"
+    spec = _spec(tkey)
+    if spec is None:
+        return f"{tkey} · {row} · {col}"
+    return f"{spec.short} · {spec.row_name(row)} · {spec.column_labels().get(col, col)}"
 
 
 @dataclass
@@ -512,83 +471,90 @@ def _present(t: Table) -> tuple[list[str], list[str]]:
 
 
 def _meta(key: str, t: Table) -> dict[str, Any]:
-    return {"key": key, "title": TABLE_TITLES.get(key, key), "template": t.template, "encoding": t.encoding,
+    spec = _spec(key)
+    return {"key": key, "title": spec.title if spec else key, "template": t.template, "encoding": t.encoding,
             "complete": t.complete, "notes": t.notes}
 
 
 def _table3(t: Table, cv: dict[str, CellView]) -> dict[str, Any]:
-    labels = _row_labels("table3")
-    tpl = load_templates()["table3"]
-    order = [r["key"] for r in tpl["rows"]]
+    spec = table_specs()["table3"]
+    labels = spec.row_labels()
+    order = spec.row_keys
     rows, cols = _present(t)
     rows = sorted(rows, key=lambda r: order.index(r) if r in order else len(order))
-    tcols = [c for c in tpl["columns"] if c in cols] + [c for c in cols if c not in tpl["columns"]]
-    paths = []
-    for r in rows:
-        lab = labels.get(r, r)
-        if r in ("new_received", "carried_over", "carried_forward") or r not in order:
-            paths.append([lab])
-            continue
-        group = next((g for pre, g in T3_GROUPS if r.startswith(pre)), None)
-        if r == "other":
-            paths.append([T3_OUTCOME, lab])
-        elif group:
-            paths.append([T3_OUTCOME, group, lab])
-        else:
-            paths.append([T3_OUTCOME, lab])
+    tcols = [c for c in spec.column_keys if c in cols] + [c for c in cols if c not in spec.column_keys]
+    # each row's label under the headings it stands under (三、本年度办理结果 › (三)不予公开 › 1.…)
+    paths = [[h.label for h in spec.heading_path(r)] + [labels.get(r, r)] for r in rows]
     depth = max((len(p) for p in paths), default=1)
     lrows = _label_rows(paths, depth)
-    col_labels = _col_labels("table3")
-    legal = [c for c in ("commercial", "research", "social_org", "legal_service", "other") if c in tcols]
-    header = [
-        [{"text": "申请人情况", "rowspan": 2, "colspan": depth}]
-        + ([{"text": col_labels["natural_person"], "rowspan": 2}] if "natural_person" in tcols else [])
-        + ([{"text": "法人或其他组织", "colspan": len(legal)}] if legal else [])
-        + ([{"text": col_labels["total"], "rowspan": 2}] if "total" in tcols else [])
-        + [{"text": col_labels.get(c, c), "rowspan": 2} for c in tcols
-           if c not in ("natural_person", "total") and c not in legal],
-        [{"text": col_labels.get(c, c)} for c in legal],
-    ]
-    ordered_cols = (["natural_person"] if "natural_person" in tcols else []) + legal + \
-        (["total"] if "total" in tcols else []) + [c for c in tcols if c not in ("natural_person", "total") and c not in legal]
+    col_labels = spec.column_labels()
+    # the printed header: the corner, then each column (rowspan 2) or its group (one cell over its
+    # members, whose labels make the second header row)
+    top: list[dict[str, Any]] = [{"text": spec.corner or "", "rowspan": 2, "colspan": depth}]
+    second: list[dict[str, Any]] = []
+    ordered_cols: list[str] = []
+    done: set[str] = set()
+    for c in tcols:
+        if c in done:
+            continue
+        group = spec.column_group(c)
+        if group is None:
+            top.append({"text": col_labels.get(c, c), "rowspan": 2})
+            ordered_cols.append(c)
+            continue
+        members = [m for m in tcols if m in group.columns]
+        top.append({"text": group.label, "colspan": len(members)})
+        second.extend({"text": col_labels.get(m, m)} for m in members)
+        ordered_cols.extend(members)
+        done.update(members)
     body = []
     for r, lcells in zip(rows, lrows):
         body.append({"labels": lcells, "cells": [cv.get(f"table3.{r}.{c}") for c in ordered_cols], "row": r})
-    return {**_meta("table3", t), "header": header, "rows": body, "numeric_cols": len(ordered_cols)}
+    return {**_meta("table3", t), "header": [top, second], "rows": body, "numeric_cols": len(ordered_cols)}
 
 
 def _table2(t: Table, cv: dict[str, CellView]) -> dict[str, Any]:
-    labels = _row_labels("table2")
-    variant = "2019" if "2019" in t.template else "2021"
-    tpl_rows = {r["key"]: r for r in load_templates()["table2"]["variants"][variant]["rows"]}
+    spec = table_specs()["table2"]
+    labels = spec.row_labels()
+    variant = spec.variant(t.template.split(".", 1)[1]) if t.template.split(".", 1)[-1] in spec.variants \
+        else spec.variant_for(None)
+    tpl_rows = {r.key: r for r in variant.rows}
+    col_labels = spec.column_labels()
     rows, _ = _present(t)
     blocks = []
     placed: set[str] = set()
-    width = max((len(tpl_rows.get(r, {}).get("columns", [])) for r in rows), default=1)
-    for title, keys in T2_BLOCKS:
-        ks = [k for k in keys if k in rows]
+    width = max((len(tpl_rows[r].columns) if r in tpl_rows else 0 for r in rows), default=1)
+
+    def columns(k: str) -> list[str]:
+        return list(tpl_rows[k].columns) if k in tpl_rows else []
+
+    for head in spec.headings:  # the printed blocks (第二十条第(x)项) and the rows under them (any variant's)
+        under = [r.key for r in variant.rows if r.under == head.key]
+        under += [r.key for r in spec.rows if r.under == head.key and r.key not in under]
+        ks = [k for k in under if k in rows]
         if not ks:
             continue
         placed.update(ks)
-        cols = tpl_rows.get(ks[0], {}).get("columns") or sorted({c.col for c in t.cells if c.row == ks[0]})
-        blocks.append({"title": title, "columns": [T2_COLUMNS.get(c, c) for c in cols],
+        cols = columns(ks[0]) or sorted({c.col for c in t.cells if c.row == ks[0]})
+        blocks.append({"title": head.label, "columns": [col_labels.get(c, c) for c in cols],
                        "rows": [{"label": labels.get(k, k), "cells": [cv.get(f"table2.{k}.{c}") for c in
-                                 (tpl_rows.get(k, {}).get("columns") or cols)]} for k in ks]})
+                                 (columns(k) or cols)]} for k in ks]})
     rest = [r for r in rows if r not in placed]
     if rest:
         cols = sorted({c.col for c in t.cells if c.row in rest})
-        blocks.append({"title": "", "columns": [T2_COLUMNS.get(c, c) for c in cols],
+        blocks.append({"title": "", "columns": [col_labels.get(c, c) for c in cols],
                        "rows": [{"label": labels.get(k, k), "cells": [cv.get(f"table2.{k}.{c}") for c in cols]}
                                 for k in rest]})
     return {**_meta("table2", t), "blocks": blocks, "width": width}
 
 
 def _table4(t: Table, cv: dict[str, CellView]) -> dict[str, Any]:
-    tpl = load_templates()["table4"]
+    spec = table_specs()["table4"]
     rows, cols = _present(t)
-    tcols = [c for c in tpl["columns"] if c in cols]
-    col_labels = _col_labels("table4")
-    groups = [(k, lab, parent) for k, lab, parent in T4_GROUPS if k in rows]
+    tcols = [c for c in spec.column_keys if c in cols]
+    col_labels = spec.column_labels()
+    # each row's printed group: its label under its heading (行政诉讼 › 复议后起诉), or its label alone
+    groups = [(r.key, r.printed, spec.heading(r.under).label if r.under else None) for r in spec.rows if r.key in rows]
     top: list[dict[str, Any]] = []
     for k, lab, parent in groups:
         if parent is None:

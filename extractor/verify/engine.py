@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..model import Cell, Finding, Operand, Record, Table, build
-from ..templates import load_rules, load_templates
+from ..tablespec import Identity, balance, identities
 
 
 def _num(v: Any) -> Decimal:
@@ -42,16 +42,6 @@ def _operand(c: Cell | None, ref: str) -> Operand:
     return build(Operand, ref=c.ref, value=c.value, kind=c.kind, span=c.span, decimals=c.decimals)
 
 
-def _expand(items: list[Any], table: Table, groups: dict[str, list[str]], present: set[str]) -> list[str]:
-    out: list[str] = []
-    for it in items:
-        if isinstance(it, dict) and "group" in it:
-            out.extend(k for k in groups.get(it["group"], []) if k in present)
-        else:
-            out.append(str(it))
-    return out
-
-
 _NUMERIC = ("number", "zero")
 
 
@@ -69,11 +59,11 @@ def evaluate_identity(
     rid = rule["id"]
     title = rule.get("title", rid)
     numeric: list[Cell] = []
-    ls = rs = 0
     lhs_parts: list[str] = []
     rhs_parts: list[str] = []
-    for side, parts in ((lhs, lhs_parts), (rhs, rhs_parts)):
-        total = 0
+    lnums: list[Any] = []  # the numbers of each side
+    rnums: list[Any] = []
+    for side, parts, nums in ((lhs, lhs_parts, lnums), (rhs, rhs_parts, rnums)):
         for _, c in side:
             if c is None:
                 parts.append("∅")
@@ -82,11 +72,7 @@ def evaluate_identity(
             parts.append("∅" if v is None else str(v))
             if c.kind in _NUMERIC:
                 numeric.append(c)
-                total += v
-        if side is lhs:
-            ls = total
-        else:
-            rs = total
+                nums.append(v)
     lhs_txt = " + ".join(lhs_parts)
     rhs_txt = " + ".join(rhs_parts)
     pairs = lhs + rhs
@@ -95,10 +81,11 @@ def evaluate_identity(
         return build(Finding, **base, status="NOT_ASSESSABLE", severity="info",
                      message=f"{title} [{scope}]: no numbers printed", arithmetic=f"{lhs_txt} = {rhs_txt}")
     tol = _tolerance(numeric)
+    ls, rs, holds = balance(lnums, rnums, tol)  # the one arithmetic of identities (tablespec)
     if len(numeric) < len(pairs):
         bad = [(_ref(ref), c) for ref, c in pairs if c is None or c.kind not in _NUMERIC]
         kinds = ", ".join(f"{ref.rsplit('.', 1)[-1]}={'missing' if c is None else c.kind}" for ref, c in bad)
-        would = "holds" if abs(ls - rs) <= tol else "fails"
+        would = "holds" if holds else "fails"
         ambiguous = any(c is not None and c.kind == "ambiguous" for _, c in pairs)
         return build(
             Finding, **base, operands=[_operand(c, _ref(ref)) for ref, c in pairs], status="UNCERTAIN",
@@ -109,7 +96,7 @@ def evaluate_identity(
             values={"lhs_known": str(ls), "rhs_known": str(rs), "with_blanks_as_zero": would},
         )
     diff = ls - rs
-    if abs(diff) <= tol:
+    if holds:
         return build(Finding, **base, status="PASS", severity="info", message=f"{title} [{scope}]",
                      arithmetic=f"{lhs_txt} = {rhs_txt}" + (f" (±{tol})" if tol else ""),
                      values={"lhs": str(ls), "rhs": str(rs)})
@@ -133,37 +120,34 @@ def evaluate_identity(
 
 
 def check_identities(record: Record) -> list[Finding]:
-    tpls = load_templates()
+    """Every identity of the tables' specs (the rule entries of ``rules/*.yaml``) on the record."""
     findings: list[Finding] = []
     doc_key = record.document.sha256
     shapes: dict[str, tuple[list[str], list[str], dict[tuple[str, str], Cell]]] = {}
-    for rule in load_rules():
-        tkey = rule.get("table")
-        if not tkey or tkey not in record.tables or "lhs" not in rule:
+    for ident in identities():
+        tkey = ident.table
+        if tkey not in record.tables:
             continue
         table = record.tables[tkey]
-        if tkey == "legacy":
-            findings.extend(_legacy_rule(rule, table, doc_key))
+        rule = ident.rule
+        if ident.each is None:
+            findings.extend(_legacy_rule(ident, table, doc_key))
             continue
-        tpl = tpls[tkey]
-        groups = tpl.get("groups", {})
         if tkey not in shapes:  # rows, columns and cells of the table, once for all its rules
             shapes[tkey] = (list(dict.fromkeys(c.row for c in table.cells)),
                             list(dict.fromkeys(c.col for c in table.cells)),
                             {(c.row, c.col): c for c in table.cells})
         rows_present, cols_present, index = shapes[tkey]
-        if rule.get("each") == "column":
-            lhs_k = _expand(rule["lhs"], table, groups, set(rows_present))
-            rhs_k = _expand(rule["rhs"], table, groups, set(rows_present))
+        if ident.each == "column":
+            lhs_k, rhs_k = ident.sides(set(rows_present))
             if not all(k in rows_present for k in lhs_k):
                 continue
             for col in cols_present:
                 lhs = [((tkey, r, col), index.get((r, col))) for r in lhs_k]
                 rhs = [((tkey, r, col), index.get((r, col))) for r in rhs_k]
                 findings.append(evaluate_identity(rule, f"column {col}", lhs, rhs, doc_key))
-        elif rule.get("each") == "row":
-            lhs_k = [str(x) for x in rule["lhs"]]
-            rhs_k = [str(x) for x in rule["rhs"]]
+        else:
+            lhs_k, rhs_k = ident.sides()
             for row in rows_present:
                 lhs = [((tkey, row, c), index.get((row, c))) for c in lhs_k]
                 rhs = [((tkey, row, c), index.get((row, c))) for c in rhs_k]
@@ -171,18 +155,20 @@ def check_identities(record: Record) -> list[Finding]:
     return findings
 
 
-def _legacy_rule(rule: dict[str, Any], table: Table, doc_key: str) -> list[Finding]:
+def _legacy_rule(ident: Identity, table: Table, doc_key: str) -> list[Finding]:
+    """An identity of indicators (evaluated once, on the year column where they are printed)."""
     by_key: dict[str, Cell] = {}
     for c in table.cells:
         if c.key and c.col == "year" and c.key not in by_key:
             by_key[c.key] = c
-    req = [str(k) for k in rule["lhs"]] + [str(k) for k in rule["rhs"]]
+    lhs_k, rhs_k = ident.sides()
+    req = lhs_k + rhs_k
     if not all(k in by_key for k in req):
         missing = [k for k in req if k not in by_key]
-        return [Finding(id=f"{rule['id']}:year", rule=rule["id"], version=int(rule.get("version", 1)),
+        return [Finding(id=f"{ident.id}:year", rule=ident.id, version=ident.version,
                         status="NOT_ASSESSABLE", severity="info", scope="year",
-                        message=f"{rule.get('title', rule['id'])}: indicators not printed ({', '.join(missing)})")]
-    rhs_keys = [str(k) for k in rule["rhs"]] + [str(k) for k in rule.get("optional", []) if str(k) in by_key]
-    lhs = [(f"legacy.{k}", by_key[k]) for k in rule["lhs"]]
-    rhs = [(f"legacy.{k}", by_key[k]) for k in rhs_keys]
-    return [evaluate_identity(rule, "year", lhs, rhs, doc_key)]
+                        message=f"{ident.title}: indicators not printed ({', '.join(missing)})")]
+    rhs_keys = rhs_k + [k for k in ident.optional if k in by_key]
+    lhs = [(f"{table.key}.{k}", by_key[k]) for k in lhs_k]
+    rhs = [(f"{table.key}.{k}", by_key[k]) for k in rhs_keys]
+    return [evaluate_identity(ident.rule, "year", lhs, rhs, doc_key)]

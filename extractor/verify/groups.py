@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from ..model import Finding, Record, set_field
+from ..tablespec import table_specs
 
 OPEN = ("FAIL", "UNCERTAIN")
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
@@ -277,6 +278,12 @@ def _narrative_join(f: Finding, corrections: dict[str, Decimal]) -> bool:
         return False
 
 
+def _totals(table: str) -> set[str]:
+    """The keys of a table's totals: the one left-hand operand of an identity (its 总计 row or column)."""
+    specs = table_specs()
+    return specs[table].totals if table in specs else set()
+
+
 def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> list[Finding]:
     from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
 
@@ -306,7 +313,7 @@ def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> li
             if not fixed or len(fixed) + len(joined) < 2:
                 continue
             # the most findings; then a total line (a 总计 printed wrong is the usual cause); then rows
-            score = (len(fixed) + len(joined), line[2] == "total", line[1] == "row", -len(corr))
+            score = (len(fixed) + len(joined), line[2] in _totals(line[0]), line[1] == "row", -len(corr))
             if best is None or score > best[0]:
                 best = (score, line, fixed, joined)
         if best is None:
