@@ -87,14 +87,14 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
                 res.downloads_copied += _copy_tree(dl, out / "downloads")
         for t in seen:
             db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
-        if changed or mapping is not None or not all((out / f).exists() for f in OUTPUT_FILES):
+        if changed or not all((out / f).exists() for f in OUTPUT_FILES):
             res.outputs = store.write_outputs(out)
             res.outputs_rewritten = True
-            from .reviewed import evaluate_store  # noqa: PLC0415 - across years, over every merged record
-
-            res.crossyear = evaluate_store(store, mapping)
-        else:  # nothing new: the output files and the cross-year findings already say it
+        else:  # nothing new: the output files already say it (no pass over every record for them)
             res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
+        from .reviewed import evaluate_store  # noqa: PLC0415 - across years, over every merged record
+
+        res.crossyear = evaluate_store(store, mapping)
     return res
 
 
