@@ -205,8 +205,8 @@ def run(args, tmp: Path) -> None:
     # phases, in this process
     listed = discover([docs])
     timings: dict[str, list[tuple[float, float]]] = {}
-    for c in (1, conc):
-        for _ in range(rep):
+    for _ in range(rep):  # interleaved, so a change of load on a shared machine hits both alike
+        for c in (1, conc):
             shutil.rmtree(tmp / "phase", ignore_errors=True)
             with Store(tmp / "phase" / "extractor.db") as st:
                 timings.setdefault(f"batch{c}", []).append(timed(lambda: run_batch(listed, st, concurrency=c)))
@@ -220,30 +220,34 @@ def run(args, tmp: Path) -> None:
     print(f"extraction phase, run_batch concurrency 1 → {conc}: {n / b1:7.1f} → {n / bn:7.1f} docs/s = "
           f"{b1 / bn:4.2f}x (this process writes every document)")
     paths = [str(f) for f in listed]
-    sw_, _ = best(rep, lambda: [extract_only(p) for p in paths])
     try:
         from extractor.parallel import ProcessPool  # noqa: PLC0415
     except ImportError:  # a checkout from before worker processes
         ProcessPool = None  # noqa: N806
     if conc > 1 and ProcessPool is not None:
 
-        def pooled(warm: bool):
+        def pooled(warm: bool) -> float:
             pool = ProcessPool(conc)
             try:
+                t = time.perf_counter()
                 if warm:  # every worker started and past its first document
                     for f in [pool.submit(extract_only, p) for p in paths[:conc * 2]]:
                         f.result()
-                t = time.perf_counter()
+                    t = time.perf_counter()
                 for f in [pool.submit(extract_only, p) for p in paths]:
                     f.result()
                 return time.perf_counter() - t
             finally:
                 pool.shutdown()
 
-        cold = min(timed(lambda: pooled(False))[0] for _ in range(rep))
-        warm = min(pooled(True) for _ in range(rep))
+        one, cold, warm = [], [], []
+        for _ in range(rep):  # interleaved
+            one.append(timed(lambda: [extract_only(p) for p in paths])[0])
+            cold.append(pooled(False))
+            warm.append(pooled(True))
+        sw_, cw, ww_ = min(one), min(cold), min(warm)
         print(f"load + extract only (no saving), 1 process → {conc} worker processes: {n / sw_:7.1f} → "
-              f"{n / cold:7.1f} docs/s = {sw_ / cold:4.2f}x with the workers' start-up, {sw_ / warm:4.2f}x without")
+              f"{n / cw:7.1f} docs/s = {sw_ / cw:4.2f}x with the workers' start-up, {sw_ / ww_:4.2f}x without")
 
     # shards and merge
     from extractor.merge import merge  # noqa: PLC0415
