@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ browser-deps:
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_deterministic.py
+
+## bench-scale: whole-process docs/s next to a bare-scan floor, --concurrency, merge, resume cost (~2 min)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -9,12 +9,14 @@ import hashlib
 import os
 import sqlite3
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import loaders
 from .budget import TimeBudgetExceeded, doc_seconds, time_budget, time_budget_message
+from .document import Document
 from .errors import ExtractorError
 from .loaders import SUPPORTED_SUFFIXES, load_bytes
 from .model import Record
@@ -73,40 +75,78 @@ def extract_bytes(raw: bytes, name: str, *, path: str | Path = "", url: str | No
     """Load and extract one document within its time budget: ``(record, stage)`` where ``stage`` says
     where a failed record failed ("load" | "extract"), None when it did not. Never raises for
     anything a document does: a loader bug, a runaway check or the time budget make a failed record."""
-    name, label = display(name), display(path or name)
-
-    def failed(msg: str, stage: str) -> tuple[Record, str]:
-        rec = failed_record(label, msg, raw)
-        rec.document.name = name
-        rec.document.url = url
-        return rec, stage
-
     seconds = doc_seconds()
-    stage = "load"
+    start = time.monotonic()
+    doc = load_document(raw, name, path=path, url=url, seconds=seconds)
+    if not isinstance(doc, Document):
+        return doc
+    left = max(seconds - (time.monotonic() - start), 0.001) if seconds else 0.0
+    return extract_loaded(doc, llm=llm, skipped_reason=skipped_reason, seconds=left, budget=seconds)
+
+
+def load_document(raw: bytes, name: str, *, path: str | Path = "", url: str | None = None,
+                  seconds: float | None = None) -> Document | tuple[Record, str]:
+    """The first stage of :func:`extract_bytes`: the loaded Document, or ``(failed record, "load")``.
+    ``seconds``: its time budget (default the document's; 0 = none)."""
+    seconds = doc_seconds() if seconds is None else seconds
+    name, label = display(name), display(path or name)
     try:
         with time_budget(seconds):
             try:
                 doc = load_bytes(raw, name, path=label if path else "")
             except ExtractorError as exc:
-                return failed(str(exc), "load")
+                msg = str(exc)
             except Exception as exc:  # noqa: BLE001 - a loader bug on odd input must not stop the batch
-                return failed(f"cannot read {name}: internal loader error: {type(exc).__name__}: {exc}", "load")
-            stage = "extract"
-            doc.url = url
+                msg = f"cannot read {name}: internal loader error: {type(exc).__name__}: {exc}"
+            else:
+                doc.url = url
+                return doc
+    except TimeBudgetExceeded as exc:
+        msg = time_budget_message(seconds, exc)
+    return _failed(raw, name, label, url, msg), "load"
+
+
+def extract_loaded(doc: Document, *, llm: ModelSteps | None = None, skipped_reason: str | None = None,
+                   seconds: float | None = None, budget: float | None = None) -> tuple[Record, str | None]:
+    """The second stage: a loaded document's record within ``seconds`` (what its time budget
+    ``budget`` left after loading); an error becomes a failed record ``(record, "extract")``."""
+    seconds = doc_seconds() if seconds is None else seconds
+    name, label = doc.name, doc.path or doc.name
+    try:
+        with time_budget(seconds):
             try:
                 rec = extract_document(doc, llm=llm, skipped_reason=skipped_reason)
             except ExtractorError as exc:
-                return failed(str(exc), "extract")
+                return _failed(doc.raw, name, label, doc.url, str(exc)), "extract"
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the batch: record it, go on
-                return failed(f"internal error: {type(exc).__name__}: {exc}", "extract")
+                return _failed(doc.raw, name, label, doc.url, f"internal error: {type(exc).__name__}: {exc}"), "extract"
     except TimeBudgetExceeded as exc:
-        return failed(time_budget_message(seconds, exc), stage)
+        return _failed(doc.raw, name, label, doc.url, time_budget_message(seconds if budget is None else budget,
+                                                                           exc)), "extract"
     return rec, ("extract" if rec.decision == "failed" else None)
+
+
+def _failed(raw: bytes, name: str, label: str, url: str | None, msg: str) -> Record:
+    rec = failed_record(label, msg, raw)
+    rec.document.name = name
+    rec.document.url = url
+    return rec
 
 
 def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSteps | None = None,
                  skipped_reason: str | None = None) -> tuple[str, Record | None]:
     """Process one file; returns ("skipped"|"done"|"failed", record)."""
+    raw = read_file(path, store, force=force)
+    if not isinstance(raw, bytes):
+        return raw
+    rec, _stage = extract_bytes(raw, path.name, path=path, llm=llm, skipped_reason=skipped_reason)
+    store.save(rec)
+    return ("failed" if rec.decision == "failed" else "done"), rec
+
+
+def read_file(path: Path, store: Store, *, force: bool = False) -> bytes | tuple[str, Record | None]:
+    """The first step of :func:`process_file`: the file's bytes to extract, or ``("skipped", None)``
+    when it is already done, or ``("failed", record)`` (saved) when it must not or cannot be read."""
     refused = _refuse_before_reading(path)
     if refused is not None:  # too large / not a regular file: fail by its path, never read it
         psha = path_sha256(path)
@@ -126,28 +166,30 @@ def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSte
     sha = hashlib.sha256(raw).hexdigest()
     if not force and store.is_done(sha):
         return "skipped", None
-    rec, _stage = extract_bytes(raw, path.name, path=path, llm=llm, skipped_reason=skipped_reason)
-    store.save(rec)
-    return ("failed" if rec.decision == "failed" else "done"), rec
+    return raw
 
 
 def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: ModelSteps | None = None,
               skipped_reason: str | None = None,
               on_progress: Callable[[Path, str, Record | None], None] | None = None,
               concurrency: int = 1, downloads: Path | None = None,
-              fetch_options: dict | None = None) -> BatchResult:
+              fetch_options: dict | None = None, worker_init: Callable | None = None,
+              worker_init_args: tuple = ()) -> BatchResult:
     """Process files (and http(s) URLs given as ``str``, see :func:`process_url`) one by one, or with
-    ``concurrency`` > 1 in a thread pool whose SQLite writes all happen on the calling thread."""
+    ``concurrency`` > 1 in worker processes, this process the only writer (see :mod:`extractor.parallel`;
+    there ``on_progress`` gets a :class:`~extractor.parallel.Summary` of a record built in a worker,
+    and ``worker_init(*worker_init_args)`` runs in each worker process as it starts)."""
     from .fetch import is_url  # noqa: PLC0415
     from .inputs import process_url  # noqa: PLC0415
 
     downloads = Path(downloads) if downloads else store.path.parent / "downloads"
-    if concurrency > 1:
+    if concurrency > 1 and len(files) > 1:
         from .parallel import run_parallel  # noqa: PLC0415
 
         return run_parallel(files, store, force=force, llm=llm, skipped_reason=skipped_reason,
                             on_progress=on_progress, concurrency=concurrency, downloads=downloads,
-                            fetch_options=fetch_options, result=BatchResult())
+                            fetch_options=fetch_options, result=BatchResult(), initializer=worker_init,
+                            initargs=worker_init_args)
     res = BatchResult()
     for f in files:
         try:

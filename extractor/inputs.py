@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Iterable
 
 from . import loaders
-from .batch import discover, display, extract_bytes
+from .batch import discover, display, extract_bytes, load_document
+from .document import Document
 from .errors import ExtractorError
 from .fetch import Download, FetchError, cached_download, cached_meta, fetch, is_url, save_download, url_sha256
 from .model import Record
@@ -128,6 +129,21 @@ def process_bytes(raw: bytes, name: str, store, *, path: str | Path = "", url: s
     return Outcome("failed" if rec.decision == "failed" else "done", rec, stage)
 
 
+def load_input(raw: bytes, name: str, store, *, path: str | Path = "", url: str | None = None,
+               force: bool = False, seconds: float | None = None) -> Document | Outcome:
+    """:func:`process_bytes` up to the loaded Document (its extraction happens elsewhere), or the
+    Outcome of a document already done (skipped) or one that cannot be loaded (failed, saved)."""
+    sha = hashlib.sha256(raw).hexdigest()
+    if not force and store.is_done(sha):
+        return Outcome("skipped", None)
+    got = load_document(raw, name, path=path, url=url, seconds=seconds)
+    if isinstance(got, Document):
+        return got
+    rec, stage = got
+    _write(store, lambda s: s.save(rec))
+    return Outcome("failed", rec, stage)
+
+
 def url_failed_record(url: str, error: str) -> Record:
     """The record of a URL that could not be downloaded (keyed by the URL's hash)."""
     from .fetch import _name_from  # noqa: PLC0415
@@ -153,6 +169,18 @@ def process_url_outcome(url: str, store, *, downloads: str | Path, force: bool =
                         llm: ModelSteps | None = None, skipped_reason: str | None = None,
                         fetch_options: dict | None = None) -> Outcome:
     url = url.strip()
+    got = fetch_input(url, store, downloads=downloads, force=force, fetch_options=fetch_options)
+    if isinstance(got, Outcome):
+        return got
+    return process_bytes(got.raw, got.name, store, path=got.path, url=url, force=force, llm=llm,
+                         skipped_reason=skipped_reason)
+
+
+def fetch_input(url: str, store, *, downloads: str | Path, force: bool = False,
+                fetch_options: dict | None = None) -> Download | Outcome:
+    """The first stage of :func:`process_url_outcome`: the URL's bytes (downloaded, or found in
+    ``downloads``), or the Outcome of a URL already done (skipped) or not downloadable (failed)."""
+    url = url.strip()
     meta = cached_meta(url, downloads)
     if meta is not None and not force and store.is_done(meta["sha256"]):
         return Outcome("skipped", None)  # finished before: no network access at all
@@ -175,8 +203,7 @@ def process_url_outcome(url: str, store, *, downloads: str | Path, force: bool =
             _write(store, lambda s: s.save(rec))
             return Outcome("failed", rec, "fetch")
     _write(store, lambda s: _forget_url_failure(s, url))
-    return process_bytes(dl.raw, dl.name, store, path=dl.path, url=url, force=force, llm=llm,
-                         skipped_reason=skipped_reason)
+    return dl
 
 
 def process_url(url: str, store, *, downloads: str | Path, force: bool = False, llm: ModelSteps | None = None,

@@ -43,6 +43,7 @@ class MergeResult:
     downloads_copied: int = 0
     outputs: dict[str, Path] = field(default_factory=dict)
     crossyear: Any = None  # the cross-year result over the merged store (extractor.crossyear.CrossResult)
+    outputs_rewritten: bool = False  # False when nothing that shows in them changed
 
 
 def _db_of(src: Path) -> Path:
@@ -61,6 +62,9 @@ def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[sqlite3.Ro
     return list(db.execute(f"PRAGMA {schema}.table_info({_q(table)})"))
 
 
+OUTPUT_FILES = ("records.jsonl", "cells.csv", "findings.csv")
+
+
 def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> MergeResult:
     """Merge shard databases into ``out`` and evaluate the cross-year rules over the result
     (``mapping``: the bodies mapping; default the file beside the merged database)."""
@@ -71,40 +75,55 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
     res = MergeResult()
     with Store(target) as store:
         db = store.db
+        seen: set[str] = set()  # auto-id tables whose rows are indexed in temp for this merge
+        changed = 0
         for src in dbs:
             if src.resolve() == target.resolve():
                 continue
             res.sources.append(str(src))
-            _merge_one(db, src, res)
+            changed += _merge_one(db, src, res, seen)
             dl = src.parent / "downloads"
             if dl.is_dir():
                 res.downloads_copied += _copy_tree(dl, out / "downloads")
-        res.outputs = store.write_outputs(out)
+        for t in seen:
+            db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
+        if changed or not all((out / f).exists() for f in OUTPUT_FILES):
+            res.outputs = store.write_outputs(out)
+            res.outputs_rewritten = True
+        else:  # nothing new: the output files already say it (no pass over every record for them)
+            res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
         from .reviewed import evaluate_store  # noqa: PLC0415 - across years, over every merged record
 
         res.crossyear = evaluate_store(store, mapping)
     return res
 
 
-def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult) -> None:
+def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult, seen: set[str]) -> int:
+    """Merge one shard database; returns how many documents and reviews changed (they show in
+    the output files)."""
     db.commit()
     db.execute("ATTACH DATABASE ? AS src", (str(src),))
+    changed = 0
     try:
         names = [r[0] for r in db.execute("SELECT name FROM src.sqlite_master WHERE type='table' "
                                           "AND name NOT LIKE 'sqlite_%'")]
         with db:
             if "documents" in names:
-                res.documents_taken += _merge_documents(db, names)
+                taken = _merge_documents(db, names)
+                res.documents_taken += taken
+                changed += taken
             if "reviews" in names:
-                _copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
+                changed += _copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
             if "crossyear_reviews" in names:
-                _copy(db, "crossyear_reviews", newer="created_at", key=("prev_sha256", "next_sha256", "finding_id"))
+                changed += _copy(db, "crossyear_reviews", newer="created_at",
+                                 key=("prev_sha256", "next_sha256", "finding_id"))
             for t in names:
                 if t in CORE or t in NOT_MERGED:
                     continue
-                res.tables[t] = res.tables.get(t, 0) + _merge_table(db, t)
+                res.tables[t] = res.tables.get(t, 0) + _merge_table(db, t, seen)
     finally:
         db.execute("DETACH DATABASE src")
+    return changed
 
 
 def _common(db: sqlite3.Connection, table: str) -> list[str]:
@@ -116,7 +135,7 @@ def _merge_documents(db: sqlite3.Connection, names: list[str]) -> int:
     db.execute("DROP TABLE IF EXISTS temp.pick")
     db.execute(
         "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
-        "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at >= m.updated_at"
+        "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at > m.updated_at"
     )
     n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
     for t in ("cells", "findings", "records"):
@@ -131,16 +150,20 @@ def _merge_documents(db: sqlite3.Connection, names: list[str]) -> int:
     return n
 
 
-def _copy(db: sqlite3.Connection, table: str, *, newer: str, key: tuple[str, ...]) -> None:
+def _copy(db: sqlite3.Connection, table: str, *, newer: str, key: tuple[str, ...]) -> int:
+    """Rows of ``src.table`` newer than their twin in main (by ``key``; an equal time keeps main's)."""
     cols = ", ".join(_q(c) for c in _common(db, table))
     on = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in key)
+    before = db.total_changes
     db.execute(
         f"INSERT OR REPLACE INTO main.{_q(table)} ({cols}) SELECT {cols} FROM src.{_q(table)} AS s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(table)} m WHERE {on} AND m.{_q(newer)} > s.{_q(newer)})"
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(table)} m WHERE {on} AND m.{_q(newer)} >= s.{_q(newer)})"
     )
+    return db.total_changes - before
 
 
-def _merge_table(db: sqlite3.Connection, table: str) -> int:
+def _merge_table(db: sqlite3.Connection, table: str, seen: set[str]) -> int:
+    """Copy one other table, work in proportion to the shard's rows (index lookups in main)."""
     exists = db.execute("SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
     if not exists:
         sql = db.execute("SELECT sql FROM src.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
@@ -156,15 +179,28 @@ def _merge_table(db: sqlite3.Connection, table: str) -> int:
     unique = any(r["unique"] for r in db.execute(f"PRAGMA main.index_list({_q(table)})")
                  if r["origin"] != "pk")
     cols = _common(db, table)
+    t = _q(table)
     before = db.total_changes
-    if pk and not rowid_key or unique and not rowid_key:
+    if pk and not rowid_key:  # a natural key: new rows and changed twins (found by the key's index)
         c = ", ".join(_q(x) for x in cols)
-        db.execute(f"INSERT OR REPLACE INTO main.{_q(table)} ({c}) SELECT {c} FROM src.{_q(table)}")
+        same = " AND ".join(f"m.{_q(x)} IS s.{_q(x)}" for x in cols)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({c}) SELECT {c} FROM src.{t} AS s "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM main.{t} AS m WHERE {same})")
+    elif unique and not rowid_key:
+        c = ", ".join(_q(x) for x in cols)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({c}) SELECT {c} FROM src.{t}")
     else:  # keyed by an auto-increment id (or nothing): add the rows not already present
         data = [x for x in cols if x not in pk]
         c = ", ".join(_q(x) for x in data)
-        db.execute(f"INSERT INTO main.{_q(table)} ({c}) SELECT {c} FROM src.{_q(table)} "
-                   f"EXCEPT SELECT {c} FROM main.{_q(table)}")
+        idx = _q("seen_" + table)
+        if table not in seen:  # main's rows, indexed once for this merge (main has no index on them)
+            db.execute(f"CREATE TEMP TABLE {idx} AS SELECT DISTINCT {c} FROM main.{t}")
+            db.execute(f"CREATE INDEX temp.{_q('seen_i_' + table)} ON {idx} ({c})")
+            seen.add(table)
+        same = " AND ".join(f"x.{_q(x)} IS s.{_q(x)}" for x in data)
+        db.execute(f"INSERT INTO main.{t} ({c}) SELECT DISTINCT {c} FROM src.{t} AS s "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM temp.{idx} AS x WHERE {same})")
+        db.execute(f"INSERT INTO temp.{idx} SELECT DISTINCT {c} FROM src.{t}")
     return db.total_changes - before
 
 

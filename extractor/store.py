@@ -15,7 +15,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from .errors import ExtractorError
 from .model import Record
@@ -161,6 +161,45 @@ def check_database(path: str | Path) -> Path:
     return p
 
 
+class DocumentRows(NamedTuple):
+    """One record as the rows :meth:`Store.save` writes (plain values: cheap to send between processes)."""
+
+    document: tuple  # documents row without updated_at
+    record: tuple  # records row without created_at
+    cells: list[tuple]
+    findings: list[tuple]
+
+
+def document_rows(record: Record) -> DocumentRows:
+    d = record.document
+    sha = d.sha256
+    status = "failed" if record.decision == "failed" else "done"
+    return DocumentRows(
+        (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error),
+        (sha, record.format, record.organ, record.year, record.decision, record.model_dump_json()),
+        cell_rows(sha, record),
+        finding_rows(sha, record),
+    )
+
+
+def cell_rows(sha: str, record: Record) -> list[tuple]:
+    return [
+        (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
+         c.span.start if c.span else None, c.span.end if c.span else None,
+         c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
+         None if c.grounded is None else int(c.grounded), c.note)
+        for c in record.cells()
+    ]
+
+
+def finding_rows(sha: str, record: Record) -> list[tuple]:
+    return [
+        (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
+         f.arithmetic, f.model_dump_json())
+        for f in record.findings
+    ]
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -229,20 +268,31 @@ class Store:
         ``records.json`` keeps the record as the extractor made it; the decision columns and the
         ``cells``/``findings`` rows are the authoritative record: the reviewers' stored decisions on
         this document applied on top (so a re-run with ``--force`` re-applies them)."""
-        d = record.document
-        sha = d.sha256
-        now = time.time()
-        status = "failed" if record.decision == "failed" else "done"
         with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error, now),
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
-                (sha, record.format, record.organ, record.year, record.decision, record.model_dump_json(), now),
-            )
-            self._write_authoritative(sha, record)
+            self._write_rows(document_rows(record), record)
+
+    def save_rows(self, rows: "DocumentRows", *, commit: bool = True) -> None:
+        """:meth:`save` for a record already turned into rows (by a worker process). With
+        ``commit=False`` the rows join the open transaction (the caller commits several whole
+        documents at once)."""
+        if commit:
+            with self.db:
+                self._write_rows(rows)
+        else:
+            self._write_rows(rows)
+
+    def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
+        sha = rows.document[0]
+        now = time.time()
+        self.db.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)", (*rows.document, now))
+        self.db.execute("INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)", (*rows.record, now))
+        if self.db.execute("SELECT 1 FROM reviews WHERE sha256=? LIMIT 1", (sha,)).fetchone():
+            self._write_authoritative(sha, record if record is not None else self.record(sha))
+            return
+        self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))  # no reviews: the rows as made
+        self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
+        self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cells)
+        self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.findings)
 
     def _write_authoritative(self, sha: str, record: Record) -> None:
         """Decision columns, ``cells`` and ``findings`` rows of the record with its reviews applied
@@ -256,24 +306,10 @@ class Store:
         self.db.execute("UPDATE records SET decision=? WHERE sha256=?", (record.decision, sha))
         self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
         self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
-                 c.span.start if c.span else None, c.span.end if c.span else None,
-                 c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
-                 None if c.grounded is None else int(c.grounded), c.note)
-                for c in record.cells()
-            ],
-        )
-        self.db.executemany(
-            "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
-                 f.arithmetic, f.model_dump_json())
-                for f in record.findings
-            ],
-        )
+        self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            cell_rows(sha, record))
+        self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                            finding_rows(sha, record))
 
     def refresh(self, sha256: str) -> None:
         """Re-apply the stored decisions on one document (the decision columns, cells, findings)."""

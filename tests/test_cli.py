@@ -50,6 +50,16 @@ def test_check_prints_tables_and_the_failing_arithmetic(tmp_path):
     assert "T3.OUTCOME_TOTAL" in r.output and "≠" in r.output and "needs_review" in r.output
 
 
+def test_check_json_prints_the_record_as_plain_json(tmp_path):
+    from extractor.pipeline import extract
+
+    d = _reports(tmp_path)
+    r = runner.invoke(app, ["check", str(d / "b.txt"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "\x1b[" not in r.output  # no highlighting codes
+    assert json.loads(r.output) == json.loads(extract(d / "b.txt").model_dump_json())
+
+
 def test_eval_reports_accuracy_against_gold_as_json(tmp_path):
     d = tmp_path / "in"
     g = tmp_path / "gold"

@@ -93,3 +93,37 @@ def test_table_markup_escaped_inside_a_js_string_keeps_its_rowspans(style):
     rec = extract_document(load_bytes(js.encode("utf-8"), "options.js"))
     ev = evaluate_record(rec, gold)
     assert ev.total == 200 and ev.wrong == []
+
+
+def _cells(page: str) -> list[list[str]]:
+    doc = load_bytes(page.encode("utf-8"), "t.html")
+    return [[c.strip() for c in ln.split("|")][:-1] for ln in doc.text.split("\n") if "|" in ln]
+
+
+def test_uppercase_tags_and_a_quoted_attribute_holding_a_closing_bracket():
+    page = '<TABLE><TR><TD TITLE="a>b" ROWSPAN=2>规章<TD>4<TR><TD class=\'x>y\'>5</TABLE>'
+    assert _cells(page) == [["规章", "4"], ["", "5"]]
+
+
+def test_a_less_than_sign_that_starts_no_tag_is_text_with_its_offsets():
+    page = "<p>收入<5万元 & 支出 a < b</p><p>完</p>"
+    doc = load_bytes(page.encode("utf-8"), "t.html")
+    assert "收入<5万元 & 支出 a < b" in doc.text
+    i = doc.text.index("<5")
+    s = doc.span(i, i + 2)
+    assert doc.original[s.start : s.end] == "<5"
+
+
+def test_a_comment_never_closed_does_not_swallow_the_rest_of_the_page():
+    page = "<table><tr><td>规章<td>4<!--<td>5</table><p>后文</p>"
+    doc = load_bytes(page.encode("utf-8"), "t.html")
+    assert "后文" in doc.text and "5 |" in doc.text
+
+
+def test_references_it_does_not_know_stay_as_printed():
+    page = "<p>A&foo;B &amp; C&#20013;&nbsp;D</p>"
+    doc = load_bytes(page.encode("utf-8"), "t.html")
+    assert "A&foo;B & C中 D" in doc.text
+    i = doc.text.index("中")
+    s = doc.span(i, i + 1)
+    assert doc.original[s.start : s.end] == "&#20013;"

@@ -125,6 +125,32 @@ def test_skewed_scan_is_deskewed():
     assert "行政处罚 | 4119 |" in lines and "行政事业性收费 | 7730.28 |" in lines
 
 
+def test_text_detection_runs_once_per_page_also_when_the_text_lines_give_the_skew(monkeypatch):
+    _need_ocr()
+    from PIL import Image
+
+    from extractor.loaders import ocr
+
+    eng = ocr.engine()
+    calls = []
+    real = type(eng).__call__
+
+    def counting(self, img, *a, use_det=None, use_rec=None, **kw):
+        calls.append((use_det, use_rec))
+        return real(self, img, *a, use_det=use_det, use_rec=use_rec, **kw)
+
+    monkeypatch.setattr(type(eng), "__call__", counting)
+    img = _page_image("001", 1).crop((150, 500, 1500, 1000))  # a paragraph: no ruling lines
+    img = img.rotate(1.5, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", dpi=(200, 200))
+    d = load_bytes(buf.getvalue(), "skewed-text.png")
+    assert any("deskewed by -1.5" in n for n in d.notes), d.notes
+    assert calls == [(True, False)]  # one detection, on the page as scanned; boxes turned with it
+    for number in ("711", "223100", "0517-87222589"):
+        assert number in d.text
+
+
 # -- units that need no OCR engine ----------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ def merge_cmd(
 ) -> None:
     """Merge shard databases into one (idempotent) and regenerate records.jsonl, cells.csv, findings.csv.
 
-    Fan-out example (Slurm array, Kubernetes indexed Job or GNU parallel all work the same way):
+    Fan-out (a Slurm array, a Kubernetes Indexed Job or GNU parallel; see docs/urls-shards-service.md):
     extractor run reports/ --shard $I/8 --out out/shard-$I   for I in 0..7, then
     extractor merge out/shard-* --out out/all
     The checks across years are evaluated again over the merged records (a body's years may be spread
@@ -47,4 +47,5 @@ def merge_cmd(
         from .series import summary_line  # noqa: PLC0415
 
         console.print(summary_line(res.crossyear) + " (evaluated over the merged records)")
-    console.print("outputs: " + ", ".join(str(p) for p in res.outputs.values()))
+    console.print(("outputs: " if res.outputs_rewritten else "outputs (nothing new, left as they were): ")
+                  + ", ".join(str(p) for p in res.outputs.values()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html as _html
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 from ..document import Document, TextBuilder
@@ -52,19 +51,92 @@ class _Text:
         self.entity = entity
 
 
-class _TreeBuilder(HTMLParser):
+# -- tokenizer: one regex pass over the source; offsets are match positions (no line/column
+# bookkeeping, no per-character Python). Browser-like where it matters: tag and attribute names
+# are case-insensitive, quoted attribute values may hold ``>``, script/style content is raw text
+# up to its end tag, comments/doctype/processing instructions are skipped, a ``<`` that starts no
+# markup is text, and so is a tag or comment never closed (the page goes on after it).
+_ATTRS = r"""(?>[\s/]++|[^\s/>=][^\s/=>]*+(?>\s*+=\s*+(?>"[^"]*+"|'[^']*+'|[^\s>]*+))?+|=[^\s>]*+)*+"""
+_MARKUP = re.compile(
+    r"<(?:"
+    r"(?P<open>[a-zA-Z][^\t\n\r\f />\x00]*+)(?P<attrs>" + _ATTRS + r")>"
+    r"|/(?P<close>[a-zA-Z][^\t\n\r\f />\x00]*+)[^>]*+>"
+    r"|!--.*?--!?\s*>"
+    r"|(?!!--)[!?/][^>]*+>"
+    r")",
+    re.S,
+)
+_ATTR = re.compile(r"""([^\s/>=][^\s/=>]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]*))?""")
+_RAW_END = {t: re.compile(rf"</{t}[\s/]*>", re.I) for t in ("script", "style")}
+_ATTRS_USED = {"td", "th"}  # the only elements whose attributes are read (rowspan, colspan)
+
+
+def _attrs(s: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for m in _ATTR.finditer(s):
+        v = m.group(2)
+        if v is not None:
+            if v[:1] in ("'", '"') and len(v) >= 2 and v[-1] == v[0]:
+                v = v[1:-1]
+            v = _html.unescape(v)
+        out.setdefault(m.group(1).lower(), v)
+    return out
+
+
+# a start tag closes the open elements browsers close for it: (stop at, close)
+_IMPLIED_END = {
+    "td": (frozenset({"tr", "table"}), frozenset({"td", "th"})),
+    "th": (frozenset({"tr", "table"}), frozenset({"td", "th"})),
+    "tr": (frozenset({"table"}), frozenset({"tr", "td", "th"})),
+    **{t: (frozenset({"table"}), frozenset({"tr", "td", "th", *_TABLE_SECTIONS})) for t in _TABLE_SECTIONS},
+    "p": (frozenset({"td", "th", "div", "table", "li"}), frozenset({"p"})),
+}
+
+
+class _TreeBuilder:
     def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=False)
         self.src = source
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
         self.root = _El("#root", {}, 0)
         self.stack: list[_El] = [self.root]
 
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.line_starts[line - 1] + col
+    def parse(self) -> _El:
+        src, n = self.src, len(self.src)
+        find, match = src.find, _MARKUP.match
+        pos = 0  # start of the text not yet added
+        last = src.rfind(">")  # no markup starts after it: no need to look
+        no_comment_end = n  # a "<!--" from here on is never closed
+        i = find("<")
+        while 0 <= i < last:
+            if i >= no_comment_end and src.startswith("<!--", i):
+                m = None
+            else:
+                m = match(src, i)
+                if m is None and src.startswith("<!--", i):
+                    no_comment_end = i
+            if m is None:  # a "<" that starts no markup is text
+                i = find("<", i + 1)
+                continue
+            if i > pos:
+                self.data(pos, i)
+            pos = m.end()
+            tag, attrs, close = m.groups()
+            if tag is not None:
+                tag = tag.lower()
+                if attrs.endswith("/"):
+                    self.stack[-1].children.append(_El(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i))
+                else:
+                    self.starttag(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i)
+                    if tag in _RAW_END:  # raw text up to </script>: never markup, never shown
+                        e = _RAW_END[tag].search(src, pos)
+                        pos = e.start() if e else n
+            elif close is not None:
+                self.endtag(close.lower())
+            i = find("<", pos)
+        if pos < n:
+            self.data(pos, n)
+        return self.root
 
-    def _close_until(self, stop: set[str], closing: set[str]) -> None:
+    def _close_until(self, stop: frozenset[str], closing: frozenset[str]) -> None:
         """Pop implicitly closed elements: everything from the outermost element in ``closing``
         that stands above the nearest ``stop`` element."""
         cut = None
@@ -77,24 +149,16 @@ class _TreeBuilder(HTMLParser):
         if cut is not None:
             del self.stack[cut:]
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("td", "th"):
-            self._close_until({"tr", "table"}, {"td", "th"})
-        elif tag == "tr":
-            self._close_until({"table"}, {"tr", "td", "th"})
-        elif tag in _TABLE_SECTIONS:
-            self._close_until({"table"}, {"tr", "td", "th", *_TABLE_SECTIONS})
-        elif tag == "p":
-            self._close_until({"td", "th", "div", "table", "li"}, {"p"})
-        el = _El(tag, dict(attrs), self._offset())
+    def starttag(self, tag: str, attrs: dict[str, str | None], at: int) -> None:
+        implied = _IMPLIED_END.get(tag)
+        if implied is not None:
+            self._close_until(*implied)
+        el = _El(tag, attrs, at)
         self.stack[-1].children.append(el)
         if tag not in _VOID:
             self.stack.append(el)
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(_El(tag, dict(attrs), self._offset()))
-
-    def handle_endtag(self, tag: str) -> None:
+    def endtag(self, tag: str) -> None:
         for i in range(len(self.stack) - 1, 0, -1):
             if self.stack[i].tag == tag:
                 del self.stack[i:]
@@ -102,25 +166,24 @@ class _TreeBuilder(HTMLParser):
             if self.stack[i].tag == "table" and tag != "table":
                 return  # an end tag that does not belong inside this table: ignore it
 
-    def handle_data(self, data: str) -> None:
-        if data:
-            start = self._offset()
-            self.stack[-1].children.append(_Text(data, start, start + len(data), False))
-
-    def _entity(self) -> None:
-        start = self._offset()
-        m = _ENTITY.match(self.src, start)
-        if not m:
+    def data(self, a: int, b: int) -> None:
+        """Text ``src[a:b]``; character and entity references become their own pieces."""
+        src, kids = self.src, self.stack[-1].children
+        if src.find("&", a, b) < 0:
+            kids.append(_Text(src[a:b], a, b, False))
             return
-        raw = m.group(0)
-        text = _html.unescape(raw if raw.endswith(";") else raw + ";")
-        self.stack[-1].children.append(_Text(text, start, m.end(), True))
-
-    def handle_entityref(self, name: str) -> None:
-        self._entity()
-
-    def handle_charref(self, name: str) -> None:
-        self._entity()
+        pos = a
+        for m in _ENTITY.finditer(src, a, b):
+            ref = m.group(0) if m.group(0).endswith(";") else m.group(0) + ";"
+            text = _html.unescape(ref)
+            if text == ref:  # not a reference it knows: plain text
+                continue
+            if m.start() > pos:
+                kids.append(_Text(src[pos : m.start()], pos, m.start(), False))
+            kids.append(_Text(text, m.start(), m.end(), True))
+            pos = m.end()
+        if pos < b:
+            kids.append(_Text(src[pos:b], pos, b, False))
 
 
 def _span_attr(el: _El, name: str) -> int:
@@ -322,14 +385,8 @@ def load_html(raw: bytes, *, name: str, path: str | Path = "") -> Document:
     else:
         source, enc = decode(raw, what="HTML page")
     markup = _without_js_escapes(source) if _JS_ESCAPED.search(source) else source
-    tb = _TreeBuilder(markup)
-    try:
-        tb.feed(markup)
-        tb.close()
-    except Exception as exc:  # html.parser is lenient; this is a last resort
-        raise LoadError(f"cannot parse HTML: {exc}") from exc
     r = _Renderer()
-    r.block(tb.root)
+    r.block(_TreeBuilder(markup).parse())
     text, omap = r.b.build()
     if not text.strip():
         raise LoadError("HTML page has no visible text")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import threading
 from pathlib import Path
@@ -57,7 +58,10 @@ def engine():
         if _engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
-            _engine = RapidOCR(text_score=0.0, max_side_len=MAX_SIDE)
+            # worker processes of a parallel run share the cores: EXTRACTOR_OCR_THREADS each
+            threads = int(os.environ.get("EXTRACTOR_OCR_THREADS", "0") or 0)
+            extra = {"intra_op_num_threads": threads} if threads > 0 else {}
+            _engine = RapidOCR(text_score=0.0, max_side_len=MAX_SIDE, **extra)
             # single digits need no 320-px canvas: 160 reads them as well, twice as fast
             _engine.text_rec.rec_image_shape = [3, 48, 160]
         return _engine
@@ -507,10 +511,11 @@ def ocr_page_into(
         angle = _text_angle(det or [])
     back = None
     if abs(angle) >= 0.1:
-        rgb, back = _rotate(rgb, angle)
+        rgb, fwd, back = _rotate(rgb, angle)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         ink = _ink(gray)
-        det = None
+        if det:  # the text boxes that measured the angle turn with the page: no second detection
+            det = [_map_points(fwd, q) for q in det]
         w.notes.append(f"OCR page {page}: deskewed by {angle:.2f} degrees")
     tables = find_tables(ink, px_per_pt)
     cells = [c for t in tables for c in t]
@@ -610,14 +615,20 @@ def _text_angle(quads) -> float:
 
 
 def _rotate(rgb: np.ndarray, angle: float):
-    """Turn the image so lines sloping by ``angle`` degrees become level; return it and the
-    affine map back to the original pixels."""
+    """Turn the image so lines sloping by ``angle`` degrees become level; return it, the affine
+    map onto it and the map back to the original pixels."""
     import cv2
 
     h, w = rgb.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     out = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
-    return out, cv2.invertAffineTransform(m)
+    return out, m, cv2.invertAffineTransform(m)
+
+
+def _map_points(m: np.ndarray, quad) -> np.ndarray:
+    """A detected quadrilateral moved by the affine map ``m`` (as the page is turned)."""
+    pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+    return pts @ m[:, :2].T + m[:, 2]
 
 
 def _map_box(m: np.ndarray, b: BBox, s: float) -> BBox:
