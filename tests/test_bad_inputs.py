@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import socket
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from extractor.batch import discover, run_batch
 from extractor.store import Store
+import pdfmake
 from fakereport import report_bytes
 
 SHARED = Path(os.environ.get("EXTRACTOR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -26,26 +26,8 @@ BIG = 200 * 1024 * 1024
 
 
 def minimal_pdf(text: str = "Annual report 2023: 5 applications") -> bytes:
-    """A valid one-page PDF with a text layer, written by hand (xref offsets computed)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    """A valid one-page PDF with a text layer, written by hand (tests/pdfmake.py)."""
+    return pdfmake.pdf([pdfmake.text(72, 720, text, 12)])
 
 
 _BOMBS: dict[int, bytes] = {}
@@ -229,23 +211,13 @@ def test_server_answers_every_bad_input_with_4xx_and_goes_on(tmp_path):
 @pytest.fixture
 def live_server(tmp_path):
     """The app under a real uvicorn on 127.0.0.1 (a free port), upload cap 1 MB."""
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     from extractor.service import create_app
+    from live_server import LiveServer
 
     app = create_app(tmp_path / "live" / "extractor.db", max_upload=1024 * 1024)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield port
-    server.should_exit = True
-    t.join(5)
-    sock.close()
+    with LiveServer(app) as live:
+        yield live.port
 
 
 def _request(port: int, head: bytes, body_chunks=(), timeout: float = 5.0) -> bytes:

@@ -4,17 +4,16 @@ and the body's series page shows the decision."""
 
 from __future__ import annotations
 
-import threading
-import time
 from urllib.parse import urlencode
 
 import pytest
 
 from extractor.store import Store
 from test_crossyear_review import CLEANUP, IN_FORCE, _finding, _series
-from test_review_browser import CHROMIUM, browser, free_port, new_page, shots  # noqa: F401 - browser is a fixture
+from test_review_browser import CHROMIUM, browser, new_page, shots  # noqa: F401 - browser is a fixture
 
-uvicorn = pytest.importorskip("uvicorn", reason="the review app needs uvicorn")
+pytest.importorskip("uvicorn", reason="the review app needs uvicorn")
+from live_server import LiveServer  # noqa: E402
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bin/chromium (make browser-deps)")
 
 
@@ -23,18 +22,8 @@ def xserver(tmp_path):
     from extractor.review.app import create_app
 
     _, db = _series(tmp_path, {2023: {"in_force"}}, cleanup_year=2023)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(db, reviewer="browser-tester"), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="off"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.time() + 10
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", db
-    srv.should_exit = True
-    th.join(timeout=5)
+    with LiveServer(create_app(db, reviewer="browser-tester"), lifespan="off") as live:
+        yield live.url, db
 
 
 def test_mark_a_stock_break_explained_by_the_stated_cleanup_with_the_keyboard(browser, xserver, tmp_path):  # noqa: F811

@@ -8,7 +8,6 @@ SQLite's integer range gave a 500; there was no queue bound)."""
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 import tracemalloc
@@ -24,6 +23,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 import extractor.loaders as loaders  # noqa: E402
 from extractor.service import create_app  # noqa: E402
 from fakereport import report_bytes  # noqa: E402
+from live_server import LiveServer  # noqa: E402
 
 
 def upload(client, name: str, data: bytes, **params):
@@ -46,27 +46,8 @@ def gate(monkeypatch):
     opened.set()
 
 
-class Live:
-    """The app under a real uvicorn on 127.0.0.1 (a free port)."""
-
-    def __init__(self, app) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "Live":
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+class Live(LiveServer):
+    """The app under a real uvicorn on 127.0.0.1 (a free port), with the requests these tests send."""
 
     def get(self, path: str, timeout: float) -> int:
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,7 +21,8 @@ from test_review_support import make_batch, samples_batch
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright for Python is not installed (pip install -e '.[test]')")
-uvicorn = pytest.importorskip("uvicorn", reason="the review app needs uvicorn")
+pytest.importorskip("uvicorn", reason="the review app needs uvicorn")
+from live_server import LiveServer  # noqa: E402
 
 
 def chromium_path() -> str | None:
@@ -58,30 +56,13 @@ def new_page(browser):
     return page
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def server(tmp_path):
     from extractor.review.app import create_app
 
     f, db = make_batch(tmp_path)
-    port = free_port()
-    config = uvicorn.Config(create_app(db, reviewer="browser-tester"), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.time() + 10
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.02)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", db
-    srv.should_exit = True
-    th.join(timeout=5)
+    with LiveServer(create_app(db, reviewer="browser-tester"), lifespan="off") as live:
+        yield live.url, db
 
 
 def shots(tmp_path: Path) -> Path:
