@@ -324,6 +324,15 @@ def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[lis
     return lines or ["no identity of the table involves it"], fails
 
 
+def _identities_hold(record: Record, key: str, table: Table, cell: Cell, ref: str,
+                     values: dict[str, Any]) -> Table | None:
+    """``table`` with the model's ``cell`` put in, when no identity involving ``ref`` then fails; else None.
+    The identities as a reviewer reads them go to ``values["rules"]`` either way."""
+    trial = _with(table, cell)
+    values["rules"], fails = _rule_results(record, key, trial, ref)
+    return None if fails else trial
+
+
 def _version(rule_id: str) -> int:
     from ..templates import load_rules  # noqa: PLC0415
 
@@ -374,10 +383,8 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                             kind=_kind(mval), raw=doc.text[a:b], span=doc.span(a, b), producer="model",
                             decimals=_decimals(doc.text[a:b]), label=p.label if p is not None else None,
                             anchor="model", note=f"read by the model ({by}); the parser did not find this cell")
-                trial = _with(table, cell)
-                rules, fails = _rule_results(record, key, trial, ref)
-                values["rules"] = rules
-                if not fails:
+                trial = _identities_hold(record, key, table, cell, ref, values)
+                if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
                                              f"{ref}: the parser did not find this cell; the model read {mval} "
@@ -398,10 +405,8 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                     "decimals": _decimals(cand.raw), "grounded": None,
                     "note": f"run-together digits {p.raw!r}: the model ({by}) chose {cand.value} among the parser's "
                             f"candidates {' | '.join(str(c.value) for c in p.candidates)}"})
-                trial = _with(table, cell)
-                rules, fails = _rule_results(record, key, trial, ref)
-                values["rules"] = rules
-                if not fails:
+                trial = _identities_hold(record, key, table, cell, ref, values)
+                if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
                                              f"{ref}: {p.raw!r} has several readings; the model chose {cand.value}. "

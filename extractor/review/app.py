@@ -379,9 +379,7 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
         q = {"show": show, "doc": doc, "id": fid, "msg": f"{label[action]}: {fid}"}
         if scope:
             q["scope"] = scope
-        resp = RedirectResponse("/queue?" + urlencode(q), status_code=303)
-        resp.set_cookie("reviewer", reviewer.strip(), max_age=3600 * 24 * 365, samesite="strict")
-        return resp
+        return _redirect_decided(reviewer, q)
 
     @app.post("/decide-group")
     def decide_group(
