@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS crossyear_findings (
   PRIMARY KEY (prev_sha256, next_sha256, id)
 );
 CREATE INDEX IF NOT EXISTS crossyear_next ON crossyear_findings (next_sha256);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE INDEX IF NOT EXISTS bodies_body ON bodies (body, year);
 -- reviewers' decisions on cross-year findings (extractor/review/series.py), keyed by both reports and the
 -- finding's stable id: they outlive `extractor run --force` and `extractor crossyear` (which replace
@@ -141,6 +142,7 @@ CREATE VIEW IF NOT EXISTS crossyear_decided AS
 
 # Columns added to existing tables after their first release (additive migration, see _migrate).
 ADDED_COLUMNS = {
+    "bodies": [("stamp", "REAL")],  # the record's out_stamp when its cross-year checks were evaluated
     "reviews": [
         ("span_start", "INTEGER"),  # where a corrected value was found in the original text
         ("span_end", "INTEGER"),
@@ -771,25 +773,81 @@ class Store:
         return paths
 
     # ----------------------------------------------------------------- series across years
-    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any]) -> None:
+    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "") -> None:
         """Replace every body assignment and cross-year finding in one transaction
-        (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects)."""
+        (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects; ``rules``:
+        the fingerprint of the cross-year rules they were evaluated with)."""
+        stamps = self.record_stamps()
         with self.db:
             self.db.execute("DELETE FROM bodies")
             self.db.execute("DELETE FROM crossyear_findings")
-            self.db.executemany(
-                "INSERT OR REPLACE INTO bodies VALUES (?,?,?,?,?,?)",
-                [(a.sha256, a.body, a.year, a.organ, a.how, a.note) for a in assignments],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO crossyear_findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(f.prev.sha256, f.next.sha256, f.id, f.body, f.rule, f.version, f.status, f.classification,
-                  f.severity, f.scope, f.message, f.arithmetic, pack(f.model_dump_json(exclude_defaults=True)))
-                 for f in findings],
-            )
+            self._insert_series(assignments, findings, stamps)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('crossyear_rules', ?)", (rules,))
+
+    def update_series(self, assignments: Iterable[Any], gone: Iterable[str], touched: Iterable[str],
+                      findings: Iterable[Any], stamps: dict[str, float | None]) -> None:
+        """Part of the series again, in one transaction: the assignments given replace those of their
+        documents, ``gone`` documents leave, every cross-year finding naming a ``touched`` document
+        is replaced by ``findings``."""
+        with self.db:
+            self.db.executemany("DELETE FROM bodies WHERE sha256=?", [(g,) for g in gone])
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sha256 TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM temp.touched")
+            self.db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", [(t,) for t in touched])
+            self.db.execute("DELETE FROM crossyear_findings WHERE prev_sha256 IN (SELECT sha256 FROM temp.touched) "
+                            "OR next_sha256 IN (SELECT sha256 FROM temp.touched)")
+            self._insert_series(assignments, findings, stamps)
+
+    def _insert_series(self, assignments: Iterable[Any], findings: Iterable[Any], stamps: dict[str, float | None]
+                       ) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO bodies (sha256, body, year, organ, how, note, stamp) VALUES (?,?,?,?,?,?,?)",
+            [(a.sha256, a.body, a.year, a.organ, a.how, a.note, stamps.get(a.sha256)) for a in assignments],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO crossyear_findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(f.prev.sha256, f.next.sha256, f.id, f.body, f.rule, f.version, f.status, f.classification,
+              f.severity, f.scope, f.message, f.arithmetic, pack(f.model_dump_json(exclude_defaults=True)))
+             for f in findings],
+        )
+
+    def record_stamps(self) -> dict[str, float | None]:
+        """When each stored record (or the decisions on it) last changed."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, out_stamp FROM records")}
+
+    def doc_keys(self) -> list[tuple[str, str, str | None, int | None]]:
+        """(sha256, name, organ, year) of every stored record, read without parsing a record."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT r.sha256, d.name, r.organ, r.year FROM records r JOIN documents d ON d.sha256 = r.sha256")]
+
+    def series_state(self) -> dict[str, sqlite3.Row]:
+        """The stored body assignments (with the stamp of the record they were evaluated on)."""
+        return {r["sha256"]: r for r in self.db.execute("SELECT * FROM bodies")}
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def crossyear_counts(self) -> dict[str, int]:
+        """Figures of the stored cross-year findings with the reviewers' decisions (for a summary
+        line without reading every finding): per status, pairs, open, settled, stale decisions."""
+        out = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM crossyear_findings GROUP BY status")}
+        out["pairs"] = self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT prev_sha256, next_sha256 FROM crossyear_findings)").fetchone()[0]
+        out["open"] = self.db.execute("SELECT COALESCE(SUM(open), 0) FROM crossyear_decided").fetchone()[0]
+        out["settled"] = self.db.execute(
+            "SELECT COUNT(*) FROM crossyear_decided WHERE decision IS NOT NULL AND open = 0 "
+            "AND status IN ('FAIL', 'UNCERTAIN')").fetchone()[0]
+        out["reviews"] = self.db.execute("SELECT COUNT(*) FROM crossyear_reviews").fetchone()[0]
+        out["stale"] = out["reviews"] - out["settled"]
+        out["bodies"] = self.db.execute("SELECT COUNT(DISTINCT body) FROM bodies WHERE body IS NOT NULL").fetchone()[0]
+        out["series"] = self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT body FROM bodies WHERE body IS NOT NULL AND year IS NOT NULL "
+            "GROUP BY body HAVING COUNT(DISTINCT year) > 1)").fetchone()[0]
+        return out
 
     def bodies(self) -> list[sqlite3.Row]:
-        return list(self.db.execute("SELECT * FROM bodies ORDER BY body, year, sha256"))
+        return list(self.db.execute("SELECT sha256, body, year, organ, how, note FROM bodies ORDER BY body, year, sha256"))
 
     def crossyear_reviews(self) -> list[sqlite3.Row]:
         """Every reviewer's decision on a cross-year finding (one per pair of reports and finding)."""

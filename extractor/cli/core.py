@@ -162,12 +162,13 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
 
 
 def _crossyear(store, db_path: Path) -> str | None:
-    """Cross-year checks over everything the store holds (`extractor crossyear` prints them)."""
+    """Cross-year checks brought up to date: only the pairs of the body-years this run changed are
+    evaluated (`extractor crossyear` evaluates and prints them all)."""
     try:
-        from .series import run_crossyear, summary_line  # noqa: PLC0415
+        from .series import update_crossyear  # noqa: PLC0415
     except ImportError:  # the series commands are optional (pyarrow)
         return None
-    return summary_line(run_crossyear(store, db_path))
+    return update_crossyear(store, db_path)
 
 
 @app.command()
