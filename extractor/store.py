@@ -40,6 +40,18 @@ from .model import Record
 
 SCHEMA_VERSION = 2
 
+CELLS_DDL = """CREATE TABLE IF NOT EXISTS cells (
+  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
+  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
+  PRIMARY KEY (sha256, tbl, row, col)
+) WITHOUT ROWID"""
+FINDINGS_DDL = """CREATE TABLE IF NOT EXISTS findings (
+  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (sha256, id)
+) WITHOUT ROWID"""
+
 SCHEMA = """
 PRAGMA journal_mode=WAL;
 CREATE TABLE IF NOT EXISTS documents (
@@ -63,18 +75,9 @@ CREATE TABLE IF NOT EXISTS records (
   created_at REAL NOT NULL,
   head BLOB, reviewed BLOB, out_stamp REAL
 );
-CREATE TABLE IF NOT EXISTS cells (
-  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
-  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
-  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
-  PRIMARY KEY (sha256, tbl, row, col)
-) WITHOUT ROWID;
+%CELLS%;
 -- the checks that did not pass (and those a reviewer settled); every check is in the record
-CREATE TABLE IF NOT EXISTS findings (
-  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
-  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
-  PRIMARY KEY (sha256, id)
-) WITHOUT ROWID;
+%FINDINGS%;
 -- where each document's lines are in the output files (byte offset and length per file), as of stamp
 CREATE TABLE IF NOT EXISTS outputs (
   sha256 TEXT PRIMARY KEY, stamp REAL,
@@ -139,6 +142,7 @@ CREATE VIEW IF NOT EXISTS crossyear_decided AS
   FROM crossyear_findings f LEFT JOIN crossyear_reviews r
     ON r.prev_sha256 = f.prev_sha256 AND r.next_sha256 = f.next_sha256 AND r.finding_id = f.id;
 """
+SCHEMA = SCHEMA.replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL)
 
 # Columns added to existing tables after their first release (additive migration, see _migrate).
 ADDED_COLUMNS = {
@@ -376,10 +380,8 @@ class Store:
                 db.execute(f"ALTER TABLE records ADD COLUMN {col} {decl}")
             for t in ("cells", "findings"):
                 db.execute(f"ALTER TABLE {t} RENAME TO old_{t}")
-            start = SCHEMA.index("CREATE TABLE IF NOT EXISTS cells")
-            for stmt in SCHEMA[start:SCHEMA.index("-- where each document")].split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
+            db.execute(CELLS_DDL)
+            db.execute(FINDINGS_DDL)
             db.execute("DROP TABLE old_cells")
             db.execute("DROP TABLE old_findings")
             for row in db.execute("SELECT sha256, json FROM records").fetchall():
