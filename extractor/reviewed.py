@@ -78,12 +78,11 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     mapping = mapping_of(store) if mapping is None else mapping
     rules = load_rules()
     stamps = store.record_stamps()
-    if store.meta("crossyear_rules") != rules_fingerprint(rules):
-        result = evaluate_store(store, mapping)
-        return CrossUpdate(True, len(stamps), result.pairs, len(result.findings), store.crossyear_counts())
+    fingerprint = rules_fingerprint(rules)
+    full = store.meta("crossyear_rules") != fingerprint  # never evaluated, or other rules: every pair
     keys = store.doc_keys()
     new = assign((DocKey(*k) for k in keys), mapping)  # names only: no record is read
-    old = store.series_state()
+    old = {} if full else store.series_state()
     gone = [sha for sha in old if sha not in new]
     changed = [sha for sha, a in new.items()
                if sha not in old or old[sha]["stamp"] != stamps.get(sha) or old[sha]["body"] != a.body
@@ -95,7 +94,7 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
                            (new[sha].body, new[sha].year) if sha in new else (None, None)):
             if body is not None and year is not None:
                 affected.setdefault(body, set()).add(year)
-    if not changed and not gone:
+    if not changed and not gone and not full:
         return CrossUpdate(False, 0, 0, 0, store.crossyear_counts())
     by_year: dict[tuple[str, int], list[str]] = {}
     for sha, a in new.items():
@@ -106,6 +105,8 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     for body, years in affected.items():
         for y in years:
             touched.update(by_year.get((body, y), []))
+            if (body, y - 1) not in by_year and (body, y + 1) not in by_year:
+                continue  # no neighbouring year: no pair, nothing to read
             for yy in (y - 1, y, y + 1):
                 read.update(by_year.get((body, yy), []))
     touched.update(sha for sha in changed if sha in old)
@@ -121,5 +122,8 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
             recs.sort(key=lambda r: r.document.sha256)
     pair_years = {b: {y0 for y in ys for y0 in (y - 1, y)} for b, ys in affected.items()}
     findings, pairs = evaluate_pairs(series, pair_years, rules)
-    store.update_series([new[sha] for sha in changed], gone, touched, findings, stamps)
-    return CrossUpdate(False, len(changed) + len(gone), pairs, len(findings), store.crossyear_counts())
+    if full:
+        store.save_series(new.values(), findings, rules=fingerprint)
+    else:
+        store.update_series([new[sha] for sha in changed], gone, touched, findings, stamps)
+    return CrossUpdate(full, len(changed) + len(gone), pairs, len(findings), store.crossyear_counts())
