@@ -196,23 +196,8 @@ def build_series(records: Iterable[Record], mapping: Mapping | None = None
 def evaluate(records: Iterable[Record], mapping: Mapping | None = None,
              rules: list[dict[str, Any]] | None = None) -> CrossResult:
     """Every cross-year finding over ``records`` (reviewers' decisions already applied)."""
-    rules = load_rules() if rules is None else rules
     assignments, series, skipped = build_series(records, mapping)
-    findings: list[CrossFinding] = []
-    pairs = 0
-    for body in sorted(series):
-        s = series[body]
-        for year in sorted(s.years):
-            nxt = s.years.get(year + 1)
-            if not nxt:
-                continue
-            for a in s.years[year]:
-                for b in nxt:
-                    if a.error or b.error or not a.tables or not b.tables:
-                        continue
-                    pairs += 1
-                    for rule in rules:
-                        findings.extend(evaluate_pair(rule, a, b, body))
+    findings, pairs = evaluate_pairs(series, {b: set(s.years) for b, s in series.items()}, rules)
     return CrossResult(assignments=assignments, series=series, findings=findings, pairs=pairs, skipped=skipped)
 
 
@@ -558,4 +543,40 @@ def evaluate_store(store: Any, mapping: Mapping | None = None) -> CrossResult:
 def stored_findings(store: Any, sha256: str | None = None) -> list[CrossFinding]:
     """The cross-year findings saved in the store (naming ``sha256`` when given), as evaluated —
     reviewers' decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""
-    return [CrossFinding.model_validate_json(r["json"]) for r in store.crossyear_findings(sha256)]
+    from .store import unpack  # noqa: PLC0415
+
+    return [CrossFinding.model_validate_json(unpack(r["json"])) for r in store.crossyear_findings(sha256)]
+
+
+def rules_fingerprint(rules: list[dict[str, Any]] | None = None) -> str:
+    """What the stored cross-year findings were evaluated with: a change of the rules redoes them all."""
+    import hashlib  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    rules = load_rules() if rules is None else rules
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def evaluate_pairs(series: dict[str, "Series"], pair_years: dict[str, set[int]],
+                   rules: list[dict[str, Any]] | None = None) -> tuple[list[CrossFinding], int]:
+    """The findings of the consecutive pairs (body, year → year + 1) listed in ``pair_years``, as
+    :func:`evaluate` makes them (same order within them)."""
+    rules = load_rules() if rules is None else rules
+    findings: list[CrossFinding] = []
+    pairs = 0
+    for body in sorted(pair_years):
+        s = series.get(body)
+        if s is None:
+            continue
+        for year in sorted(pair_years[body]):
+            nxt = s.years.get(year + 1)
+            if not nxt or year not in s.years:
+                continue
+            for a in s.years[year]:
+                for b in nxt:
+                    if a.error or b.error or not a.tables or not b.tables:
+                        continue
+                    pairs += 1
+                    for rule in rules:
+                        findings.extend(evaluate_pair(rule, a, b, body))
+    return findings, pairs

@@ -32,7 +32,8 @@ from .store import Store
 
 DB_NAME = "extractor.db"
 CORE = ("documents", "records", "cells", "findings", "reviews", "crossyear_reviews")
-NOT_MERGED = {"jobs", "bodies", "crossyear_findings"}  # a server's queue; series results (re-evaluated)
+# a server's queue; series results (re-evaluated); where the lines are in each folder's output files
+NOT_MERGED = {"jobs", "bodies", "crossyear_findings", "outputs", "output_files"}
 
 
 @dataclass
@@ -72,23 +73,29 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
     out.mkdir(parents=True, exist_ok=True)
     target = out / DB_NAME
     dbs = [_db_of(Path(s)) for s in sources]
+    for src in dbs:  # a shard written by an older version: brought to the current schema first
+        if src.resolve() != target.resolve():
+            Store(src).close()
     res = MergeResult()
     with Store(target) as store:
         db = store.db
         seen: set[str] = set()  # auto-id tables whose rows are indexed in temp for this merge
+        reviewed: set[str] = set()  # documents whose decisions changed
         changed = 0
         for src in dbs:
             if src.resolve() == target.resolve():
                 continue
             res.sources.append(str(src))
-            changed += _merge_one(db, src, res, seen)
+            changed += _merge_one(db, src, res, seen, reviewed)
             dl = src.parent / "downloads"
             if dl.is_dir():
                 res.downloads_copied += _copy_tree(dl, out / "downloads")
         for t in seen:
             db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
+        for sha in sorted(reviewed):  # decisions merged without their document: its rows and lines again
+            store.refresh(sha)
         if changed or not all((out / f).exists() for f in OUTPUT_FILES):
-            res.outputs = store.write_outputs(out)
+            res.outputs = store.write_outputs(out)  # the new and changed documents appended
             res.outputs_rewritten = True
         else:  # nothing new: the output files already say it (no pass over every record for them)
             res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
@@ -98,7 +105,7 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
     return res
 
 
-def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult, seen: set[str]) -> int:
+def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult, seen: set[str], reviewed: set[str]) -> int:
     """Merge one shard database; returns how many documents and reviews changed (they show in
     the output files)."""
     db.commit()
@@ -113,6 +120,9 @@ def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult, seen: set[st
                 res.documents_taken += taken
                 changed += taken
             if "reviews" in names:
+                reviewed.update(r[0] for r in db.execute(
+                    "SELECT DISTINCT s.sha256 FROM src.reviews s WHERE NOT EXISTS (SELECT 1 FROM main.reviews m "
+                    "WHERE m.sha256 = s.sha256 AND m.finding_id = s.finding_id AND m.created_at >= s.created_at)"))
                 changed += _copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
             if "crossyear_reviews" in names:
                 changed += _copy(db, "crossyear_reviews", newer="created_at",

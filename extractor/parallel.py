@@ -539,6 +539,14 @@ class _Dispatch:
                 self.on_progress(item, status, rec)
 
     def _write(self, items: list[_Item], done: list) -> None:
+        try:
+            self._write_in(items, done)
+        except BaseException:
+            self.store.discard_outputs()
+            raise
+        self.store.flush_outputs()  # the output lines of the documents just committed
+
+    def _write_in(self, items: list[_Item], done: list) -> None:
         with self.store.db:
             for it in items:
                 status, rec, ops = it.status, it.rec, it.ops

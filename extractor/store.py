@@ -2,23 +2,55 @@
 
 Every document is keyed by the SHA-256 of its bytes. A document's record, cells and findings are
 written in one transaction, so a run killed at any point leaves either all of a document or none
-of it; the next run skips documents already done (``force`` redoes them) and the output files
-are regenerated from the database, so they never hold duplicates.
+of it; the next run skips documents already done (``force`` redoes them).
+
+Storage (schema version 2): a record is stored once, as zlib-compressed JSON without its default
+values (``records.json``); beside it the head of its ``records.jsonl`` line (the canonical form,
+reviewers' decisions applied, compressed) and, when reviewers changed it, the reviewed record
+(``records.reviewed``). ``cells`` holds every cell, ``findings`` the checks that did not pass (every
+check is in the record). A database written before (schema 1) is migrated when it is opened.
+
+Output files (``records.jsonl``, ``cells.csv``, ``findings.csv``) grow by appending: each new
+document's block is appended after its transaction committed, and its byte ranges are committed
+with it (table ``outputs``; sizes and inodes of the files in ``output_files``). A tail beyond the
+committed size (a kill between the append and the commit, or a transaction lost with
+``synchronous=NORMAL``) is cut off when the files are next opened and the document is written
+again. A document whose record or decisions changed is written again at the end of the run: the
+files are copied without its old lines (bytes, no parsing) and the new ones appended, then renamed
+into place, so a reader never sees two versions of a document. A full rewrite from the database
+only on request (``extractor run --rewrite-outputs``) or when the files do not match the database.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
+import io
 import json
 import os
 import sqlite3
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from .errors import ExtractorError
 from .model import Record
+
+SCHEMA_VERSION = 2
+
+CELLS_DDL = """CREATE TABLE IF NOT EXISTS cells (
+  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
+  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
+  PRIMARY KEY (sha256, tbl, row, col)
+) WITHOUT ROWID"""
+FINDINGS_DDL = """CREATE TABLE IF NOT EXISTS findings (
+  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (sha256, id)
+) WITHOUT ROWID"""
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -33,22 +65,26 @@ CREATE TABLE IF NOT EXISTS documents (
   error TEXT,
   updated_at REAL NOT NULL
 );
+-- json: the record as the extractor made it (zlib of its JSON without default values);
+-- head: its records.jsonl line without the record (zlib), reviewed: the record with the reviewers'
+-- decisions applied (zlib; NULL when no decision changes it); out_stamp: when head/reviewed changed
 CREATE TABLE IF NOT EXISTS records (
   sha256 TEXT PRIMARY KEY REFERENCES documents(sha256),
   format TEXT, organ TEXT, year INTEGER, decision TEXT,
-  json TEXT NOT NULL,
-  created_at REAL NOT NULL
+  json BLOB NOT NULL,
+  created_at REAL NOT NULL,
+  head BLOB, reviewed BLOB, out_stamp REAL
 );
-CREATE TABLE IF NOT EXISTS cells (
-  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
-  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
-  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
-  PRIMARY KEY (sha256, tbl, row, col)
-);
-CREATE TABLE IF NOT EXISTS findings (
-  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
-  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
-  PRIMARY KEY (sha256, id)
+%CELLS%;
+-- the checks that did not pass (and those a reviewer settled); every check is in the record
+%FINDINGS%;
+-- where each document's lines are in the output files (byte offset and length per file), as of stamp
+CREATE TABLE IF NOT EXISTS outputs (
+  sha256 TEXT PRIMARY KEY, stamp REAL,
+  r0 INTEGER, rn INTEGER, c0 INTEGER, cn INTEGER, f0 INTEGER, fn INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS output_files (
+  name TEXT PRIMARY KEY, folder TEXT NOT NULL, size INTEGER NOT NULL, ino INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reviews (
   sha256 TEXT NOT NULL, finding_id TEXT NOT NULL,
@@ -72,9 +108,12 @@ CREATE TABLE IF NOT EXISTS bodies (
 CREATE TABLE IF NOT EXISTS crossyear_findings (
   prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT NULL, id TEXT NOT NULL,
   body TEXT, rule TEXT, version INTEGER, status TEXT, classification TEXT, severity TEXT,
-  scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  scope TEXT, message TEXT, arithmetic TEXT, json BLOB,  -- zlib of the finding's JSON without defaults
   PRIMARY KEY (prev_sha256, next_sha256, id)
 );
+CREATE INDEX IF NOT EXISTS crossyear_next ON crossyear_findings (next_sha256);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE INDEX IF NOT EXISTS bodies_body ON bodies (body, year);
 -- reviewers' decisions on cross-year findings (extractor/review/series.py), keyed by both reports and the
 -- finding's stable id: they outlive `extractor run --force` and `extractor crossyear` (which replace
 -- crossyear_findings); `arithmetic` is what the reviewer saw (a decision on other numbers settles nothing)
@@ -103,9 +142,11 @@ CREATE VIEW IF NOT EXISTS crossyear_decided AS
   FROM crossyear_findings f LEFT JOIN crossyear_reviews r
     ON r.prev_sha256 = f.prev_sha256 AND r.next_sha256 = f.next_sha256 AND r.finding_id = f.id;
 """
+SCHEMA = SCHEMA.replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL)
 
 # Columns added to existing tables after their first release (additive migration, see _migrate).
 ADDED_COLUMNS = {
+    "bodies": [("stamp", "REAL")],  # the record's out_stamp when its cross-year checks were evaluated
     "reviews": [
         ("span_start", "INTEGER"),  # where a corrected value was found in the original text
         ("span_end", "INTEGER"),
@@ -161,24 +202,51 @@ def check_database(path: str | Path) -> Path:
     return p
 
 
+def pack(text: str) -> bytes:
+    """What a JSON column holds: zlib of the UTF-8 text (a record's JSON shrinks about 10x)."""
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def unpack(blob: bytes | str | None) -> str:
+    """The text of a JSON column (plain text as written before schema 2 is read as it is)."""
+    if blob is None:
+        return ""
+    if isinstance(blob, str):
+        return blob
+    return zlib.decompress(blob).decode("utf-8")
+
+
+def record_json(record: Record) -> str:
+    """A record's stored JSON: its values without the defaults (``Record.model_validate_json`` fills them)."""
+    return record.model_dump_json(exclude_defaults=True)
+
+
 class DocumentRows(NamedTuple):
-    """One record as the rows :meth:`Store.save` writes (plain values: cheap to send between processes)."""
+    """One record as the rows :meth:`Store.save` writes (plain values: cheap to send between processes),
+    with its lines for the output files (written as made: the writer redoes them when the document has
+    reviewers' decisions)."""
 
     document: tuple  # documents row without updated_at
-    record: tuple  # records row without created_at
+    record: tuple  # (sha256, format, organ, year, decision, json, head): json and head compressed
     cells: list[tuple]
     findings: list[tuple]
+    csv: tuple[str, str]  # its rows of cells.csv and findings.csv
 
 
 def document_rows(record: Record) -> DocumentRows:
+    from .review.decisions import apply_reviews  # noqa: PLC0415
+
     d = record.document
     sha = d.sha256
     status = "failed" if record.decision == "failed" else "done"
+    rv = apply_reviews(record, [])  # no decisions: decided again, as every output shows it
     return DocumentRows(
         (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error),
-        (sha, record.format, record.organ, record.year, record.decision, record.model_dump_json()),
+        (sha, record.format, record.organ, record.year, record.decision, pack(record_json(record)),
+         pack(line_head(rv))),
         cell_rows(sha, record),
         finding_rows(sha, record),
+        csv_blocks(rv),
     )
 
 
@@ -192,12 +260,71 @@ def cell_rows(sha: str, record: Record) -> list[tuple]:
     ]
 
 
-def finding_rows(sha: str, record: Record) -> list[tuple]:
+def finding_rows(sha: str, record: Record, settled: Iterable[str] = ()) -> list[tuple]:
+    """The rows of the checks that did not pass, and of those a reviewer settled (``settled`` ids)."""
+    keep = set(settled)
     return [
         (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
-         f.arithmetic, f.model_dump_json())
-        for f in record.findings
+         f.arithmetic, None)
+        for f in record.findings if f.status != "PASS" or f.id in keep
     ]
+
+
+CELLS_HEADER = ["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
+                "span_end", "page", "producer", "grounded", "label", "unit", "key", "note",
+                "reviewer", "reviewed_at", "review_comment"]
+FINDINGS_HEADER = ["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
+                   "scope", "message", "arithmetic", "open", "decision_by", "decision", "decided_at"]
+
+
+def line_head(rv: Any) -> str:
+    """A reviewed record's ``records.jsonl`` line without the record itself (see :func:`output_line`)."""
+    from .review.decisions import canonical  # noqa: PLC0415
+
+    line = canonical(rv)
+    line["skipped"] = rv.record.skipped
+    return json.dumps(line, ensure_ascii=False)
+
+
+def output_line(head: str, record_text: str) -> str:
+    """The ``records.jsonl`` line: the head with the record (its stored JSON) as the last key."""
+    return head[:-1] + ', "record": ' + record_text + "}\n"
+
+
+def csv_blocks(rv: Any) -> tuple[str, str]:
+    """A reviewed record's rows of ``cells.csv`` and ``findings.csv`` (values a reviewer set have
+    producer ``reviewer`` and carry who and when; settled findings say by whom)."""
+    r = rv.record
+    name, sha = r.document.name, r.document.sha256
+    cbuf, fbuf = io.StringIO(), io.StringIO()
+    cw, fw = csv.writer(cbuf), csv.writer(fbuf)
+    for c in r.cells():
+        by = rv.corrected.get(c.ref) if c.producer == "reviewer" else None
+        sp = c.span
+        cw.writerow([name, sha, c.table, c.row, c.col, "" if c.value is None else str(c.value), c.kind,
+                     c.raw, sp.start if sp else "", sp.end if sp else "", sp.page if sp and sp.page else "",
+                     c.producer, "" if c.grounded is None else int(c.grounded), c.label or "",
+                     c.unit or "", c.key or "", c.note, by.reviewer if by else "",
+                     _iso(by.created_at) if by else "", by.comment if by else ""])
+    for f in r.findings:
+        if f.status == "PASS" and f.id not in rv.settled_by:
+            continue
+        by = rv.settled_by.get(f.id)
+        fw.writerow([name, sha, f.id, f.rule, f.version, f.status, f.classification, f.severity,
+                     f.scope, f.message, f.arithmetic,
+                     "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
+                     by.reviewer if by else "", by.action if by else "",
+                     _iso(by.created_at) if by else ""])
+    return cbuf.getvalue(), fbuf.getvalue()
+
+
+OUTPUT_FILES = {"records": "records.jsonl", "cells": "cells.csv", "findings": "findings.csv"}
+
+
+class _Block(NamedTuple):
+    sha256: str
+    stamp: float
+    parts: tuple[bytes, bytes, bytes]  # records.jsonl line, cells.csv rows, findings.csv rows
 
 
 class Store:
@@ -216,19 +343,61 @@ class Store:
         try:
             self.db.row_factory = sqlite3.Row
             self.db.executescript(SCHEMA)
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commits
             self._migrate()
         except sqlite3.Error as exc:
             self.db.close()
             raise StoreError(database_problem(self.path, exc)) from exc
+        self._sink: Path | None = None  # output folder whose files grow as documents are saved
+        self._blocks: list[_Block] = []  # lines of the documents in the open transaction
 
     def _migrate(self) -> None:
-        """Add columns introduced after a database was created (never drops or renames anything)."""
+        """Add columns introduced after a database was created; bring a schema-1 database (records as
+        plain JSON, every finding's JSON again in ``findings``) to schema 2."""
         with self.db:
             for table, cols in ADDED_COLUMNS.items():
                 have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
                 for name, decl in cols:
                     if name not in have:
                         self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(records)")}
+        if "head" in have:  # created with this schema
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
+        self._migrate_1_to_2()
+
+    def _migrate_1_to_2(self) -> None:
+        """Records compressed without defaults, the head of each output line stored, ``cells`` and
+        ``findings`` without rowid (no second index), findings' JSON dropped (it is in the record),
+        cross-year findings compressed; then VACUUM to give the space back. One transaction: a
+        migration cut short leaves the schema-1 database as it was."""
+        db = self.db
+        db.execute("BEGIN")
+        with db:
+            for col, decl in (("head", "BLOB"), ("reviewed", "BLOB"), ("out_stamp", "REAL")):
+                db.execute(f"ALTER TABLE records ADD COLUMN {col} {decl}")
+            for t in ("cells", "findings"):
+                db.execute(f"ALTER TABLE {t} RENAME TO old_{t}")
+            db.execute(CELLS_DDL)
+            db.execute(FINDINGS_DDL)
+            db.execute("DROP TABLE old_cells")
+            db.execute("DROP TABLE old_findings")
+            for row in db.execute("SELECT sha256, json FROM records").fetchall():
+                rec = Record.model_validate_json(unpack(row["json"]))
+                db.execute("UPDATE records SET json=? WHERE sha256=?", (pack(record_json(rec)), row["sha256"]))
+                self._write_authoritative(row["sha256"], rec)
+            for row in db.execute("SELECT rowid, json FROM crossyear_findings WHERE typeof(json) = 'text'").fetchall():
+                from .crossyear import CrossFinding  # noqa: PLC0415
+
+                f = CrossFinding.model_validate_json(row["json"])
+                db.execute("UPDATE crossyear_findings SET json=? WHERE rowid=?",
+                           (pack(f.model_dump_json(exclude_defaults=True)), row["rowid"]))
+            db.execute("DELETE FROM outputs")
+            db.execute("DELETE FROM output_files")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("VACUUM")
 
     def close(self) -> None:
         self.db.close()
@@ -265,27 +434,32 @@ class Store:
     def save(self, record: Record) -> None:
         """Write one document's record, cells and findings atomically (replacing earlier ones).
 
-        ``records.json`` keeps the record as the extractor made it; the decision columns and the
-        ``cells``/``findings`` rows are the authoritative record: the reviewers' stored decisions on
-        this document applied on top (so a re-run with ``--force`` re-applies them)."""
-        with self.db:
-            self._write_rows(document_rows(record), record)
+        ``records.json`` keeps the record as the extractor made it; the decision columns, the
+        ``cells``/``findings`` rows and the output lines are the authoritative record: the reviewers'
+        stored decisions on this document applied on top (so a re-run with ``--force`` re-applies them)."""
+        self.save_rows(document_rows(record), record=record)
 
-    def save_rows(self, rows: "DocumentRows", *, commit: bool = True) -> None:
+    def save_rows(self, rows: "DocumentRows", *, commit: bool = True, record: Record | None = None) -> None:
         """:meth:`save` for a record already turned into rows (by a worker process). With
         ``commit=False`` the rows join the open transaction (the caller commits several whole
-        documents at once)."""
-        if commit:
+        documents at once, then calls :meth:`flush_outputs`)."""
+        if not commit:
+            self._write_rows(rows, record)
+            return
+        try:
             with self.db:
-                self._write_rows(rows)
-        else:
-            self._write_rows(rows)
+                self._write_rows(rows, record)
+        except BaseException:
+            self.discard_outputs()
+            raise
+        self.flush_outputs()
 
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
         now = time.time()
         self.db.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)", (*rows.document, now))
-        self.db.execute("INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)", (*rows.record, now))
+        self.db.execute("INSERT OR REPLACE INTO records (sha256, format, organ, year, decision, json, head, "
+                        "created_at, out_stamp) VALUES (?,?,?,?,?,?,?,?,?)", (*rows.record, now, now))
         if self.db.execute("SELECT 1 FROM reviews WHERE sha256=? LIMIT 1", (sha,)).fetchone():
             self._write_authoritative(sha, record if record is not None else self.record(sha))
             return
@@ -293,23 +467,31 @@ class Store:
         self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
         self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cells)
         self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.findings)
+        if self._sink is not None and not self.db.execute("SELECT 1 FROM outputs WHERE sha256=?", (sha,)).fetchone():
+            # a new document: its lines go to the end of the files once this transaction commits
+            # (a document already in the files is written again by write_outputs, without its old lines)
+            line = output_line(unpack(rows.record[6]), unpack(rows.record[5]))
+            self._blocks.append(_Block(sha, now, (line.encode("utf-8"), rows.csv[0].encode("utf-8"),
+                                                  rows.csv[1].encode("utf-8"))))
 
     def _write_authoritative(self, sha: str, record: Record) -> None:
-        """Decision columns, ``cells`` and ``findings`` rows of the record with its reviews applied
-        (inside the caller's transaction)."""
-        rows = self.reviews(sha)
-        if rows:
-            from .review.decisions import apply_reviews  # noqa: PLC0415 - the one place reviews are applied
+        """Decision columns, ``cells`` and ``findings`` rows and the output line's head of the record
+        with its reviews applied (inside the caller's transaction)."""
+        from .review.decisions import apply_reviews  # noqa: PLC0415 - the one place reviews are applied
 
-            record = apply_reviews(record, rows).record
-        self.db.execute("UPDATE documents SET decision=? WHERE sha256=?", (record.decision, sha))
-        self.db.execute("UPDATE records SET decision=? WHERE sha256=?", (record.decision, sha))
+        rows = self.reviews(sha)
+        rv = apply_reviews(record, rows)
+        reviewed = rv.record
+        self.db.execute("UPDATE documents SET decision=? WHERE sha256=?", (reviewed.decision, sha))
+        self.db.execute("UPDATE records SET decision=?, head=?, reviewed=?, out_stamp=? WHERE sha256=?",
+                        (reviewed.decision, pack(line_head(rv)),
+                         pack(record_json(reviewed)) if rows else None, time.time(), sha))
         self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
         self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
         self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            cell_rows(sha, record))
+                            cell_rows(sha, reviewed))
         self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            finding_rows(sha, record))
+                            finding_rows(sha, reviewed, rv.settled_by))
 
     def refresh(self, sha256: str) -> None:
         """Re-apply the stored decisions on one document (the decision columns, cells, findings)."""
@@ -330,11 +512,11 @@ class Store:
 
     def records(self) -> Iterator[Record]:
         for row in self.db.execute("SELECT json FROM records ORDER BY rowid"):
-            yield Record.model_validate_json(row["json"])
+            yield Record.model_validate_json(unpack(row["json"]))
 
     def record(self, sha256: str) -> Record | None:
         row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
-        return Record.model_validate_json(row["json"]) if row else None
+        return Record.model_validate_json(unpack(row["json"])) if row else None
 
     def authoritative_record(self, sha256: str) -> Record | None:
         """The record as every output shows it: the reviewers' decisions on it applied."""
@@ -411,78 +593,263 @@ class Store:
         return list(self.db.execute("SELECT * FROM documents ORDER BY rowid"))
 
     # ----------------------------------------------------------------- outputs
-    def write_outputs(self, out_dir: str | Path) -> dict[str, Path]:
-        """records.jsonl, cells.csv and findings.csv, regenerated from the database: the authoritative
-        records, i.e. each record with the reviewers' decisions applied (values a reviewer set have
-        producer ``reviewer`` and carry who and when; settled findings say by whom)."""
-        from .review.decisions import apply_reviews, canonical, reviews_by_document  # noqa: PLC0415
+    def open_outputs(self, out_dir: str | Path, *, rewrite: bool = False) -> None:
+        """Make the output files in ``out_dir`` match the database (cut an uncommitted tail; a full
+        rewrite when ``rewrite`` or when they do not match) and append each document saved from now
+        on as its transaction commits."""
+        out = Path(out_dir)
+        if rewrite or not self._outputs_match(out):
+            self.rewrite_outputs(out)
+        self._sink = out
 
+    def flush_outputs(self) -> None:
+        """Append the lines of the documents just committed and commit where they are."""
+        blocks, self._blocks = self._blocks, []
+        if not blocks or self._sink is None:
+            return
+        out = self._sink
+        state = self._file_state(out)
+        if state is None:  # the files changed under us: write_outputs puts them right
+            return
+        sizes = {k: state[k][0] for k in OUTPUT_FILES}
+        offsets = []
+        for b in blocks:
+            offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
+                                                 for x in (sizes[k], len(b.parts[i]))]))
+            for i, k in enumerate(OUTPUT_FILES):
+                sizes[k] += len(b.parts[i])
+        for i, (k, name) in enumerate(OUTPUT_FILES.items()):
+            with open(out / name, "ab") as fh:  # one write per file: a kill leaves whole documents or none
+                fh.write(b"".join(b.parts[i] for b in blocks))
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
+            self.db.executemany("UPDATE output_files SET size=? WHERE name=?",
+                                [(sizes[k], k) for k in OUTPUT_FILES])
+
+    def discard_outputs(self) -> None:
+        """Forget the lines of a transaction that was rolled back."""
+        self._blocks = []
+
+    def _file_state(self, out: Path) -> dict[str, tuple[int, int]] | None:
+        rows = {r["name"]: r for r in self.db.execute("SELECT * FROM output_files")}
+        folder = str(out.resolve())
+        if set(rows) != set(OUTPUT_FILES) or any(r["folder"] != folder for r in rows.values()):
+            return None
+        return {k: (r["size"], r["ino"]) for k, r in rows.items()}
+
+    def _outputs_match(self, out: Path) -> bool:
+        """True when the files in ``out`` are the ones the database describes (an uncommitted tail
+        beyond the committed size, from a kill or a lost transaction, is cut off)."""
+        state = self._file_state(out)
+        if state is None:
+            return False
+        for k, name in OUTPUT_FILES.items():
+            size, ino = state[k]
+            try:
+                st = (out / name).stat()
+            except OSError:
+                return False
+            if st.st_ino != ino or st.st_size < size:
+                return False
+        for k, name in OUTPUT_FILES.items():
+            if (out / name).stat().st_size > state[k][0]:
+                os.truncate(out / name, state[k][0])
+        return True
+
+    def _block_of(self, sha: str) -> _Block:
+        """A stored document's output lines: the records.jsonl line from the stored head and JSON (no
+        parsing); the CSV rows from the record with its reviews applied."""
+        from .review.decisions import apply_reviews  # noqa: PLC0415
+
+        row = self.db.execute("SELECT json, head, reviewed, out_stamp FROM records WHERE sha256=?", (sha,)).fetchone()
+        raw = unpack(row["json"])
+        rv = apply_reviews(Record.model_validate_json(raw), self.reviews(sha))
+        head = unpack(row["head"]) if row["head"] is not None else line_head(rv)
+        line = output_line(head, unpack(row["reviewed"]) if row["reviewed"] is not None else raw)
+        cells, findings = csv_blocks(rv)
+        return _Block(sha, row["out_stamp"] or 0.0, (line.encode("utf-8"), cells.encode("utf-8"),
+                                                     findings.encode("utf-8")))
+
+    def rewrite_outputs(self, out_dir: str | Path) -> dict[str, Path]:
+        """records.jsonl, cells.csv and findings.csv written again from the database (every record,
+        in the order saved)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "records": out / "records.jsonl",
-            "cells": out / "cells.csv",
-            "findings": out / "findings.csv",
-        }
-        tmp = {k: p.with_suffix(p.suffix + ".tmp") for k, p in paths.items()}
-        reviews = reviews_by_document(self)
-        with open(tmp["records"], "w", encoding="utf-8") as rf, \
-                open(tmp["cells"], "w", encoding="utf-8", newline="") as cf, \
-                open(tmp["findings"], "w", encoding="utf-8", newline="") as ff:
-            cw, fw = csv.writer(cf), csv.writer(ff)
-            cw.writerow(["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
-                         "span_end", "page", "producer", "grounded", "label", "unit", "key", "note",
-                         "reviewer", "reviewed_at", "review_comment"])
-            fw.writerow(["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
-                         "scope", "message", "arithmetic", "open", "decision_by", "decision", "decided_at"])
-            for rec in self.records():
-                rv = apply_reviews(rec, reviews.get(rec.document.sha256, []))
-                r = rv.record
-                name, sha = r.document.name, r.document.sha256
-                line = canonical(rv)
-                line["skipped"] = r.skipped
-                line["record"] = json.loads(r.model_dump_json())
-                rf.write(json.dumps(line, ensure_ascii=False) + "\n")
-                for c in r.cells():
-                    by = rv.corrected.get(c.ref) if c.producer == "reviewer" else None
-                    sp = c.span
-                    cw.writerow([name, sha, c.table, c.row, c.col, "" if c.value is None else str(c.value), c.kind,
-                                 c.raw, sp.start if sp else "", sp.end if sp else "", sp.page if sp and sp.page else "",
-                                 c.producer, "" if c.grounded is None else int(c.grounded), c.label or "",
-                                 c.unit or "", c.key or "", c.note, by.reviewer if by else "",
-                                 _iso(by.created_at) if by else "", by.comment if by else ""])
-                for f in r.findings:
-                    if f.status == "PASS" and f.id not in rv.settled_by:
-                        continue
-                    by = rv.settled_by.get(f.id)
-                    fw.writerow([name, sha, f.id, f.rule, f.version, f.status, f.classification, f.severity,
-                                 f.scope, f.message, f.arithmetic,
-                                 "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
-                                 by.reviewer if by else "", by.action if by else "",
-                                 _iso(by.created_at) if by else ""])
-        for k, p in paths.items():
-            tmp[k].replace(p)
+        paths = {k: out / name for k, name in OUTPUT_FILES.items()}
+        tmp = {k: p.with_name(p.name + ".tmp") for k, p in paths.items()}
+        heads = {"records": b"", "cells": _csv_line(CELLS_HEADER), "findings": _csv_line(FINDINGS_HEADER)}
+        sizes = {k: len(h) for k, h in heads.items()}
+        offsets = []
+        fhs = {k: open(tmp[k], "wb") for k in OUTPUT_FILES}
+        try:
+            for k in OUTPUT_FILES:
+                fhs[k].write(heads[k])
+            for (sha,) in self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall():
+                b = self._block_of(sha)
+                offsets.append((sha, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
+                                                for x in (sizes[k], len(b.parts[i]))]))
+                for i, k in enumerate(OUTPUT_FILES):
+                    fhs[k].write(b.parts[i])
+                    sizes[k] += len(b.parts[i])
+        finally:
+            for fh in fhs.values():
+                fh.close()
+        self._commit_files(out, paths, tmp, offsets, sizes, replace_all=True)
+        return paths
+
+    def _commit_files(self, out: Path, paths: dict[str, Path], tmp: dict[str, Path], offsets: list[tuple],
+                      sizes: dict[str, int], *, replace_all: bool, gone: Iterable[str] = ()) -> None:
+        for k in OUTPUT_FILES:
+            tmp[k].replace(paths[k])  # a kill between these renames: the inodes differ, a rewrite follows
+        folder = str(out.resolve())
+        with self.db:
+            if replace_all:
+                self.db.execute("DELETE FROM outputs")
+            self.db.executemany("DELETE FROM outputs WHERE sha256=?", [(g,) for g in gone])
+            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
+            self.db.execute("DELETE FROM output_files")
+            self.db.executemany("INSERT INTO output_files VALUES (?,?,?,?)",
+                                [(k, folder, sizes[k], paths[k].stat().st_ino) for k in OUTPUT_FILES])
+
+    def write_outputs(self, out_dir: str | Path, *, rewrite: bool = False) -> dict[str, Path]:
+        """Bring records.jsonl, cells.csv and findings.csv up to date with the database: the
+        authoritative records, i.e. each record with the reviewers' decisions applied. Documents not
+        yet in the files are appended; those whose record or decisions changed (and those no longer
+        stored) are dropped from the files by a byte copy and appended again; unchanged documents are
+        not read. ``rewrite``: write every file again from the database."""
+        out = Path(out_dir)
+        self.flush_outputs()
+        paths = {k: out / name for k, name in OUTPUT_FILES.items()}
+        if rewrite or not self._outputs_match(out):
+            return self.rewrite_outputs(out)
+        todo = [r["sha256"] for r in self.db.execute(
+            "SELECT r.sha256 FROM records r LEFT JOIN outputs o ON o.sha256 = r.sha256 "
+            "WHERE o.sha256 IS NULL OR o.stamp IS NOT r.out_stamp ORDER BY r.rowid")]
+        old = {r["sha256"]: r for r in self.db.execute(
+            "SELECT o.* FROM outputs o LEFT JOIN records r ON r.sha256 = o.sha256 "
+            "WHERE r.sha256 IS NULL OR o.stamp IS NOT r.out_stamp")}
+        if not todo and not old:
+            return paths
+        blocks = [self._block_of(sha) for sha in todo]
+        state = self._file_state(out)
+        assert state is not None
+        sizes = {k: state[k][0] for k in OUTPUT_FILES}
+        offsets: list[tuple] = []
+        if old:  # copy each file without the old lines, then shift the offsets of what follows them
+            tmp = {k: p.with_name(p.name + ".tmp") for k, p in paths.items()}
+            cols = {"records": ("r0", "rn"), "cells": ("c0", "cn"), "findings": ("f0", "fn")}
+            shifts: dict[str, list[tuple[int, int]]] = {}
+            for k in OUTPUT_FILES:
+                a, n = cols[k]
+                cut = sorted((r[a], r[n]) for r in old.values())
+                shifts[k] = _copy_without(paths[k], tmp[k], cut, sizes[k])
+                sizes[k] -= sum(n_ for _, n_ in cut)
+            moved = []
+            for r in self.db.execute("SELECT * FROM outputs"):
+                if r["sha256"] in old:
+                    continue
+                new = [_shifted(r[c], shifts[k]) for k in OUTPUT_FILES for c in cols[k][:1]]
+                if new != [r["r0"], r["c0"], r["f0"]]:
+                    moved.append((r["sha256"], r["stamp"], new[0], r["rn"], new[1], r["cn"], new[2], r["fn"]))
+            offsets.extend(moved)
+            fhs = {k: open(tmp[k], "ab") for k in OUTPUT_FILES}
+        else:
+            tmp = paths
+            fhs = {k: open(paths[k], "ab") for k in OUTPUT_FILES}
+        try:
+            for b in blocks:
+                offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
+                                                     for x in (sizes[k], len(b.parts[i]))]))
+                for i, k in enumerate(OUTPUT_FILES):
+                    fhs[k].write(b.parts[i])
+                    sizes[k] += len(b.parts[i])
+        finally:
+            for fh in fhs.values():
+                fh.close()
+        if old:
+            self._commit_files(out, paths, tmp, offsets, sizes, replace_all=False, gone=list(old))
+        else:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
+                self.db.executemany("UPDATE output_files SET size=? WHERE name=?", [(sizes[k], k) for k in OUTPUT_FILES])
         return paths
 
     # ----------------------------------------------------------------- series across years
-    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any]) -> None:
+    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "") -> None:
         """Replace every body assignment and cross-year finding in one transaction
-        (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects)."""
+        (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects; ``rules``:
+        the fingerprint of the cross-year rules they were evaluated with)."""
+        stamps = self.record_stamps()
         with self.db:
             self.db.execute("DELETE FROM bodies")
             self.db.execute("DELETE FROM crossyear_findings")
-            self.db.executemany(
-                "INSERT OR REPLACE INTO bodies VALUES (?,?,?,?,?,?)",
-                [(a.sha256, a.body, a.year, a.organ, a.how, a.note) for a in assignments],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO crossyear_findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(f.prev.sha256, f.next.sha256, f.id, f.body, f.rule, f.version, f.status, f.classification,
-                  f.severity, f.scope, f.message, f.arithmetic, f.model_dump_json()) for f in findings],
-            )
+            self._insert_series(assignments, findings, stamps)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('crossyear_rules', ?)", (rules,))
+
+    def update_series(self, assignments: Iterable[Any], gone: Iterable[str], touched: Iterable[str],
+                      findings: Iterable[Any], stamps: dict[str, float | None]) -> None:
+        """Part of the series again, in one transaction: the assignments given replace those of their
+        documents, ``gone`` documents leave, every cross-year finding naming a ``touched`` document
+        is replaced by ``findings``."""
+        with self.db:
+            self.db.executemany("DELETE FROM bodies WHERE sha256=?", [(g,) for g in gone])
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (sha256 TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM temp.touched")
+            self.db.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", [(t,) for t in touched])
+            self.db.execute("DELETE FROM crossyear_findings WHERE prev_sha256 IN (SELECT sha256 FROM temp.touched) "
+                            "OR next_sha256 IN (SELECT sha256 FROM temp.touched)")
+            self._insert_series(assignments, findings, stamps)
+
+    def _insert_series(self, assignments: Iterable[Any], findings: Iterable[Any], stamps: dict[str, float | None]
+                       ) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO bodies (sha256, body, year, organ, how, note, stamp) VALUES (?,?,?,?,?,?,?)",
+            [(a.sha256, a.body, a.year, a.organ, a.how, a.note, stamps.get(a.sha256)) for a in assignments],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO crossyear_findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(f.prev.sha256, f.next.sha256, f.id, f.body, f.rule, f.version, f.status, f.classification,
+              f.severity, f.scope, f.message, f.arithmetic, pack(f.model_dump_json(exclude_defaults=True)))
+             for f in findings],
+        )
+
+    def record_stamps(self) -> dict[str, float | None]:
+        """When each stored record (or the decisions on it) last changed."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT sha256, out_stamp FROM records")}
+
+    def doc_keys(self) -> list[tuple[str, str, str | None, int | None]]:
+        """(sha256, name, organ, year) of every stored record, read without parsing a record."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT r.sha256, d.name, r.organ, r.year FROM records r JOIN documents d ON d.sha256 = r.sha256")]
+
+    def series_state(self) -> dict[str, sqlite3.Row]:
+        """The stored body assignments (with the stamp of the record they were evaluated on)."""
+        return {r["sha256"]: r for r in self.db.execute("SELECT * FROM bodies")}
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def crossyear_counts(self) -> dict[str, int]:
+        """Figures of the stored cross-year findings with the reviewers' decisions (for a summary
+        line without reading every finding): per status, pairs, open, settled, stale decisions."""
+        out = {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM crossyear_findings GROUP BY status")}
+        out["pairs"] = self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT prev_sha256, next_sha256 FROM crossyear_findings)").fetchone()[0]
+        out["open"] = self.db.execute("SELECT COALESCE(SUM(open), 0) FROM crossyear_decided").fetchone()[0]
+        out["settled"] = self.db.execute(
+            "SELECT COUNT(*) FROM crossyear_decided WHERE decision IS NOT NULL AND open = 0 "
+            "AND status IN ('FAIL', 'UNCERTAIN')").fetchone()[0]
+        out["reviews"] = self.db.execute("SELECT COUNT(*) FROM crossyear_reviews").fetchone()[0]
+        out["stale"] = out["reviews"] - out["settled"]
+        out["bodies"] = self.db.execute("SELECT COUNT(DISTINCT body) FROM bodies WHERE body IS NOT NULL").fetchone()[0]
+        out["series"] = self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT body FROM bodies WHERE body IS NOT NULL AND year IS NOT NULL "
+            "GROUP BY body HAVING COUNT(DISTINCT year) > 1)").fetchone()[0]
+        return out
 
     def bodies(self) -> list[sqlite3.Row]:
-        return list(self.db.execute("SELECT * FROM bodies ORDER BY body, year, sha256"))
+        return list(self.db.execute("SELECT sha256, body, year, organ, how, note FROM bodies ORDER BY body, year, sha256"))
 
     def crossyear_reviews(self) -> list[sqlite3.Row]:
         """Every reviewer's decision on a cross-year finding (one per pair of reports and finding)."""
@@ -536,6 +903,40 @@ class Store:
                 "SELECT * FROM crossyear_findings WHERE prev_sha256=? OR next_sha256=? ORDER BY rowid",
                 (sha256, sha256)))
         return list(self.db.execute("SELECT * FROM crossyear_findings ORDER BY rowid"))
+
+
+def _csv_line(row: list[str]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def _copy_without(src: Path, dst: Path, cut: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Copy the first ``size`` bytes of ``src`` to ``dst`` leaving out the ranges ``cut`` (offset,
+    length; sorted). Returns (offset, bytes cut before it) steps for :func:`_shifted`."""
+    steps: list[tuple[int, int]] = []
+    removed = 0
+    pos = 0
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        for off, n in cut + [(size, 0)]:
+            fi.seek(pos)
+            left = off - pos
+            while left > 0:
+                chunk = fi.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                fo.write(chunk)
+                left -= len(chunk)
+            pos = off + n
+            removed += n
+            steps.append((pos, removed))
+    return steps
+
+
+def _shifted(offset: int, steps: list[tuple[int, int]]) -> int:
+    """Where a kept block starting at ``offset`` is after the cuts."""
+    i = bisect.bisect_right(steps, (offset, float("inf")))
+    return offset - (steps[i - 1][1] if i else 0)
 
 
 def _iso(ts: float | None) -> str:

@@ -75,6 +75,7 @@ def run(
     allow_private: bool = typer.Option(False, "--allow-private", help="allow URLs on loopback/private/link-local addresses (refused by default)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: process only slice i (0-based) of N, by content hash"),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="worker processes loading and extracting documents (also bounds concurrent model calls)"),
+    rewrite_outputs: bool = typer.Option(False, "--rewrite-outputs", help="write records.jsonl, cells.csv and findings.csv again from the database (otherwise new and changed documents are appended)"),
 ) -> None:
     """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
     from ..fetch import is_url, read_url_list  # noqa: PLC0415
@@ -101,11 +102,12 @@ def run(
         os.environ["EXTRACTOR_DOC_SECONDS"] = f"{doc_timeout:g}"  # read by every worker (threads, processes)
     with folder_lock(out):
         _run(files, out, force=force, llm=llm, model=model, tables=tables, mode=mode, llm_timeout=llm_timeout,
-             concurrency=concurrency, fetch_options={"allow_private": True} if allow_private else None)
+             concurrency=concurrency, fetch_options={"allow_private": True} if allow_private else None,
+             rewrite_outputs=rewrite_outputs)
 
 
 def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout, concurrency: int,
-         fetch_options: dict | None) -> None:
+         fetch_options: dict | None, rewrite_outputs: bool = False) -> None:
     db_path = out / "extractor.db"
     with Store(db_path) as store:
         store.check_writable()
@@ -120,6 +122,7 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
         )
         interrupted = False
         res = None
+        store.open_outputs(out, rewrite=rewrite_outputs)  # each document's lines appended as it is saved
         with progress:
             task = progress.add_task("extracting", total=len(files), current="")
 
@@ -159,12 +162,13 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
 
 
 def _crossyear(store, db_path: Path) -> str | None:
-    """Cross-year checks over everything the store holds (`extractor crossyear` prints them)."""
+    """Cross-year checks brought up to date: only the pairs of the body-years this run changed are
+    evaluated (`extractor crossyear` evaluates and prints them all)."""
     try:
-        from .series import run_crossyear, summary_line  # noqa: PLC0415
+        from .series import update_crossyear  # noqa: PLC0415
     except ImportError:  # the series commands are optional (pyarrow)
         return None
-    return summary_line(run_crossyear(store, db_path))
+    return update_crossyear(store, db_path)
 
 
 @app.command()

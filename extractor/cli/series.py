@@ -32,6 +32,25 @@ def run_crossyear(store, db: Path, bodies: Optional[Path] = None):
     return evaluate_store(store, _mapping(db, bodies))
 
 
+def update_crossyear(store, db: Path, bodies: Optional[Path] = None) -> str:
+    """The cross-year findings brought up to date with what changed (end of `extractor run`), and a
+    summary line of every stored one."""
+    from ..reviewed import update_store  # noqa: PLC0415
+
+    u = update_store(store, _mapping(db, bodies))
+    c = u.counts
+    total = sum(c.get(k, 0) for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE"))
+    line = (f"across years: {c['bodies']} bodies ({c['series']} with more than one year), {c['pairs']} "
+            f"consecutive pair(s) with checks, {total} checks: "
+            + ", ".join(f"{c[k]} {k}" for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE") if c.get(k)))
+    if c["reviews"]:
+        line += f"; {c['open']} open, {c['settled']} settled by review"
+        if c["stale"]:
+            line += f", {c['stale']} decision(s) no longer apply"
+    how = "every pair evaluated" if u.full else f"{u.pairs} pair(s) evaluated again for {u.documents} changed document(s)"
+    return line + f" ({how})"
+
+
 def summary_line(result) -> str:
     st = Counter(f.status for f in result.findings)
     series = sum(1 for s in result.series.values() if len(s.years) > 1)

@@ -1,0 +1,339 @@
+"""Output files that grow with the new work, the compact store (schema 2), WAL with a lost last
+transaction, migration of a schema-1 database, and the incremental cross-year step (issue 14, part 2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synth  # noqa: E402
+from series_fixture import national_series  # noqa: E402
+
+from extractor.batch import discover, run_batch  # noqa: E402
+from extractor.cli import app as cli  # noqa: E402
+from extractor.crossyear import stored_findings  # noqa: E402
+from extractor.model import Record  # noqa: E402
+from extractor.reviewed import evaluate_store, mapping_of, update_store  # noqa: E402
+from extractor.store import SCHEMA_VERSION, Store  # noqa: E402
+
+runner = CliRunner()
+FILES = ("records.jsonl", "cells.csv", "findings.csv")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _reports(folder: Path, seeds) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for s in seeds:
+        p = folder / f"r{s:03d}.txt"
+        p.write_text(synth.render(synth.make_values(s), ["lines", "pipe", "tab", "stream"][s % 4]), encoding="utf-8")
+        out.append(p)
+    return out
+
+
+def _run(src: Path, out: Path, *extra: str) -> None:
+    res = runner.invoke(cli, ["run", str(src), "--out", str(out), "--llm", "off", *extra])
+    assert res.exit_code == 0, res.output
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {f: (out / f).read_bytes() for f in FILES}
+
+
+def _rewritten(out: Path, tmp: Path) -> dict[str, bytes]:
+    """The files a full rewrite from a copy of the database gives."""
+    copy = tmp / "rewrite"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    with Store(out / "extractor.db") as st:
+        st.db.execute(f"VACUUM INTO '{copy / 'extractor.db'}'")
+    with Store(copy / "extractor.db") as st:
+        st.rewrite_outputs(copy)
+    return _files(copy)
+
+
+def _shas(out: Path) -> list[str]:
+    return [json.loads(x)["sha256"] for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_new_documents_are_appended_and_match_a_full_rewrite(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(3))
+    _run(src, out)
+    before = _files(out)
+    _reports(src, range(3, 5))
+    _run(src, out)
+    after = _files(out)
+    for f in FILES:  # the earlier bytes untouched, the new documents after them
+        assert after[f].startswith(before[f])
+    assert len(after["records.jsonl"]) > len(before["records.jsonl"]) and len(after["cells.csv"]) > len(before["cells.csv"])
+    assert len(_shas(out)) == 5 == len(set(_shas(out)))
+    assert after == _rewritten(out, tmp_path)
+    _run(src, out)  # nothing new: the files stay as they are
+    assert _files(out) == after
+
+
+def test_a_rerun_document_replaces_its_lines_never_two_versions(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(4))
+    _run(src, out)
+    _run(src, out, "--force")
+    shas = _shas(out)
+    assert len(shas) == 4 == len(set(shas))
+    assert _files(out) == _rewritten(out, tmp_path)
+    cells = (out / "cells.csv").read_text(encoding="utf-8").splitlines()
+    assert len(cells) == len(set(cells))  # no cell row twice
+
+
+def test_a_review_decision_replaces_the_documents_lines(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(3))
+    _run(src, out)
+    with Store(out / "extractor.db") as st:
+        rec = next(st.records())
+        sha = rec.document.sha256
+        fid = rec.findings[0].id
+        st.put_review(sha, fid, "accept", reviewer="ana", comment="seen")
+    _run(src, out)
+    lines = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    mine = [x for x in lines if x["sha256"] == sha]
+    assert len(mine) == 1 and len(lines) == 3
+    assert any(r["reviewer"] == "ana" for r in mine[0]["reviews"] + mine[0]["open_decisions"])
+    assert sorted(_files(out)["cells.csv"].splitlines()) == sorted(_rewritten(out, tmp_path)["cells.csv"].splitlines())
+
+
+def test_a_torn_tail_from_a_kill_is_cut_and_the_documents_written_again(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(3))
+    _run(src, out)
+    good = _files(out)
+    # a kill after the lines were appended but before their commit: an unfinished line in each file
+    for f in FILES:
+        with open(out / f, "ab") as fh:
+            fh.write(b'{"document": "half a li')
+    _run(src, out)
+    assert _files(out) == good
+    # a document whose lines were appended but whose commit never happened is appended again
+    _reports(src, range(3, 4))
+    with Store(out / "extractor.db") as st:
+        st.open_outputs(out)
+        run_batch(discover([src]), st)
+        st.db.execute("DELETE FROM outputs WHERE sha256 = (SELECT sha256 FROM records ORDER BY rowid DESC LIMIT 1)")
+        st.db.executemany("UPDATE output_files SET size = ? WHERE name = ?",
+                          [(len(good[f]), f.split(".")[0]) for f in FILES])
+        st.db.commit()
+    _run(src, out)
+    assert len(_shas(out)) == 4 == len(set(_shas(out)))
+    assert _files(out) == _rewritten(out, tmp_path)
+
+
+def test_files_that_do_not_match_the_database_are_written_again(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(3))
+    _run(src, out)
+    good = _files(out)
+    (out / "cells.csv").write_text("edited by hand\n", encoding="utf-8")  # shorter: not the committed file
+    _run(src, out)
+    assert _files(out) == good
+    _run(src, out, "--rewrite-outputs")
+    assert _files(out) == good
+
+
+def test_a_lost_last_transaction_is_redone_on_resume(tmp_path):
+    """synchronous=NORMAL in WAL mode may lose the last commits on power loss: the database then
+    lacks a document whose lines are already in the files. The next run cuts those lines and redoes it."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(2))
+    _run(src, out)
+    with Store(out / "extractor.db") as st:
+        assert st.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert st.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        st.db.execute(f"VACUUM INTO '{tmp_path / 'before.db'}'")  # the state before the last transaction
+    _reports(src, range(2, 3))
+    _run(src, out)
+    assert len(_shas(out)) == 3
+    for suffix in ("-wal", "-shm"):
+        Path(str(out / "extractor.db") + suffix).unlink(missing_ok=True)
+    shutil.copyfile(tmp_path / "before.db", out / "extractor.db")  # the last transaction lost
+    res = runner.invoke(cli, ["run", str(src), "--out", str(out), "--llm", "off"])
+    assert res.exit_code == 0, res.output
+    assert len(_shas(out)) == 3 == len(set(_shas(out)))
+    with Store(out / "extractor.db") as st:
+        assert st.counts().get("accepted", 0) + st.counts().get("needs_review", 0) == 3
+    assert _files(out) == _rewritten(out, tmp_path)
+
+
+SCHEMA_1 = """
+CREATE TABLE documents (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT, url TEXT, kind TEXT,
+  status TEXT NOT NULL, decision TEXT, error TEXT, updated_at REAL NOT NULL);
+CREATE TABLE records (sha256 TEXT PRIMARY KEY REFERENCES documents(sha256), format TEXT, organ TEXT,
+  year INTEGER, decision TEXT, json TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE cells (sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER, producer TEXT,
+  label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT, PRIMARY KEY (sha256, tbl, row, col));
+CREATE TABLE findings (sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (sha256, id));
+CREATE TABLE reviews (sha256 TEXT NOT NULL, finding_id TEXT NOT NULL, action TEXT NOT NULL, cell TEXT,
+  value TEXT, grounded INTEGER, comment TEXT, reviewer TEXT, created_at REAL NOT NULL,
+  span_start INTEGER, span_end INTEGER, page INTEGER, prior TEXT, PRIMARY KEY (sha256, finding_id));
+CREATE TABLE bodies (sha256 TEXT PRIMARY KEY, body TEXT, year INTEGER, organ TEXT, how TEXT, note TEXT);
+CREATE TABLE crossyear_findings (prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT NULL, id TEXT NOT NULL,
+  body TEXT, rule TEXT, version INTEGER, status TEXT, classification TEXT, severity TEXT, scope TEXT,
+  message TEXT, arithmetic TEXT, json TEXT, PRIMARY KEY (prev_sha256, next_sha256, id));
+"""
+
+
+def _schema_1_db(path: Path, records: list[Record]) -> None:
+    """A database as the store wrote it before schema 2 (plain JSON, every finding's JSON again)."""
+    c = sqlite3.connect(path)
+    c.executescript(SCHEMA_1)
+    for r in records:
+        d = r.document
+        c.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                  (d.sha256, d.name, d.path, d.url, d.kind, "done", r.decision, r.error, 1.0))
+        c.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?)",
+                  (d.sha256, r.format, r.organ, r.year, r.decision, r.model_dump_json(), 1.0))
+        for x in r.cells():
+            c.execute("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (d.sha256, x.table, x.row, x.col, None if x.value is None else str(x.value), x.kind, x.raw,
+                       None, None, None, x.producer, x.label, x.unit, x.key, None, x.note))
+        for f in r.findings:
+            c.execute("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                      (d.sha256, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope,
+                       f.message, f.arithmetic, f.model_dump_json()))
+    first = records[0]
+    c.execute("INSERT INTO reviews (sha256, finding_id, action, comment, reviewer, created_at) VALUES (?,?,?,?,?,?)",
+              (first.document.sha256, first.findings[0].id, "accept", "old decision", "bo", 2.0))
+    c.commit()
+    c.close()
+
+
+def test_a_schema_1_database_is_migrated_on_open(tmp_path):
+    src, made = tmp_path / "src", tmp_path / "made"
+    _reports(src, range(3))
+    with Store(made / "extractor.db") as st:
+        run_batch(discover([src]), st)
+        recs = list(st.records())
+    old = tmp_path / "old"
+    old.mkdir()
+    _schema_1_db(old / "extractor.db", recs)
+    with Store(old / "extractor.db") as st:
+        assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [r.model_dump() for r in st.records()] == [r.model_dump() for r in recs]
+        blob = st.db.execute("SELECT json FROM records LIMIT 1").fetchone()[0]
+        assert isinstance(blob, bytes) and zlib.decompress(blob)
+        assert st.db.execute("SELECT COUNT(*) FROM findings WHERE json IS NOT NULL").fetchone()[0] == 0
+        assert st.db.execute("SELECT COUNT(*) FROM findings WHERE status = 'PASS'").fetchone()[0] <= 1  # settled only
+        assert st.reviews(recs[0].document.sha256)[0]["reviewer"] == "bo"
+    _run(src, old)  # the migrated store goes on: nothing to redo, the decision shows
+    lines = [json.loads(x) for x in (old / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3
+    first = next(x for x in lines if x["sha256"] == recs[0].document.sha256)
+    assert any(r["reviewer"] == "bo" for r in first["reviews"] + first["open_decisions"])
+    res = runner.invoke(cli, ["report", "--db", str(old / "extractor.db"), "--out", str(tmp_path / "report")])
+    assert res.exit_code == 0, res.output
+
+
+def test_stored_record_keeps_every_value_without_its_defaults(tmp_path):
+    src = tmp_path / "src"
+    _reports(src, range(4))
+    with Store(tmp_path / "o" / "extractor.db") as st:
+        made = []
+        for f in discover([src]):
+            from extractor.batch import extract_bytes
+
+            rec = extract_bytes(f.read_bytes(), f.name, path=f)[0]
+            made.append(json.loads(rec.model_dump_json()))
+            st.save(rec)
+        assert [json.loads(r.model_dump_json()) for r in st.records()] == made
+        text = zlib.decompress(st.db.execute("SELECT json FROM records LIMIT 1").fetchone()[0]).decode()
+        assert '"candidates":[]' not in text and '"missing":false' not in text
+
+
+def _cross_set(st: Store) -> set[tuple]:
+    return {(f.prev.sha256, f.next.sha256, f.id, f.status, f.classification, f.arithmetic, f.message)
+            for f in stored_findings(st)}
+
+
+def _bodies(st: Store) -> set[tuple]:
+    return {tuple(r) for r in st.bodies()}
+
+
+def _full_pass_of(db: Path, tmp: Path) -> tuple[set[tuple], set[tuple]]:
+    copy = tmp / "full.db"
+    copy.unlink(missing_ok=True)
+    with Store(db) as st:
+        st.db.execute(f"VACUUM INTO '{copy}'")
+        mapping = mapping_of(st)  # bodies.yaml beside the original
+    with Store(copy) as st:
+        evaluate_store(st, mapping)
+        return _cross_set(st), _bodies(st)
+
+
+def test_incremental_crossyear_equals_a_full_pass(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    national_series(a, [2019, 2020, 2021], breaks={2021: {"carry_over"}})
+    series_b = national_series(b, [2020, 2021, 2022, 2023], breaks={2022: {"in_force"}})
+    with Store(tmp_path / "out" / "extractor.db") as st:
+        run_batch(discover([a]), st)
+        first = update_store(st)
+        assert first.full
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        run_batch(discover([b])[:2], st)  # new documents: only their body-years' pairs
+        step = update_store(st)
+        assert not step.full and step.documents == 2
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        run_batch(discover([b]), st)
+        update_store(st)
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        run_batch(discover([a])[1:2], st, force=True)  # a document run again
+        step = update_store(st)
+        assert step.documents == 1
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        rec = st.record(st.doc_keys()[0][0])  # a reviewer's decision on a record changes it too
+        st.put_review(rec.document.sha256, rec.findings[0].id, "accept", reviewer="ana")
+        assert update_store(st).documents == 1
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        gone = series_b[1][0]  # a document no longer stored
+        sha = next(k[0] for k in st.doc_keys() if k[1] == gone.name)
+        with st.db:
+            st.db.execute("DELETE FROM records WHERE sha256=?", (sha,))
+        update_store(st)
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        assert not any(sha in (k[0], k[1]) for k in _cross_set(st))
+        (tmp_path / "out" / "bodies.yaml").write_text(  # a mapping moves a year
+            f"documents:\n  {st.doc_keys()[0][0][:12]}: {{year: 2030}}\n", encoding="utf-8")
+        update_store(st)
+        assert (_cross_set(st), _bodies(st)) == _full_pass_of(st.path, tmp_path)
+        assert update_store(st).documents == 0  # nothing changed: nothing evaluated
+
+
+@pytest.mark.skipif(not (SHARED / "corpus" / "reports").is_dir(), reason="../shared/corpus/reports not present")
+def test_output_folder_per_document_stays_small_on_real_reports(tmp_path):
+    files = [p for folder in (SHARED / "samples", SHARED / "corpus" / "reports") if folder.is_dir()
+             for p in sorted(folder.iterdir()) if p.suffix.lower() in (".txt", ".md", ".html", ".htm")]
+    assert files
+    src = tmp_path / "src"
+    src.mkdir()
+    for p in files:
+        shutil.copyfile(p, src / p.name)
+    out = tmp_path / "out"
+    _run(src, out)
+    with Store(out / "extractor.db") as st:
+        st.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        n = len(st.documents())
+    db = (out / "extractor.db").stat().st_size
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    # schema 1 took ~240 KB of database and ~400 KB in all per document on these reports
+    assert db / n < 120 * 1024, f"{db / n / 1024:.0f} KB of database per document"
+    assert total / n < 300 * 1024, f"{total / n / 1024:.0f} KB per document"
