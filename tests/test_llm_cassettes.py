@@ -35,9 +35,9 @@ from extractor.llm.client import LLMClient, LLMConfig  # noqa: E402
 from extractor.llm.facts import narrative_facts, not_a_count, FactOut  # noqa: E402
 from extractor.llm.prompts import load_prompt  # noqa: E402
 from extractor.model import Cell, DocumentInfo, Record, Table  # noqa: E402
-from extractor.verify.narrative import (  # noqa: E402
-    check_facts, check_narrative, compact, find_facts, why_not_blocking,
-)
+from extractor.narrative import find_facts  # noqa: E402
+from extractor.narrative import squeeze  # noqa: E402
+from extractor.verify.narrative import check_facts, check_narrative, why_not_blocking  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -144,7 +144,7 @@ def test_what_the_local_model_returned_is_judged_by_the_rules(name, tmp_path):
     for f in _flat(r.facts):
         # only validated answers are kept: every fact and part is grounded
         assert f.producer == "model" and f.prompt == PROMPT_REF and f.grounded is True
-        assert compact(f.quote) in compact(r.doc.text)
+        assert squeeze(f.quote) in squeeze(r.doc.text)
         # proven only where the deterministic reading of the same characters agrees on the metric
         agree = [g for g in _flat(r.parsed) if g.metric == f.metric and g.span and f.span
                  and g.span.start < f.span.end and f.span.start < g.span.end]

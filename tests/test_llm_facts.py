@@ -23,8 +23,10 @@ from extractor.llm.prompts import load_prompt
 from extractor.model import DocumentInfo, Record
 from extractor.pipeline import extract, extract_document
 from extractor.loaders import load
-from extractor.verify.narrative import check_facts, find_facts, same_number, why_not_blocking
-from extractor.verify.vocabulary import in_words, load_vocabulary, readable
+from extractor.narrative import find_facts
+from extractor.narrative.vocabulary import in_words, load_vocabulary, readable
+from extractor.numbers import same_number
+from extractor.verify.narrative import check_facts, why_not_blocking
 from llm_fixtures import HostileNarrativeModel, ScriptedModelServer, make, tool_answer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
+from ..numbers import NA_TOKEN, WHOLE_FIGURE, as_number
 from ..tablespec import table_spec
 from .client import LLMClient
 from .prompts import load_prompt
@@ -53,24 +53,11 @@ FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolve
 RULE_VERSION = 2
 TABLES = ("table2", "table3", "table4")
 
-# a whole printed number: not part of a longer digit run, not an enumerator ("5." / "5、" before a label);
-# a not-applicable mark standing as a cell of its own (between spaces, bars or line ends)
-_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?!\d|[.,]\d|[.、])")
-_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
+# a whole printed number and a not-applicable mark standing alone: numbers.WHOLE_FIGURE, numbers.NA_TOKEN
 _WS = re.compile(r"\s+")
 
 
 # --- grounding a quote and a value in a table region -------------------------------------------------
-
-
-def _as_number(v: Any) -> int | Decimal | None:
-    try:
-        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).replace(",", ""))
-    except (InvalidOperation, ValueError):
-        return None
-    if not d.is_finite():
-        return None
-    return int(d) if d == d.to_integral_value() else d.normalize()
 
 
 def quote_spans(text: str, quote: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -91,13 +78,13 @@ def value_spans(text: str, a: int, b: int, value: Any) -> list[tuple[int, int]]:
     """Where ``value`` is printed as a whole number (or, for ``"-"``, a not-applicable mark standing
     alone) in ``text[a:b]``."""
     if value == "-":
-        return [(m.start(), m.end()) for m in _NA_TOKEN.finditer(text, a, b)]
-    want = _as_number(value)
+        return [(m.start(), m.end()) for m in NA_TOKEN.finditer(text, a, b)]
+    want = as_number(value)
     if want is None:
         return []
     out = []
-    for m in _NUMBER.finditer(text, a, b):
-        got = _as_number(m.group())
+    for m in WHOLE_FIGURE.finditer(text, a, b):
+        got = as_number(m.group())
         s = m.start()
         if got is not None and want < 0 and s > a and text[s - 1] == "-":
             got, s = -got, s - 1
@@ -114,13 +101,13 @@ def _value_of(v: Any) -> Any:
         t = normalize(v).strip().replace(" ", "")
         if not t:
             return None
-        if _NA_TOKEN.fullmatch(t):
+        if NA_TOKEN.fullmatch(t):
             return "-"
-        n = _as_number(t)
+        n = as_number(t)
         return n if n is not None else t
     if isinstance(v, bool):
         return None
-    return _as_number(v)
+    return as_number(v)
 
 
 # --- the answer --------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..document import Document
 from ..errors import LoadError
+from ..numbers import fix_digits
 from .pdf import BBox, Glyph, LayoutWriter, layout_page, tables_from_edges
 
 DEFAULT_DPI = 200
@@ -385,26 +386,7 @@ def _set_chars(p: _Piece, confs: list[float], centres: list[float], *, rotated: 
 # OCR confusions inside digit runs
 # --------------------------------------------------------------------------------------------
 
-_CONFUSED = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "!": "1"})
-_DIGITISH = re.compile(r"[0-9０-９OoDlI|!][0-9０-９OoDlI|!.,，]*")
-
-
-def fix_digits(text: str) -> str:
-    """Replace letters OCR confuses with digits, only inside runs that already hold a digit and
-    stand alone (not part of a word)."""
-
-    def rep(m: re.Match[str]) -> str:
-        run = m.group()
-        a, b = m.start(), m.end()
-        if not re.search(r"[0-9０-９]", run):
-            return run
-        if (a and text[a - 1].isascii() and text[a - 1].isalpha()) or (
-            b < len(text) and text[b].isascii() and text[b].isalpha()
-        ):
-            return run
-        return run.translate(_CONFUSED)
-
-    return _DIGITISH.sub(rep, text)
+# One map of look-alike digits for every reader: extractor.numbers.LOOKALIKES (fix_digits).
 
 
 # --------------------------------------------------------------------------------------------
