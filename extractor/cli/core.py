@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RTable
 
 from . import app
-from ..batch import _refuse_before_reading, discover, display, extract_bytes, run_batch
+from ..batch import discover, display, extract_bytes, run_batch
+from ..files import refuse_before_reading
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
 from ..pipeline import failed_record
@@ -218,7 +219,7 @@ def check(
 
 def _extract_one(path: Path, llm=None):
     """One file's record, within its budgets; an unreadable file gives a failed record, never a traceback."""
-    refused = _refuse_before_reading(path)
+    refused = refuse_before_reading(path)
     if refused is not None:
         return failed_record(display(path), refused)
     try:
