@@ -79,7 +79,7 @@ class CrossFinding(Finding):
     decisions: list[str] = Field(default_factory=lambda: list(DEFAULT_DECISIONS))  # the rule's allowed decisions
     explained_by: list[str] = Field(default_factory=list)  # words that state an explanation (清理)
     # the reviewer's decision that settles this finding (action, reviewer, at, comment, quote…), applied
-    # from the store's crossyear_reviews by extractor.review.series; None while open
+    # from the store's crossyear_reviews by extractor.crossyear_reviews; None while open
     settled_by: dict[str, Any] | None = None
 
     @property
@@ -546,15 +546,6 @@ def _readings_that_hold(rel: str, lhs: list[_Term], rhs: list[_Term], tol: Decim
 
 
 # ----------------------------------------------------------------------------- over a store
-def evaluate_store(store: Any, mapping: Mapping | None = None) -> CrossResult:
-    """Evaluate every cross-year rule over the store's records (decisions applied) and save the
-    bodies and findings in it, replacing the previous ones; the result has the reviewers' decisions
-    on cross-year findings applied (see :mod:`extractor.reviewed`)."""
-    from .reviewed import evaluate_store as _evaluate_store  # noqa: PLC0415
-
-    return _evaluate_store(store, mapping)
-
-
 def stored_findings(store: Any, sha256: str | None = None) -> list[CrossFinding]:
     """The cross-year findings saved in the store (naming ``sha256`` when given), as evaluated —
     reviewers' decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""

@@ -31,6 +31,7 @@ from .bodies import Mapping
 from .crossyear import CrossFinding, CrossResult, evaluate
 from .errors import ExtractorError
 from .model import Cell, Record
+from .reviewed import reviewed_crossyear, reviewed_records
 
 FORMATS = ("parquet", "csv")
 LONG_COLUMNS: list[tuple[str, str]] = [
@@ -136,8 +137,6 @@ def _iso(ts: Any) -> str | None:
 def dataset_from_store(store: Any, out_dir: str | Path, fmt: str = "parquet", *, include_all: bool = False,
                        mapping: Mapping | None = None) -> DatasetResult:
     """``extractor dataset``: the store's records and cross-year findings as the reviewers left them."""
-    from .reviewed import reviewed_crossyear, reviewed_records  # noqa: PLC0415
-
     recs = list(reviewed_records(store))
     return build_dataset(recs, out_dir, fmt, include_all=include_all, mapping=mapping,
                          cross=reviewed_crossyear(store, recs, mapping))

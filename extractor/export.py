@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ExtractorError
-from .review.decisions import Review, Reviewed, reviewed_records
-from .review.decisions import canonical as shared_canonical
+from .decisions import Review, Reviewed, reviewed_records
+from .decisions import canonical as shared_canonical
 from .store import Store
 
 FORMATS = ("csv", "xlsx", "jsonl")

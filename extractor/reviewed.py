@@ -1,8 +1,8 @@
 """The one place the series layer (cross-year checks, the dataset, the series view, the review app's
 cross-year items) gets what the reviewers left: records with their decisions applied — through the
-one decision path, :func:`extractor.review.decisions.reviewed_records` (``apply_reviews`` →
+one decision path, :func:`extractor.decisions.reviewed_records` (``apply_reviews`` →
 ``verify.decide``) — and cross-year findings evaluated over those records with the decisions on
-cross-year findings applied (:mod:`extractor.review.series`).
+cross-year findings applied (:mod:`extractor.crossyear_reviews`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Iterable, Iterator
 from .bodies import Mapping, default_mapping_path, load_mapping
 from .crossyear import CrossResult, evaluate
 from .model import Record
-from .review.decisions import reviewed_records as _reviewed
-from .review.series import apply_cross_reviews
+from .decisions import reviewed_records as _reviewed
+from .crossyear_reviews import apply_cross_reviews
 
 
 def reviewed_records(store: Any) -> Iterator[Record]:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
+from .decisions import apply_reviews, canonical, reviews_by_document  # the one place reviews are applied
 from .errors import ExtractorError
 from .model import Record
 
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS crossyear_findings (
   scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
   PRIMARY KEY (prev_sha256, next_sha256, id)
 );
--- reviewers' decisions on cross-year findings (extractor/review/series.py), keyed by both reports and the
+-- reviewers' decisions on cross-year findings (extractor/crossyear_reviews.py), keyed by both reports and the
 -- finding's stable id: they outlive `extractor run --force` and `extractor crossyear` (which replace
 -- crossyear_findings); `arithmetic` is what the reviewer saw (a decision on other numbers settles nothing)
 CREATE TABLE IF NOT EXISTS crossyear_reviews (
@@ -299,8 +300,6 @@ class Store:
         (inside the caller's transaction)."""
         rows = self.reviews(sha)
         if rows:
-            from .review.decisions import apply_reviews  # noqa: PLC0415 - the one place reviews are applied
-
             record = apply_reviews(record, rows).record
         self.db.execute("UPDATE documents SET decision=? WHERE sha256=?", (record.decision, sha))
         self.db.execute("UPDATE records SET decision=? WHERE sha256=?", (record.decision, sha))
@@ -342,7 +341,6 @@ class Store:
         rows = self.reviews(sha256) if rec is not None else []
         if not rows:
             return rec
-        from .review.decisions import apply_reviews  # noqa: PLC0415
 
         return apply_reviews(rec, rows).record
 
@@ -415,7 +413,6 @@ class Store:
         """records.jsonl, cells.csv and findings.csv, regenerated from the database: the authoritative
         records, i.e. each record with the reviewers' decisions applied (values a reviewer set have
         producer ``reviewer`` and carry who and when; settled findings say by whom)."""
-        from .review.decisions import apply_reviews, canonical, reviews_by_document  # noqa: PLC0415
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

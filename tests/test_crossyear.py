@@ -8,7 +8,8 @@ import pytest
 
 from extractor.batch import run_batch
 from extractor.bodies import DocKey, assign, canonical_name, load_mapping
-from extractor.crossyear import evaluate, evaluate_store, load_rules, stored_findings
+from extractor.crossyear import evaluate, load_rules, stored_findings
+from extractor.reviewed import evaluate_store
 from extractor.loaders import load
 from extractor.model import Cell, Candidate, DocumentInfo, Record, Span, Table
 from extractor.pipeline import extract

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 import pytest
 
 from extractor.batch import run_batch
-from extractor.crossyear import CrossFinding, DocRef, evaluate_store
-from extractor.review.series import CrossReview, apply_cross_reviews
+from extractor.crossyear import CrossFinding, DocRef
+from extractor.reviewed import evaluate_store
+from extractor.crossyear_reviews import CrossReview, apply_cross_reviews
 from extractor.reviewed import reviewed_crossyear
 from extractor.store import Store
 from series_fixture import national_series

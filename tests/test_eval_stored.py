@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from extractor.cli import app
 from extractor.store import Store
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from llm_fixtures import OpenAIStub, _completion
 from synth import make_values, render
 

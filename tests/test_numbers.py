@@ -22,7 +22,7 @@ from extractor.numbers import (
     parse_value,
     read_lookalike,
 )
-from extractor.review.decisions import parse_value as reviewer_value
+from extractor.decisions import parse_value as reviewer_value
 
 PKG = Path(__file__).resolve().parents[1] / "extractor"
 ALL_MARKS = [*NA_MARKS, *DASHES, "——", "———"]

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from extractor.batch import run_batch
-from extractor.review.decisions import Review, apply_reviews, locate_value, parse_value, reviewed_record
+from extractor.decisions import Review, apply_reviews, locate_value, parse_value, reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch, samples_batch
 

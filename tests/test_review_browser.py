@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from extractor.report import build_report, doc_filename
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch, samples_batch
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from extractor.cli import app as cli
 from extractor.errors import ExtractorError
-from extractor.review.decisions import apply_reviews, parse_value, reviewed_record
+from extractor.decisions import apply_reviews, parse_value, reviewed_record
 from extractor.store import Store
 from test_review_support import SAMPLES, make_batch, synthetic_report
 

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch
 

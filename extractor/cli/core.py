@@ -23,6 +23,9 @@ from ..pipeline import failed_record
 from ..verify.groups import groups_of
 from ..store import Store, folder_lock
 from ..tablespec import table_specs
+from ..decisions import apply_reviews, reviews_by_document
+from ..fetch import is_url, read_url_list
+from ..inputs import discover_inputs, parse_shard, select_shard
 
 console = Console(stderr=True)
 out_console = Console()
@@ -55,7 +58,7 @@ def model_steps(llm, model: Optional[str], tables, db_path: Path, mode=None, tim
     llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if llm == "off":
         return None, "model steps skipped: --llm off"
-    from ..llm import model_steps as make  # noqa: PLC0415
+    from ..llm import model_steps as make  # noqa: PLC0415 - deliberately lazy: openai/instructor are heavy
 
     extra = {"timeout": timeout} if timeout else {}
     return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables, **extra)
@@ -78,9 +81,6 @@ def run(
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="worker processes loading and extracting documents (also bounds concurrent model calls)"),
 ) -> None:
     """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
-    from ..fetch import is_url, read_url_list  # noqa: PLC0415
-    from ..inputs import discover_inputs, parse_shard, select_shard  # noqa: PLC0415
-
     table_specs()  # a malformed rule set stops here, once, not on every document
     items: list = list(paths or [])
     if urls is not None:
@@ -162,7 +162,7 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
 def _crossyear(store, db_path: Path) -> str | None:
     """Cross-year checks over everything the store holds (`extractor crossyear` prints them)."""
     try:
-        from .series import run_crossyear, summary_line  # noqa: PLC0415
+        from .series import run_crossyear, summary_line  # noqa: PLC0415 - an optional command module
     except ImportError:  # the series commands are optional (pyarrow)
         return None
     return summary_line(run_crossyear(store, db_path))
@@ -358,8 +358,6 @@ def eval_cmd(
 
 def _stored_records(db: Path, paths: Optional[list[Path]], unreviewed: bool):
     """The run's records as its outputs show them (reviews applied), optionally only for PATHS."""
-    from ..review.decisions import apply_reviews, reviews_by_document  # noqa: PLC0415
-
     if not db.is_file():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     names = {f.name for f in discover(paths)} if paths else None

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from . import app
 from ..errors import ExtractorError
+from ..store import check_database
 
 console = Console(stderr=True)
 
@@ -26,8 +27,6 @@ def review(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", help="name recorded with decisions (default $USER)"),
 ) -> None:
     """Serve the review queue: settle findings (accept / correct / confirm source), decisions kept in the db."""
-    from ..store import check_database  # noqa: PLC0415
-
     check_database(db)
     try:
         import uvicorn  # noqa: PLC0415

@@ -37,6 +37,7 @@ from typing import Any, Iterable
 
 from ..model import Finding, Record, set_field
 from ..tablespec import table_specs
+from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
 
 OPEN = ("FAIL", "UNCERTAIN")
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
@@ -285,8 +286,6 @@ def _totals(table: str) -> set[str]:
 
 
 def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> list[Finding]:
-    from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
-
     fails = [fl for f in rest if (fl := _failure(f)) is not None]
     narrative = [f for f in rest if f.rule == "N.TABLE_MATCH" and f.status in ("FAIL", "ADVISORY")]
     if not fails or len(fails) + len(narrative) < 2:

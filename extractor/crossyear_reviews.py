@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ..crossyear import OPEN, CrossFinding
-from ..document import Document, normalize
-from ..model import Span
+from .crossyear import OPEN, CrossFinding
+from .document import Document, normalize
+from .model import Span
 from .decisions import DecisionError
 
 ACTION_LABELS = {"accept": "accepted", "confirm_source": "source inconsistency confirmed",

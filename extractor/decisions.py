@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from ..document import Document, normalize
-from ..model import Cell, Fact, Finding, Number, Record, Span
-from ..numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
-from ..verify.decide import OPEN_STATUSES, decide
+from .document import Document, normalize
+from .model import Cell, Fact, Finding, Number, Record, Span
+from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
+from .verify.decide import OPEN_STATUSES, decide
+from .verify.engine import check_identities
 
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
@@ -298,7 +299,6 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
     reevaluated: set[str] = set()
     cell_refs = [k for k in corrected if not k.startswith("fact:")]
     if cell_refs:
-        from ..verify.engine import check_identities  # noqa: PLC0415
 
         fresh = {f.id: f for f in check_identities(rec)}
         reevaluated.update(fresh)
