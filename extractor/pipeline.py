@@ -19,7 +19,7 @@ from .loaders import load
 from .model import DocumentInfo, Record
 from .parse import parse_tables
 from .templates import rules_version
-from .verify import decide, verify
+from .verify import decide, verify_record
 from .verify.narrative import check_narrative
 
 
@@ -51,7 +51,7 @@ def extract_document(doc: Document, *, llm: ModelSteps | None = None, skipped_re
     elif skipped_reason:
         record.skipped.append(skipped_reason)
     check_narrative(doc, layout, record)
-    record.findings.extend(verify(record, doc))
+    record.findings.extend(verify_record(record, doc))
     record.findings.extend(findings_for(doc.problems))
     decide(record)
     return record

@@ -23,6 +23,7 @@ import httpx
 
 from extractor.document import from_text
 from extractor.llm import ModelSteps
+from extractor.verify.engine import check_identities
 from extractor.llm.client import LLMClient, LLMConfig
 from extractor.llm.facts import NarrativeFactsOut
 from extractor.pipeline import extract_document
@@ -87,7 +88,7 @@ def test_llm_timeout_is_settable_by_option_and_environment(tmp_path, monkeypatch
         seen["timeout"] = timeout
         return None, "model steps skipped: fixture"
 
-    monkeypatch.setattr(core, "model_steps", fake_steps)
+    monkeypatch.setattr(core, "steps_for_options", fake_steps)
     from typer.testing import CliRunner
 
     r = CliRunner().invoke(core.app, ["run", str(REPORTS / "example_1_stream.txt"), "--out", str(tmp_path / "o"),
@@ -148,7 +149,7 @@ def test_the_run_usage_line_counts_this_run_only(tmp_path):
         call(first, str(k) * 64)
     first.close()
     client, _ = make(ScriptedModelServer([tool_answer(GOOD)]), tmp_path)
-    steps = ModelSteps(client)
+    steps = ModelSteps(client, identities=check_identities)
     call(client, "e" * 64)
     t = steps.totals()
     assert (t.calls, t.attempts, t.prompt_tokens) == (1, 1, 100), t

@@ -20,6 +20,7 @@ from ..files import refuse_before_reading
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
 from ..pipeline import failed_record
+from ..verify.engine import check_identities
 from ..verify.groups import groups_of
 from ..store import Store, folder_lock
 from ..tablespec import table_specs
@@ -53,15 +54,16 @@ def _value(v):
     return v.value if isinstance(v, Enum) else v
 
 
-def model_steps(llm, model: Optional[str], tables, db_path: Path, mode=None, timeout: Optional[float] = None):
-    """The LLM layer's steps for this run, or None with the reason they are skipped."""
+def steps_for_options(llm, model: Optional[str], tables, db_path: Path, mode=None, timeout: Optional[float] = None):
+    """The LLM layer's steps for this run's command-line options, or None with the reason they are skipped."""
     llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if llm == "off":
         return None, "model steps skipped: --llm off"
     from ..llm import model_steps as make  # noqa: PLC0415 - deliberately lazy: openai/instructor are heavy
 
     extra = {"timeout": timeout} if timeout else {}
-    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables, **extra)
+    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables,
+                identities=check_identities, **extra)
 
 
 @app.command()
@@ -110,7 +112,7 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
     db_path = out / "extractor.db"
     with Store(db_path) as store:
         store.check_writable()
-    steps, reason = model_steps(llm, model, tables, db_path, mode, timeout=llm_timeout)
+    steps, reason = steps_for_options(llm, model, tables, db_path, mode, timeout=llm_timeout)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — running the deterministic path only")
     with Store(db_path) as store:
@@ -375,7 +377,7 @@ def _fresh_records(paths: list[Path], llm: str, model: Optional[str], tables: st
 
     files = discover(paths)
     with tempfile.TemporaryDirectory(prefix="extractor-eval-") as tmp:
-        steps, reason = model_steps(llm, model, tables, Path(tmp) / "model.db", mode)
+        steps, reason = steps_for_options(llm, model, tables, Path(tmp) / "model.db", mode)
         if reason and llm != "off":
             notes.append(reason)
         for f in files:

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from . import app
 from ..store import Store
-from .core import LLMChoice, TablesChoice, model_steps
+from .core import LLMChoice, TablesChoice, steps_for_options
 
 console = Console(stderr=True)
 
@@ -39,7 +39,7 @@ def serve(
     if doc_timeout is not None:
         os.environ["EXTRACTOR_DOC_SECONDS"] = f"{doc_timeout:g}"
     Store(db).close()  # a database that cannot be used is one clear error before the server starts
-    steps, reason = model_steps(llm, model, tables, db, timeout=llm_timeout)
+    steps, reason = steps_for_options(llm, model, tables, db, timeout=llm_timeout)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — the deterministic path only")
     api = create_app(db, workers=workers, llm=steps, skipped_reason=reason, max_upload=max_upload,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
@@ -44,6 +44,7 @@ from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
 from ..numbers import NA_TOKEN, WHOLE_FIGURE, as_number
 from ..tablespec import table_spec
+from ..templates import load_rules
 from .client import LLMClient
 from .prompts import load_prompt
 
@@ -55,6 +56,10 @@ TABLES = ("table2", "table3", "table4")
 
 # a whole printed number and a not-applicable mark standing alone: numbers.WHOLE_FIGURE, numbers.NA_TOKEN
 _WS = re.compile(r"\s+")
+
+# The identities of a record as findings (extractor.verify.engine.check_identities), given by the caller: the
+# model layer sits below verification and never imports it.
+IdentityCheck = Callable[[Record], list[Finding]]
 
 
 # --- grounding a quote and a value in a table region -------------------------------------------------
@@ -291,38 +296,34 @@ def _claimed(table: Table, exclude: str) -> list[tuple[int, int]]:
             if c.span is not None and c.ref != exclude and c.kind in ("number", "zero", "not_applicable")]
 
 
-def _identities(record: Record, key: str, table: Table) -> dict[str, Finding]:
-    from ..verify.engine import check_identities  # noqa: PLC0415
-
+def _identities(record: Record, key: str, table: Table, check: IdentityCheck) -> dict[str, Finding]:
     probe = record.model_copy(update={"tables": {key: table}, "findings": []})
-    return {f.id: f for f in check_identities(probe)}
+    return {f.id: f for f in check(probe)}
 
 
-def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[list[str], bool]:
+def _rule_results(record: Record, key: str, table: Table, ref: str, check: IdentityCheck) -> tuple[list[str], bool]:
     """The identities of ``table`` that involve ``ref``, as a reviewer reads them
     ("T4.GROUP_TOTAL[row review] PASS: 2 + 0 + 0 + 0 = 2"), and whether any of them fails."""
     row, col = ref.split(".", 1)[1].split(".", 1)
     # which identities take the cell as an operand: those left uncertain without it
     blanked = _with(table, Cell(table=key, row=row, col=col, kind="empty", missing=True))
-    involved = [fid for fid, f in _identities(record, key, blanked).items() if any(o.ref == ref for o in f.operands)]
-    now = _identities(record, key, table)
+    involved = [fid for fid, f in _identities(record, key, blanked, check).items() if any(o.ref == ref for o in f.operands)]
+    now = _identities(record, key, table, check)
     lines = [f"{f.rule}[{f.scope}] {f.status}: {f.arithmetic}" for fid in involved if (f := now.get(fid)) is not None]
     fails = any(now[fid].status == "FAIL" for fid in involved if fid in now)
     return lines or ["no identity of the table involves it"], fails
 
 
 def _identities_hold(record: Record, key: str, table: Table, cell: Cell, ref: str,
-                     values: dict[str, Any]) -> Table | None:
+                     values: dict[str, Any], check: IdentityCheck) -> Table | None:
     """``table`` with the model's ``cell`` put in, when no identity involving ``ref`` then fails; else None.
     The identities as a reviewer reads them go to ``values["rules"]`` either way."""
     trial = _with(table, cell)
-    values["rules"], fails = _rule_results(record, key, trial, ref)
+    values["rules"], fails = _rule_results(record, key, trial, ref, check)
     return None if fails else trial
 
 
 def _version(rule_id: str) -> int:
-    from ..templates import load_rules  # noqa: PLC0415
-
     return next((int(r.get("version", RULE_VERSION)) for r in load_rules() if r["id"] == rule_id), RULE_VERSION)
 
 
@@ -341,8 +342,9 @@ def _shown(v: Any) -> Any:
 
 
 def reconcile(record: Record, key: str, parser: Table | None, readings: list[Reading], doc: Document,
-              *, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
+              *, identities: IdentityCheck, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
     """Per-cell reconciliation of the parser's table with the model's readings (see module doc)."""
+    check = identities
     table = parser.model_copy(deep=True) if parser is not None else Table(key=key, template=f"model.{key}", complete=False)
     findings: list[Finding] = []
     by = f"{prompt} {model}".strip()
@@ -370,7 +372,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                             kind=_kind(mval), raw=doc.text[a:b], span=doc.span(a, b), producer="model",
                             decimals=_decimals(doc.text[a:b]), label=p.label if p is not None else None,
                             anchor="model", note=f"read by the model ({by}); the parser did not find this cell")
-                trial = _identities_hold(record, key, table, cell, ref, values)
+                trial = _identities_hold(record, key, table, cell, ref, values, check)
                 if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
@@ -392,7 +394,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                     "decimals": _decimals(cand.raw), "grounded": None,
                     "note": f"run-together digits {p.raw!r}: the model ({by}) chose {cand.value} among the parser's "
                             f"candidates {' | '.join(str(c.value) for c in p.candidates)}"})
-                trial = _identities_hold(record, key, table, cell, ref, values)
+                trial = _identities_hold(record, key, table, cell, ref, values, check)
                 if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
@@ -414,8 +416,8 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
             ops.append(Operand(ref=ref, value=None if mval == "-" else mval, kind=_kind(mval), span=mspan))
             trial = _with(table, Cell(table=key, row=rd.row, col=rd.col, value=None if mval == "-" else mval,
                                       kind=_kind(mval), raw=doc.text[a:b], span=mspan, producer="model"))
-            m_rules, m_fails = _rule_results(record, key, trial, ref)
-            p_rules, p_fails = _rule_results(record, key, table, ref)
+            m_rules, m_fails = _rule_results(record, key, trial, ref, check)
+            p_rules, p_fails = _rule_results(record, key, table, ref, check)
             values["rules"] = {"parser": p_rules, "model": m_rules}
             if m_fails and not p_fails:
                 why = f"it breaks an identity the parser's value keeps ({'; '.join(m_rules)})"
@@ -483,8 +485,12 @@ def _with(table: Table, cell: Cell) -> Table:
     return table.model_copy(update={"cells": cells})
 
 
-def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, *, every: bool = False) -> tuple[list[Finding], list[str]]:
-    """Send the tables that need it (or all, with ``every``) to the model and reconcile them into ``record``."""
+def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, *, identities: IdentityCheck,
+                 every: bool = False) -> tuple[list[Finding], list[str]]:
+    """Send the tables that need it (or all, with ``every``) to the model and reconcile them into ``record``.
+
+    ``identities``: the identity check of the verification layer (``extractor.verify.engine.check_identities``),
+    given by the caller: a model value goes in only where no identity of its table then fails."""
     findings: list[Finding] = []
     notes: list[str] = []
     regions = getattr(layout, "regions", {}) or {}
@@ -507,7 +513,7 @@ def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, 
             notes.append(note)
         if readings:
             new, fs = reconcile(record, key, table, readings, doc, model=client.config.model,
-                                prompt=load_prompt(PROMPT).ref)
+                                prompt=load_prompt(PROMPT).ref, identities=identities)
             record.tables[key] = new
             findings.extend(fs)
     return findings, notes
