@@ -31,14 +31,13 @@ from pydantic import BaseModel, Field
 
 from .bodies import Assignment, DocKey, Mapping, assign
 from .errors import ConfigError
-from .model import Cell, Finding, Number, Operand, Record
+from .model import OPEN_STATUSES, Cell, Finding, Number, Operand, Record
 from .templates import rules_dir
 
-RULES_FILE = "crossyear.yaml"
+CROSSYEAR_RULES_FILE = "crossyear.yaml"
 _NUMERIC = ("number", "zero")
 _TERM = re.compile(r"^\s*(-?)\s*(N\+1|N)\s*:\s*([a-z0-9_]+)\.([^.]+)\.(.+?)\s*$")
 MAX_READINGS = 4096  # joint readings of run-together digits enumerated per check
-OPEN = ("FAIL", "UNCERTAIN")
 DECISIONS = ("accept", "confirm_source", "explained")  # what a reviewer may decide on a cross-year finding
 DEFAULT_DECISIONS = ["accept", "confirm_source"]
 
@@ -85,7 +84,7 @@ class CrossFinding(Finding):
     @property
     def open(self) -> bool:
         """A failing or uncertain check that no reviewer's decision settles."""
-        return self.status in OPEN and self.settled_by is None
+        return self.status in OPEN_STATUSES and self.settled_by is None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -133,7 +132,7 @@ class CrossResult:
 # ----------------------------------------------------------------------------- rules
 @functools.lru_cache(maxsize=4)
 def _load(root: str) -> tuple[dict[str, Any], ...]:
-    path = Path(root) / RULES_FILE
+    path = Path(root) / CROSSYEAR_RULES_FILE
     if not path.is_file():
         return ()
     try:
@@ -161,7 +160,7 @@ def _load(root: str) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def load_rules() -> list[dict[str, Any]]:
+def crossyear_rules() -> list[dict[str, Any]]:
     return list(_load(str(rules_dir())))
 
 
@@ -196,7 +195,7 @@ def build_series(records: Iterable[Record], mapping: Mapping | None = None
 def evaluate(records: Iterable[Record], mapping: Mapping | None = None,
              rules: list[dict[str, Any]] | None = None) -> CrossResult:
     """Every cross-year finding over ``records`` (reviewers' decisions already applied)."""
-    rules = load_rules() if rules is None else rules
+    rules = crossyear_rules() if rules is None else rules
     assignments, series, skipped = build_series(records, mapping)
     findings: list[CrossFinding] = []
     pairs = 0

@@ -32,9 +32,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from .document import Document, normalize
-from .model import Cell, Fact, Finding, Number, Record, Span
+from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
 from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
-from .verify.decide import OPEN_STATUSES, decide
+from .verify.decide import decide
 from .verify.engine import check_identities
 
 ACTIONS = ("accept", "correct", "confirm_source")
@@ -390,7 +390,7 @@ def reviews_by_document(store: Any) -> dict[str, list[Any]]:
     return by_doc
 
 
-def reviewed_records(store: Any) -> Iterable[Reviewed]:
+def reviewed_documents(store: Any) -> Iterable[Reviewed]:
     """Every stored record with its decisions applied (``store`` is an :class:`~extractor.store.Store`)."""
     by_doc = reviews_by_document(store)
     for rec in store.records():

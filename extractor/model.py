@@ -17,6 +17,7 @@ CellKind = Literal["number", "zero", "empty", "not_applicable", "text", "ambiguo
 # ADVISORY: a check that does not hold but cannot prove a problem (e.g. two narrative statements that
 # may not count the same quantity): shown to reviewers, never blocks acceptance.
 Status = Literal["PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE", "ADVISORY"]
+OPEN_STATUSES = ("FAIL", "UNCERTAIN")  # a finding in one of these is open until a reviewer settles it
 Decision = Literal["accepted", "needs_review", "failed"]
 Classification = Literal[
     "ok",

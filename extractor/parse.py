@@ -26,7 +26,7 @@ from .layout import Layout, Region
 from .model import Candidate, Cell, Table, new_cell
 from .numbers import parse_figure
 from .tablespec import ENUMERATOR as _ENUM_PREFIX
-from .tablespec import LineIdentities, Row as RowSpec, TableSpec, compact, table_spec
+from .tablespec import LineIdentities, RowSpec, TableSpec, compact, table_spec
 
 
 def __getattr__(name: str):

@@ -1,6 +1,6 @@
 """The one place the series layer (cross-year checks, the dataset, the series view, the review app's
 cross-year items) gets what the reviewers left: records with their decisions applied — through the
-one decision path, :func:`extractor.decisions.reviewed_records` (``apply_reviews`` →
+one decision path, :func:`extractor.decisions.reviewed_documents` (``apply_reviews`` →
 ``verify.decide``) — and cross-year findings evaluated over those records with the decisions on
 cross-year findings applied (:mod:`extractor.crossyear_reviews`).
 """
@@ -12,13 +12,13 @@ from typing import Any, Iterable, Iterator
 from .bodies import Mapping, default_mapping_path, load_mapping
 from .crossyear import CrossResult, evaluate
 from .model import Record
-from .decisions import reviewed_records as _reviewed
+from .decisions import reviewed_documents
 from .crossyear_reviews import apply_cross_reviews
 
 
 def reviewed_records(store: Any) -> Iterator[Record]:
     """Every stored record as the reviewers left it (corrections applied, decision recomputed)."""
-    for rv in _reviewed(store):
+    for rv in reviewed_documents(store):
         yield rv.record
 
 

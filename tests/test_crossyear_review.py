@@ -20,7 +20,7 @@ from series_fixture import national_series
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 IN_FORCE = "X.IN_FORCE:row normative_documents"
@@ -40,7 +40,7 @@ def _series(tmp_path, breaks, cleanup_year=None):
 
 
 def _client(db):
-    return TestClient(create_app(db, reviewer="qa"), base_url=BASE)
+    return TestClient(create_review_app(db, reviewer="qa"), base_url=BASE)
 
 
 def _csrf(html: str) -> str:

@@ -30,9 +30,9 @@ import yaml
 vcr = pytest.importorskip("vcr")
 
 from extractor.document import from_text  # noqa: E402
-from extractor.llm import ModelSteps  # noqa: E402
+from extractor.llm import LLMSteps  # noqa: E402
 from extractor.llm.client import LLMClient, LLMConfig  # noqa: E402
-from extractor.llm.facts import narrative_facts, not_a_count, FactOut  # noqa: E402
+from extractor.llm.facts import narrative_facts, non_count_words, FactOut  # noqa: E402
 from extractor.llm.prompts import load_prompt  # noqa: E402
 from extractor.model import Cell, DocumentInfo, Record, Table  # noqa: E402
 from extractor.narrative import find_facts  # noqa: E402
@@ -210,7 +210,7 @@ def test_local_model_narrative_b_misread_metrics_are_advisory_never_accepted(tmp
     record = Record(document=DocumentInfo(name=doc.name, sha256=doc.sha256), format="2021",
                     tables={"table3": Table(key="table3", template="2021.table3", cells=[cell])})
     with VCR.use_cassette(cassette("narrative_b.txt")):
-        ModelSteps(client, tables="off").enrich(doc, layout, record)
+        LLMSteps(client, tables="off").enrich(doc, layout, record)
     assert record.versions["narrative_facts"] == load_prompt("narrative_facts").ref == "narrative_facts@2"
     check_narrative(doc, layout, record)
 
@@ -249,7 +249,7 @@ def test_local_model_narrative_c_scope_and_non_counts(tmp_path):
     assert not [f for f in first if f["value"] == 2 and "工作日" in f["quote"]]
     five = next(a for s, a in answers if s == "五")["facts"]
     diff = next(f for f in five if f["value"] == 0.5)
-    assert not_a_count(FactOut.model_validate(diff)) == "个百分点"  # left out, had the answer been valid
+    assert non_count_words(FactOut.model_validate(diff)) == "个百分点"  # left out, had the answer been valid
     assert any(p["quote"] == "网站发布200条" for f in five for p in f["parts"])  # the worked example's words
 
     r = read("narrative_c.txt", tmp_path)

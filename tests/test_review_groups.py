@@ -14,7 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     pytest.importorskip("fastapi", reason="the review app needs fastapi")
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 from test_review_app import client, csrf_of  # noqa: E402  (loopback base URL, the page's CSRF token)
 
 

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RTable
 
-from . import app
+from . import app, console, out_console
 from ..batch import discover, display, extract_bytes, run_batch
 from ..files import refuse_before_reading
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
@@ -28,8 +27,6 @@ from ..decisions import apply_reviews, reviews_by_document
 from ..fetch import is_url, read_url_list
 from ..inputs import discover_inputs, parse_shard, select_shard
 
-console = Console(stderr=True)
-out_console = Console()
 
 
 class LLMChoice(str, Enum):

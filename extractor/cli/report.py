@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..errors import ExtractorError
 from ..export import export_records
 from ..report import build_report
 from ..store import Store, check_database, folder_lock
 
-console = Console(stderr=True)
 
 
 @app.command()

@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table as RTable
 
-from . import app
+from . import app, console, out_console
 from ..errors import ExtractorError
 from ..bodies import default_mapping_path, load_mapping
-from ..dataset import FORMATS, dataset_from_store
+from ..dataset import DATASET_FORMATS, dataset_from_store
 from ..reviewed import evaluate_store
 from ..store import Store
 
-console = Console(stderr=True)
-out_console = Console()
 
 
 def _mapping(db: Path, bodies: Optional[Path]):
@@ -93,8 +90,8 @@ def dataset(
     bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years (default: bodies.yaml beside the database)"),
 ) -> None:
     """Write the values of every report as tables for analysts (pandas, DuckDB, polars)."""
-    if fmt not in FORMATS:
-        raise ExtractorError(f"unknown format {fmt!r} (use {' or '.join(FORMATS)})")
+    if fmt not in DATASET_FORMATS:
+        raise ExtractorError(f"unknown format {fmt!r} (use {' or '.join(DATASET_FORMATS)})")
     if not db.exists():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     with Store(db) as store:

@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..errors import ExtractorError
 from ..bodies import load_mapping
 from ..merge import DB_NAME, merge
 from ..store import check_database, folder_lock
 
-console = Console(stderr=True)
 
 
 @app.command("merge")

@@ -1,6 +1,6 @@
 """The LLM layer: the only package that imports openai/instructor.
 
-The pipeline uses it through :class:`ModelSteps` (``extractor.pipeline.ModelSteps`` protocol)::
+The pipeline uses it through :class:`LLMSteps` (the ``extractor.pipeline.ModelSteps`` protocol)::
 
     steps, skipped = model_steps(llm=None | "local" | "off", model=..., mode=..., db_path=out/extractor.db,
                                  identities=extractor.verify.engine.check_identities)
@@ -28,7 +28,7 @@ from .prompts import load_prompt, prompt_versions
 from .tables import IdentityCheck, model_tables
 
 __all__ = [
-    "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "ModelSteps", "Totals",
+    "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "LLMSteps", "Totals",
     "load_prompt", "make_client", "model_steps", "prompt_versions",
 ]
 
@@ -46,7 +46,7 @@ def step_failures(notes: list[str]) -> list:
     return findings_for(out)
 
 
-class ModelSteps:
+class LLMSteps:
     """What the pipeline calls: ``enrich(doc, layout, record)``.
 
     ``identities`` — the identity check of the verification layer
@@ -92,10 +92,10 @@ class ModelSteps:
 def model_steps(
     *, llm: str | None = None, model: str | None = None, mode: str | None = None,
     db_path: str | Path | None = None, tables: str = "auto", identities: IdentityCheck | None = None, **overrides: Any,
-) -> tuple[ModelSteps | None, str | None]:
+) -> tuple[LLMSteps | None, str | None]:
     """``(steps, None)`` when a model is configured; ``(None, reason)`` to record as skipped.
-    ``identities``: see :class:`ModelSteps`."""
+    ``identities``: see :class:`LLMSteps`."""
     client, reason = make_client(llm=llm, model=model, mode=mode, db_path=db_path, **overrides)
     if client is None:
         return None, reason
-    return ModelSteps(client, tables=tables, identities=identities), None
+    return LLMSteps(client, tables=tables, identities=identities), None

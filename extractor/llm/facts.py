@@ -32,7 +32,7 @@ from ..numbers import NUMBER_RE, as_number, numbers_in, same_number
 from .client import LLMClient
 from .prompts import load_prompt
 
-PROMPT = "narrative_facts"
+FACTS_PROMPT = "narrative_facts"
 
 
 # Punctuation and spaces at the edges of a quote are not part of the phrase: a model copying
@@ -142,7 +142,7 @@ def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> 
     )
 
 
-def not_a_count(o: PartOut | FactOut) -> str | None:
+def non_count_words(o: PartOut | FactOut) -> str | None:
     """The words that make ``o`` a time limit or a difference, not a count (vocabulary ``not_counts``:
     2个工作日, 0.5个百分点), in its unit or right after its number in the quote; else None."""
     unit = re.sub(r"\s+", "", o.unit)
@@ -165,7 +165,7 @@ def states_a_quantity(text: str) -> bool:
 def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list[Fact], list[str]]:
     """Model facts for each narrative section kind; notes say what was skipped, failed or dropped
     (a note with "dropped" names an answer of which nothing was used)."""
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(FACTS_PROMPT)
     vocab = in_words()
     ref = f"{prompt.ref}+{vocab.ref}"  # the rendered prompt depends on both
     facts: list[Fact] = []
@@ -194,7 +194,7 @@ def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list
             continue
         skipped = []
         for o in res.value.facts:
-            w = not_a_count(o)
+            w = non_count_words(o)
             if w:
                 skipped.append(f"{o.value:g}{w}")
                 continue

@@ -48,7 +48,7 @@ from ..templates import load_rules
 from .client import LLMClient
 from .prompts import load_prompt
 
-PROMPT = "table_cells"
+TABLES_PROMPT = "table_cells"
 RULE = "M.CELL_AGREE"  # a grounded model reading that disagrees with the parser's
 FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolved an ambiguous one
 RULE_VERSION = 2
@@ -209,7 +209,7 @@ def needs_model(table: Table | None) -> bool:
 
 
 @dataclass
-class Reading:
+class CellReading:
     """One cell of a validated model answer, located in the table region."""
 
     row: str
@@ -234,10 +234,10 @@ def _candidates(table: Table | None, asked: list[tuple[str, str]]) -> dict[tuple
 def read_table(
     client: LLMClient, doc: Document, key: str, start: int, end: int, fmt: str, *,
     wanted: list[tuple[str, str]] | None = None, parser: Table | None = None,
-) -> tuple[list[Reading], str | None]:
+) -> tuple[list[CellReading], str | None]:
     """The model's readings of the asked-for cells of table ``key`` in ``doc.text[start:end]``
     (every template cell when ``wanted`` is None). An answer that fails validation is dropped."""
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(TABLES_PROMPT)
     rows, cols, keys = template_cells(key, fmt, _variant(parser))
     text = doc.text[start:end]
     asked = list(wanted) if wanted is not None else keys
@@ -260,14 +260,14 @@ def read_table(
         return [], (f"{key}: the model's answer failed validation after re-asks and was dropped"
                     + (f" ({', '.join(rules)})" if rules else ""))
     allowed = set(asked)
-    out: list[Reading] = []
+    out: list[CellReading] = []
     seen: set[tuple[str, str]] = set()
     for o in res.value.cells:
         if (o.row, o.col) not in allowed or (o.row, o.col) in seen:
             continue  # not asked for, or answered twice: dropped
         seen.add((o.row, o.col))
         v = _value_of(o.value)
-        rd = Reading(row=o.row, col=o.col, value=v, quote=o.quote)
+        rd = CellReading(row=o.row, col=o.col, value=v, quote=o.quote)
         if v is not None:
             rd.quotes = quote_spans(doc.text, o.quote, start, end)
             rd.hits = sorted({h for a, b in rd.quotes for h in value_spans(doc.text, a, b, v)})
@@ -341,7 +341,7 @@ def _shown(v: Any) -> Any:
     return "blank" if v is None else v
 
 
-def reconcile(record: Record, key: str, parser: Table | None, readings: list[Reading], doc: Document,
+def reconcile(record: Record, key: str, parser: Table | None, readings: list[CellReading], doc: Document,
               *, identities: IdentityCheck, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
     """Per-cell reconciliation of the parser's table with the model's readings (see module doc)."""
     check = identities
@@ -433,7 +433,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
     return table, findings
 
 
-def _ungrounded(rd: Reading, free: list[tuple[int, int]]) -> str | None:
+def _ungrounded(rd: CellReading, free: list[tuple[int, int]]) -> str | None:
     """Why a reading cannot be used as a value of its own (None when it can)."""
     if rd.value is None:
         return "a blank has no characters to check (blanks are never filled)"
@@ -446,7 +446,7 @@ def _ungrounded(rd: Reading, free: list[tuple[int, int]]) -> str | None:
     return None
 
 
-def _resolution(rd: Reading, p: Cell, doc: Document, claimed: list[tuple[int, int]]) -> tuple[str, Any]:
+def _resolution(rd: CellReading, p: Cell, doc: Document, claimed: list[tuple[int, int]]) -> tuple[str, Any]:
     """(why not, None) or ("", the parser's candidate the model chose)."""
     if rd.value is None or rd.value == "-":
         return "an ambiguous cell is resolved only to one of the parser's candidates", None
@@ -513,7 +513,7 @@ def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, 
             notes.append(note)
         if readings:
             new, fs = reconcile(record, key, table, readings, doc, model=client.config.model,
-                                prompt=load_prompt(PROMPT).ref, identities=identities)
+                                prompt=load_prompt(TABLES_PROMPT).ref, identities=identities)
             record.tables[key] = new
             findings.extend(fs)
     return findings, notes

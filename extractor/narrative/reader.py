@@ -21,7 +21,7 @@ from ..document import Document
 from ..model import Fact, Number, trusted
 from ..numbers import NUMBER_RE, parse_normalized, parse_number
 from .text import _analyze, narrative_chunks
-from .vocabulary import Reading, classify, is_whole, load_vocabulary, not_a_count, rate_numerator, scope_of
+from .vocabulary import Reading, classify_label, is_whole, load_vocabulary, not_a_count, rate_numerator, scope_of
 
 _WS_RE = re.compile(r"\s+")
 
@@ -56,11 +56,11 @@ def classify_statement(
     label: str, context: str = "", *, post: str = "", unit: str = "", prev: str | None = None,
     in_published: bool = False, sentence: str | None = None,
 ) -> Reading:
-    """:func:`~extractor.verify.vocabulary.classify`, plus the rule that an items_published total is
+    """:func:`~extractor.narrative.vocabulary.classify_label`, plus the rule that an items_published total is
     proven only with a marker of the whole (全年, 共, 各类, 我区…): without one it keeps its key as a
     guess (no anchor)."""
     sent = sentence if sentence is not None else context + "，" + label
-    r = classify(label, post, unit, sentence=sent, prev_metric=prev, channel_context=context, in_published=in_published)
+    r = classify_label(label, post, unit, sentence=sent, prev_metric=prev, channel_context=context, in_published=in_published)
     if r.metric and r.metric.startswith("items_published") and not in_published and not is_whole(sent):
         return Reading(r.metric, "", r.scope)
     return r

@@ -181,7 +181,7 @@ def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_con
     return subject_scope(sentence, organ)
 
 
-def classify(
+def classify_label(
     label: str,
     post: str = "",
     unit: str = "",

@@ -30,7 +30,7 @@ from .series import SourceCache, body_page, series_filename, series_summary
 from .view import CLASS_LABELS, DocPage, build_page
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
+REPORT_TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 __all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page",
@@ -52,7 +52,7 @@ def _nl(text: str) -> Markup:
 def environment(*extra_dirs: str) -> Environment:
     """Jinja environment over the report templates (plus ``extra_dirs``, searched first)."""
     env = Environment(
-        loader=ChoiceLoader([FileSystemLoader([*extra_dirs, str(TEMPLATES)])]),
+        loader=ChoiceLoader([FileSystemLoader([*extra_dirs, str(REPORT_TEMPLATES)])]),
         autoescape=select_autoescape(["html"]),
         trim_blocks=False, lstrip_blocks=False,
     )

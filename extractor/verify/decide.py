@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..model import Record
+from ..model import OPEN_STATUSES, Record
 from .groups import group_findings
 
-OPEN_STATUSES = ("FAIL", "UNCERTAIN")
 _VALUES = ("number", "zero", "not_applicable")
 
 

@@ -30,7 +30,7 @@ from ..templates import read_yaml, rules_dir
 _WS_RE = re.compile(r"\s+")
 _NEGATION_ZERO = re.compile(r"没有|未|无|零")  # a zero written in words: "没有收到…申请"
 
-RULES_FILE = "narrative.yaml"
+NARRATIVE_RULES_FILE = "narrative.yaml"
 
 # ---------------------------------------------------------------------------------------------
 # Rules file
@@ -53,7 +53,7 @@ def narrative_rules() -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _narrative_rules(env_dir: str) -> dict[str, Any]:
-    data = dict(read_yaml(rules_dir() / RULES_FILE))  # EXTRACTOR_RULES_DIR or the packaged rules/
+    data = dict(read_yaml(rules_dir() / NARRATIVE_RULES_FILE))  # EXTRACTOR_RULES_DIR or the packaged rules/
     data["by_id"] = {
         r["id"]: RuleInfo(r["id"], int(r.get("version", 1)), r.get("severity", "error"), r.get("classification", "narrative"))
         for r in data["rules"]
@@ -153,7 +153,7 @@ def _is_approx(f: Fact) -> bool:
     return bool(getattr(f, "approximate", False))
 
 
-def check_grounding(
+def check_fact_grounding(
     doc: Document, f: Fact, *, section_range: tuple[int, int] | None = None, rules: dict[str, Any] | None = None
 ) -> list[Finding]:
     """N.QUOTE_GROUNDED and N.VALUE_REPARSES for one fact and its parts (sets span and grounded)."""
@@ -200,7 +200,7 @@ def check_grounding(
         if not p.quote:
             p.quote = f.quote
         rng = (loc[0], loc[1]) if loc else section_range
-        out.extend(check_grounding(doc, p, section_range=rng, rules=rules))
+        out.extend(check_fact_grounding(doc, p, section_range=rng, rules=rules))
         if p.span is None or p.grounded is False:
             f.grounded = False
     return out
@@ -572,7 +572,7 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
     out: list[Finding] = []
     sec_ranges = {s.key: (s.start, s.end) for s in getattr(layout, "sections", [])} if layout is not None else {}
     for f in facts:
-        out.extend(check_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
+        out.extend(check_fact_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
     confirm_model_facts(facts)
     for f in facts:
         if f.grounded is False:
