@@ -156,6 +156,11 @@ class Finding(BaseModel):
     # one question for a reviewer (e.g. a total row printed 0 breaks four identities). "" = not grouped.
     group: str = ""
 
+    @property
+    def ref(self) -> str:
+        """``rule@version`` (``T3.BALANCE@1``): the rule entry of ``rules/*.yaml`` this finding cites."""
+        return f"{self.rule}@{self.version}"
+
 
 class DocumentInfo(BaseModel):
     name: str

@@ -44,14 +44,13 @@ from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
 from ..numbers import NA_TOKEN, WHOLE_FIGURE, as_number
 from ..tablespec import table_spec
-from ..templates import load_rules
+from ..templates import rule_version
 from .client import LLMClient
 from .prompts import load_prompt
 
 TABLES_PROMPT = "table_cells"
 RULE = "M.CELL_AGREE"  # a grounded model reading that disagrees with the parser's
 FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolved an ambiguous one
-RULE_VERSION = 2
 TABLES = ("table2", "table3", "table4")
 
 # a whole printed number and a not-applicable mark standing alone: numbers.WHOLE_FIGURE, numbers.NA_TOKEN
@@ -323,14 +322,10 @@ def _identities_hold(record: Record, key: str, table: Table, cell: Cell, ref: st
     return None if fails else trial
 
 
-def _version(rule_id: str) -> int:
-    return next((int(r.get("version", RULE_VERSION)) for r in load_rules() if r["id"] == rule_id), RULE_VERSION)
-
-
 def _finding(rule: str, ref: str, status: str, message: str, values: dict[str, Any],
              ops: list[Operand]) -> Finding:
     return Finding(
-        id=f"{rule}:{ref}", rule=rule, version=_version(rule), status=status,  # type: ignore[arg-type]
+        id=f"{rule}:{ref}", rule=rule, version=rule_version(rule), status=status,  # type: ignore[arg-type]
         classification="ok" if status == "PASS" else "disagreement",
         severity="info" if status == "PASS" else "warning", scope=f"cell {ref}", message=message,
         operands=ops, values=values,
