@@ -29,7 +29,7 @@ def review(
     try:
         import uvicorn  # noqa: PLC0415
 
-        from ..review.app import TOKEN_ENV, create_review_app, is_loopback  # noqa: PLC0415
+        from ..review.app import TOKEN_ENV, create_review_app, is_loopback  # noqa: PLC0415 - FastAPI, loaded for this command only
     except ImportError as exc:
         raise ExtractorError(f"the review app needs fastapi and uvicorn ({exc.name} is missing)") from exc
     token = (token or os.environ.get(TOKEN_ENV) or "").strip() or None

@@ -30,7 +30,7 @@ def serve(
     """Serve the HTTP API: POST /documents, GET /documents/{sha256}, GET /documents, /health, /docs."""
     import uvicorn  # noqa: PLC0415
 
-    from ..service import create_service_app  # noqa: PLC0415
+    from ..service import create_service_app  # noqa: PLC0415 - FastAPI, loaded for this command only
 
     import os  # noqa: PLC0415
 
