@@ -18,8 +18,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/extractor run examples --out out
 
-## test: install, then run the test suite (offline; LLM calls replay cassettes/)
+## test: install, check the import layers (pyproject.toml [tool.importlinter]), then run the test suite
+## (offline; LLM calls replay cassettes/)
 test: $(STAMP) browser-deps
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 .PHONY: browser-deps

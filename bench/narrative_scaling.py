@@ -16,7 +16,8 @@ import time
 from types import SimpleNamespace
 
 from extractor.document import from_text
-from extractor.verify.narrative import check_facts, find_facts
+from extractor.narrative import find_facts
+from extractor.verify.narrative import check_facts
 
 
 def narrative(n: int, seed: int = 1) -> str:

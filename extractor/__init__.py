@@ -2,14 +2,17 @@
 
 Public API::
 
-    from extractor import load, extract, verify
+    from extractor import load, extract, verify_record
     record = extract("report.txt")      # load → layout → parse → verify → decide
+    findings = verify_record(record, load("report.txt"))   # grounding and identities again
+
+(``extractor.verify`` is the verification package; the function is ``verify_record``.)
 """
 
 __version__ = "0.1.0"
 
 from .loaders import load  # noqa: E402
 from .pipeline import extract, extract_document  # noqa: E402
-from .verify import verify  # noqa: E402
+from .verify import verify_record  # noqa: E402
 
-__all__ = ["load", "extract", "extract_document", "verify", "__version__"]
+__all__ = ["load", "extract", "extract_document", "verify_record", "__version__"]

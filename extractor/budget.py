@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .model import Finding
+from .templates import rule_version
 
 DEFAULTS = {
     "EXTRACTOR_DOC_SECONDS": 600.0,
@@ -202,6 +203,6 @@ def findings_for(problems: list[dict]) -> list[Finding]:
         if fid in seen:
             continue
         seen.add(fid)
-        out.append(Finding(id=fid, rule=p["rule"], status="UNCERTAIN", classification="suspected_extraction_error",
+        out.append(Finding(id=fid, rule=p["rule"], version=rule_version(p["rule"]), status="UNCERTAIN", classification="suspected_extraction_error",
                            severity="warning", scope=p["scope"], message=p["message"]))
     return out

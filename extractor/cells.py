@@ -18,23 +18,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_NA_RE = re.compile(r"^(?:[/\\]|[-—－─―]{1,3}|无|不适用|无此项)$")
+from .numbers import (
+    CELL_NUMBER as NUMBER,
+    CELL_NUMBER_UNIT,
+    NA_START,
+    is_na,
+    parse_figure,
+    read_lookalike,
+)
+
 _SEP_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _PAGE_NO = re.compile(r"^\s*(?:[-—－]\s*\d{1,3}\s*[-—－]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
-_NUM_UNIT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:万元|亿元|元|件|条|个|项|次|人|家|篇|%)")
 _SPACED_NUMBER = re.compile(r"[\d ,.]+")  # OCR: stray spaces inside a number
 _NONSPACE = re.compile(r"\S+")
 _FILLER = re.compile(r"^\s*\|[\s|]*$")
-# OCR'd text pasted as text: O/o for 0 and l/I for 1 inside a run of digits (or a lone O for 0).
+# OCR'd text pasted as text: look-alike letters inside a run of digits (numbers.read_lookalike).
 # Read, but never trusted: such a cell carries a low confidence, so a reviewer confirms it.
-_LOOKALIKE = re.compile(r"[0-9OolI]*[0-9][0-9OolI]*|O")
-_LOOKALIKE_START = frozenset("0123456789OolI")
-_LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 LOOKALIKE_CONFIDENCE = 0.5
-_CAN_START = frozenset("0123456789+-/\\—－─―无不")  # first characters of numbers and of _NA_RE marks
+_CAN_START = frozenset("0123456789+") | NA_START  # first characters of numbers and of not-applicable marks
 
 
 @dataclass(slots=True)
@@ -67,21 +70,6 @@ class Row:
         return [v for v in self.values if v.kind != "empty"]
 
 
-def parse_number(s: str) -> tuple[int | Decimal | None, int]:
-    """Parse a printed number: returns (value, decimals). ``None`` when it is not a number."""
-    s = s.strip().replace(" ", "")
-    if not s or not NUMBER.fullmatch(s):
-        return None, 0
-    s = s.replace(",", "")
-    if "." in s:
-        try:
-            d = Decimal(s)
-        except InvalidOperation:
-            return None, 0
-        return d, len(s.split(".", 1)[1])
-    return int(s), 0
-
-
 def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
     """Classify one cell's text."""
     t = text.strip()
@@ -93,20 +81,21 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
         return Tok("", start, start, "empty", slot=slot)
     if t.isascii() and t.isdigit():  # the common case: a plain count
         return Tok(t, start, end, "num", int(t), 0, slot)
-    if t[0] in _LOOKALIKE_START and _LOOKALIKE.fullmatch(t):  # 1O, l2, O: digits from a scan
-        return Tok(t, start, end, "num", int(t.translate(_LOOKALIKE_DIGITS)), 0, slot, True)
+    looks = read_lookalike(t)
+    if looks is not None:  # 1O, l2, O: digits from a scan
+        return Tok(t, start, end, "num", looks, 0, slot, True)
     if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
         return Tok(t, start, end, "text", slot=slot)
     compact = t.replace(" ", "")
-    v, d = parse_number(compact)
-    if v is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):
-        return Tok(t, start, end, "num", v, d, slot)
-    m = _NUM_UNIT.fullmatch(t)
+    fig = parse_figure(compact)
+    if fig is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):
+        return Tok(t, start, end, "num", fig[0], fig[1], slot)
+    m = CELL_NUMBER_UNIT.fullmatch(t)
     if m:  # a number printed with its unit inside the cell (27225290916元): the span is the digits
-        v, d = parse_number(m.group(1))
-        if v is not None:
-            return Tok(m.group(1), start, start + len(m.group(1)), "num", v, d, slot)
-    if _NA_RE.match(compact):
+        fig = parse_figure(m.group(1))
+        if fig is not None:
+            return Tok(m.group(1), start, start + len(m.group(1)), "num", fig[0], fig[1], slot)
+    if is_na(compact):
         return Tok(t, start, end, "na", slot=slot)
     return Tok(t, start, end, "text", slot=slot)
 
@@ -128,7 +117,7 @@ def _is_single_cell(line: str) -> bool:
         return "|" not in inner
     if "\t" in s:
         return False
-    return bool(NUMBER.fullmatch(s.replace(" ", ""))) or bool(_NA_RE.match(s))
+    return bool(NUMBER.fullmatch(s.replace(" ", ""))) or is_na(s)
 
 
 def detect_encoding(text: str, start: int, end: int) -> str:

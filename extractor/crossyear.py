@@ -18,7 +18,9 @@ lists the readings under which the identity would hold, for the reviewer — it 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -31,14 +33,13 @@ from pydantic import BaseModel, Field
 
 from .bodies import Assignment, DocKey, Mapping, assign
 from .errors import ConfigError
-from .model import Cell, Finding, Number, Operand, Record
+from .model import OPEN_STATUSES, Cell, Finding, Number, Operand, Record
 from .templates import rules_dir
 
-RULES_FILE = "crossyear.yaml"
+CROSSYEAR_RULES_FILE = "crossyear.yaml"
 _NUMERIC = ("number", "zero")
 _TERM = re.compile(r"^\s*(-?)\s*(N\+1|N)\s*:\s*([a-z0-9_]+)\.([^.]+)\.(.+?)\s*$")
 MAX_READINGS = 4096  # joint readings of run-together digits enumerated per check
-OPEN = ("FAIL", "UNCERTAIN")
 DECISIONS = ("accept", "confirm_source", "explained")  # what a reviewer may decide on a cross-year finding
 DEFAULT_DECISIONS = ["accept", "confirm_source"]
 
@@ -79,13 +80,13 @@ class CrossFinding(Finding):
     decisions: list[str] = Field(default_factory=lambda: list(DEFAULT_DECISIONS))  # the rule's allowed decisions
     explained_by: list[str] = Field(default_factory=list)  # words that state an explanation (清理)
     # the reviewer's decision that settles this finding (action, reviewer, at, comment, quote…), applied
-    # from the store's crossyear_reviews by extractor.review.series; None while open
+    # from the store's crossyear_reviews by extractor.crossyear_reviews; None while open
     settled_by: dict[str, Any] | None = None
 
     @property
     def open(self) -> bool:
         """A failing or uncertain check that no reviewer's decision settles."""
-        return self.status in OPEN and self.settled_by is None
+        return self.status in OPEN_STATUSES and self.settled_by is None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -133,7 +134,7 @@ class CrossResult:
 # ----------------------------------------------------------------------------- rules
 @functools.lru_cache(maxsize=4)
 def _load(root: str) -> tuple[dict[str, Any], ...]:
-    path = Path(root) / RULES_FILE
+    path = Path(root) / CROSSYEAR_RULES_FILE
     if not path.is_file():
         return ()
     try:
@@ -161,7 +162,7 @@ def _load(root: str) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def load_rules() -> list[dict[str, Any]]:
+def crossyear_rules() -> list[dict[str, Any]]:
     return list(_load(str(rules_dir())))
 
 
@@ -530,30 +531,9 @@ def _readings_that_hold(rel: str, lhs: list[_Term], rhs: list[_Term], tol: Decim
     return hold, total
 
 
-# ----------------------------------------------------------------------------- over a store
-def evaluate_store(store: Any, mapping: Mapping | None = None) -> CrossResult:
-    """Evaluate every cross-year rule over the store's records (decisions applied) and save the
-    bodies and findings in it, replacing the previous ones; the result has the reviewers' decisions
-    on cross-year findings applied (see :mod:`extractor.reviewed`)."""
-    from .reviewed import evaluate_store as _evaluate_store  # noqa: PLC0415
-
-    return _evaluate_store(store, mapping)
-
-
-def stored_findings(store: Any, sha256: str | None = None) -> list[CrossFinding]:
-    """The cross-year findings saved in the store (naming ``sha256`` when given), as evaluated —
-    reviewers' decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""
-    from .store import unpack  # noqa: PLC0415
-
-    return [CrossFinding.model_validate_json(unpack(r["json"])) for r in store.crossyear_findings(sha256)]
-
-
 def rules_fingerprint(rules: list[dict[str, Any]] | None = None) -> str:
     """What the stored cross-year findings were evaluated with: a change of the rules redoes them all."""
-    import hashlib  # noqa: PLC0415
-    import json  # noqa: PLC0415
-
-    rules = load_rules() if rules is None else rules
+    rules = crossyear_rules() if rules is None else rules
     return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -561,7 +541,7 @@ def evaluate_pairs(series: dict[str, "Series"], pair_years: dict[str, set[int]],
                    rules: list[dict[str, Any]] | None = None) -> tuple[list[CrossFinding], int]:
     """The findings of the consecutive pairs (body, year → year + 1) listed in ``pair_years``, as
     :func:`evaluate` makes them (same order within them)."""
-    rules = load_rules() if rules is None else rules
+    rules = crossyear_rules() if rules is None else rules
     findings: list[CrossFinding] = []
     pairs = 0
     for body in sorted(pair_years):

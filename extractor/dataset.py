@@ -31,8 +31,9 @@ from .bodies import Mapping
 from .crossyear import CrossFinding, CrossResult, evaluate
 from .errors import ExtractorError
 from .model import Cell, Record
+from .reviewed import reviewed_crossyear, reviewed_records
 
-FORMATS = ("parquet", "csv")
+DATASET_FORMATS = ("parquet", "csv")
 LONG_COLUMNS: list[tuple[str, str]] = [
     ("body", "string"), ("year", "int"), ("organ", "string"), ("format", "string"), ("decision", "string"),
     ("table", "string"), ("row", "string"), ("column", "string"), ("label", "string"), ("unit", "string"),
@@ -136,8 +137,6 @@ def _iso(ts: Any) -> str | None:
 def dataset_from_store(store: Any, out_dir: str | Path, fmt: str = "parquet", *, include_all: bool = False,
                        mapping: Mapping | None = None) -> DatasetResult:
     """``extractor dataset``: the store's records and cross-year findings as the reviewers left them."""
-    from .reviewed import reviewed_crossyear, reviewed_records  # noqa: PLC0415
-
     recs = list(reviewed_records(store))
     return build_dataset(recs, out_dir, fmt, include_all=include_all, mapping=mapping,
                          cross=reviewed_crossyear(store, recs, mapping))
@@ -148,8 +147,8 @@ def build_dataset(records: Iterable[Record], out_dir: str | Path, fmt: str = "pa
                   cross: CrossResult | None = None) -> DatasetResult:
     """Write ``long``, ``wide`` and ``crossyear`` into ``out_dir`` (records: decisions applied;
     ``cross``: the cross-year findings with their decisions, else evaluated here without any)."""
-    if fmt not in FORMATS:
-        raise ExtractorError(f"unknown dataset format {fmt!r} (use {' or '.join(FORMATS)})")
+    if fmt not in DATASET_FORMATS:
+        raise ExtractorError(f"unknown dataset format {fmt!r} (use {' or '.join(DATASET_FORMATS)})")
     recs = list(records)
     cross = cross if cross is not None else evaluate(recs, mapping)
     assignments = cross.assignments

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ExtractorError
-from .review.decisions import Review, Reviewed, reviewed_records
-from .review.decisions import canonical as shared_canonical
+from .decisions import Review, Reviewed, reviewed_documents
+from .decisions import canonical
 from .store import Store
 
-FORMATS = ("csv", "xlsx", "jsonl")
+EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
 CELL_COLUMNS = [
     "document", "sha256", "organ", "year", "format", "decision", "table", "row", "col", "label", "unit", "key",
     "value", "kind", "raw", "producer", "grounded", "span_start", "span_end", "page",
@@ -50,10 +50,10 @@ def _plain(v: Any) -> Any:
 
 
 def selected(store: Store, include_all: bool = False) -> list[Reviewed]:
-    return [rv for rv in reviewed_records(store) if include_all or rv.record.decision == "accepted"]
+    return [rv for rv in reviewed_documents(store) if include_all or rv.record.decision == "accepted"]
 
 
-def cell_rows(rv: Reviewed) -> Iterable[dict[str, Any]]:
+def exported_cells(rv: Reviewed) -> Iterable[dict[str, Any]]:
     r = rv.record
     originals = {c.ref: c for c in rv.original.cells()}
     for c in r.cells():
@@ -92,15 +92,10 @@ def review_rows(rv: Reviewed) -> Iterable[dict[str, Any]]:
                "comment": rev.comment, "reviewer": rev.reviewer, "created_at": _iso(rev.created_at)}
 
 
-def canonical(rv: Reviewed) -> dict[str, Any]:
-    """The JSONL line: the same as ``records.jsonl`` writes (without the full record)."""
-    return shared_canonical(rv)
-
-
 def export_records(store: Store, fmt: str, out: str | Path, *, include_all: bool = False) -> int:
     """Write the accepted records (or all, ``include_all``) to ``out``; returns how many records."""
-    if fmt not in FORMATS:
-        raise ExtractorError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if fmt not in EXPORT_FORMATS:
+        raise ExtractorError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     recs = selected(store, include_all)
@@ -110,7 +105,7 @@ def export_records(store: Store, fmt: str, out: str | Path, *, include_all: bool
             w = csv.DictWriter(fh, fieldnames=CELL_COLUMNS)
             w.writeheader()
             for rv in recs:
-                for row in cell_rows(rv):
+                for row in exported_cells(rv):
                     w.writerow({k: ("" if v is None else v) for k, v in row.items()})
     elif fmt == "jsonl":
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -151,7 +146,7 @@ def _xlsx(recs: list[Reviewed], path: Path) -> None:
         return ws
 
     sheet("records", RECORD_COLUMNS, (record_row(rv) for rv in recs), first=True)
-    sheet("cells", CELL_COLUMNS, (row for rv in recs for row in cell_rows(rv)))
+    sheet("cells", CELL_COLUMNS, (row for rv in recs for row in exported_cells(rv)))
     sheet("reviews", REVIEW_COLUMNS, (row for rv in recs for row in review_rows(rv)))
     wb.save(path)
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Iterable
 
 from . import loaders
-from .batch import discover, display, extract_bytes, load_document
+from .files import discover, extract_bytes, load_document
 from .document import Document
 from .errors import ExtractorError
-from .fetch import Download, FetchError, cached_download, cached_meta, fetch, is_url, save_download, url_sha256
+from .fetch import (Download, FetchError, _name_from, cached_download, cached_meta, fetch, is_url, save_download,
+                    url_sha256)
 from .model import Record
 from .pipeline import ModelSteps, failed_record
 
@@ -146,8 +147,6 @@ def load_input(raw: bytes, name: str, store, *, path: str | Path = "", url: str 
 
 def url_failed_record(url: str, error: str) -> Record:
     """The record of a URL that could not be downloaded (keyed by the URL's hash)."""
-    from .fetch import _name_from  # noqa: PLC0415
-
     rec = failed_record(_name_from(url, "", None), error)
     rec.document.path = ""
     rec.document.url = url

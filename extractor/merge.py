@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExtractorError
+from .reviewed import evaluate_store  # across years, over every merged record
 from .store import Store
 
 DB_NAME = "extractor.db"
@@ -99,8 +100,6 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
             res.outputs_rewritten = True
         else:  # nothing new: the output files already say it (no pass over every record for them)
             res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
-        from .reviewed import evaluate_store  # noqa: PLC0415 - across years, over every merged record
-
         res.crossyear = evaluate_store(store, mapping)
     return res
 

@@ -37,12 +37,13 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from .batch import (BatchResult, display, extract_loaded, load_document, path_sha256, process_file, read_file,
+from .files import (BatchResult, display, extract_loaded, load_document, path_sha256, process_file, read_file,
                     tally)
 from .budget import doc_seconds
 from .document import Document
 from .errors import ExtractorError
 from .fetch import Download, is_url
+from .inputs import fetch_input, load_input, process_bytes
 from .model import DocumentInfo, Record
 from .pipeline import ModelSteps, failed_record
 from .store import DocumentRows, StoreError, document_rows
@@ -330,8 +331,6 @@ def file_task(path: str, db: str, force: bool, skipped_reason: str | None, load_
 def bytes_task(raw: bytes, name: str, path: str, url: str | None, db: str, force: bool,
                skipped_reason: str | None, load_only: bool) -> tuple:
     """:func:`file_task` for downloaded bytes."""
-    from .inputs import Outcome, load_input, process_bytes  # noqa: PLC0415
-
     st = _WorkerStore(db)
     if not load_only:
         status = process_bytes(raw, name, st, path=path, url=url, force=force, skipped_reason=skipped_reason).status
@@ -404,8 +403,6 @@ class DeferredStore:
 
 
 def _fetch(url: str, readers: _Readers, downloads: Path, force: bool, fetch_options: dict | None):
-    from .inputs import fetch_input  # noqa: PLC0415
-
     d = DeferredStore(readers)
     return fetch_input(url, d, downloads=downloads, force=force, fetch_options=fetch_options), d.ops
 

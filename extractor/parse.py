@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
-from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, parse_number, rows as region_rows
+from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, rows as region_rows
 from .document import Document
 from .layout import Layout, Region
 from .model import Candidate, Cell, Table, new_cell
+from .numbers import parse_figure
 from .tablespec import ENUMERATOR as _ENUM_PREFIX
-from .tablespec import LineIdentities, Row as RowSpec, TableSpec, compact, table_spec
+from .tablespec import LineIdentities, RowSpec, TableSpec, compact, table_spec
 
 
 def __getattr__(name: str):
@@ -866,10 +867,10 @@ def _year_and_cumulative(tok: Tok) -> list[list[Tok]]:
     out = []
     for i in range(1, len(t)):
         a, b = t[:i], t[i:]
-        va, da = parse_number(a)
-        vb, db = parse_number(b)
-        if va is None or vb is None or a[0] == "." or b[0] == "." or a.endswith(".") or vb < va:
+        fa, fb = parse_figure(a), parse_figure(b)
+        if fa is None or fb is None or a[0] == "." or b[0] == "." or a.endswith(".") or fb[0] < fa[0]:
             continue
+        (va, da), (vb, db) = fa, fb
         if (len(a) > 1 and a[0] == "0" and a[1] != ".") or (len(b) > 1 and b[0] == "0" and b[1] != "."):
             continue
         if "." in t and da != db:

@@ -19,7 +19,8 @@ from .loaders import load
 from .model import DocumentInfo, Record
 from .parse import parse_tables
 from .templates import rules_version
-from .verify import decide, verify
+from .verify import decide, verify_record
+from .verify.narrative import check_narrative
 
 
 class ModelSteps(Protocol):
@@ -49,22 +50,11 @@ def extract_document(doc: Document, *, llm: ModelSteps | None = None, skipped_re
         llm.enrich(doc, layout, record)
     elif skipped_reason:
         record.skipped.append(skipped_reason)
-    narrative = _narrative_checks()
-    if narrative is not None:
-        narrative(doc, layout, record)
-    record.findings.extend(verify(record, doc))
+    check_narrative(doc, layout, record)
+    record.findings.extend(verify_record(record, doc))
     record.findings.extend(findings_for(doc.problems))
     decide(record)
     return record
-
-
-def _narrative_checks():
-    """Deterministic narrative checks, when the narrative module is present."""
-    try:
-        from .verify.narrative import check_narrative  # noqa: PLC0415
-    except ImportError:
-        return None
-    return check_narrative
 
 
 def failed_record(path: str | Path, error: str, raw: bytes | None = None) -> Record:

@@ -1,8 +1,8 @@
 """The one place the series layer (cross-year checks, the dataset, the series view, the review app's
 cross-year items) gets what the reviewers left: records with their decisions applied — through the
-one decision path, :func:`extractor.review.decisions.reviewed_records` (``apply_reviews`` →
+one decision path, :func:`extractor.decisions.reviewed_documents` (``apply_reviews`` →
 ``verify.decide``) — and cross-year findings evaluated over those records with the decisions on
-cross-year findings applied (:mod:`extractor.review.series`).
+cross-year findings applied (:mod:`extractor.crossyear_reviews`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Any, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .bodies import DocKey, Mapping, assign, default_mapping_path, load_mapping
-from .crossyear import CrossResult, Series, evaluate, evaluate_pairs, load_rules, rules_fingerprint
+from .crossyear import CrossResult, Series, evaluate, evaluate_pairs, crossyear_rules, rules_fingerprint
 from .model import Record
-from .review.decisions import reviewed_records as _reviewed
-from .review.series import apply_cross_reviews
+from .decisions import apply_reviews, reviewed_documents
+from .crossyear_reviews import apply_cross_reviews
 
 
 def reviewed_records(store: Any) -> Iterator[Record]:
     """Every stored record as the reviewers left it (corrections applied, decision recomputed)."""
-    for rv in _reviewed(store):
+    for rv in reviewed_documents(store):
         yield rv.record
 
 
@@ -50,7 +50,7 @@ def evaluate_store(store: Any, mapping: Mapping | None = None) -> CrossResult:
     """Evaluate the cross-year rules over the store's reviewed records, save the bodies and the
     findings as evaluated (replacing the previous ones; decisions are kept in their own table) and
     return them with the decisions applied."""
-    rules = load_rules()
+    rules = crossyear_rules()
     result = evaluate(reviewed_records(store), mapping_of(store) if mapping is None else mapping, rules)
     store.save_series(result.assignments.values(), result.findings, rules=rules_fingerprint(rules))
     return _with_decisions(store, result)
@@ -76,7 +76,7 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     the same set of findings a full pass (:func:`evaluate_store`) saves. A change of the cross-year
     rules, or a store never evaluated, makes it a full pass."""
     mapping = mapping_of(store) if mapping is None else mapping
-    rules = load_rules()
+    rules = crossyear_rules()
     stamps = store.record_stamps()
     fingerprint = rules_fingerprint(rules)
     full = store.meta("crossyear_rules") != fingerprint  # never evaluated, or other rules: every pair
@@ -110,8 +110,6 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
             for yy in (y - 1, y, y + 1):
                 read.update(by_year.get((body, yy), []))
     touched.update(sha for sha in changed if sha in old)
-    from .review.decisions import apply_reviews  # noqa: PLC0415
-
     series: dict[str, Series] = {}
     for sha in sorted(read):
         a = new[sha]

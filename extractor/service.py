@@ -1,6 +1,6 @@
 """The HTTP API (``extractor serve``): upload a report, get its verified record; a durable job queue.
 
-``create_app(db_path)`` builds the FastAPI app over the same SQLite database ``extractor run``
+``create_service_app(db_path)`` builds the FastAPI app over the same SQLite database ``extractor run``
 writes. Endpoints (schema at ``/openapi.json``, browsable at ``/docs``):
 
 - ``POST /documents`` (multipart field ``file``): validates the upload, keeps its bytes under
@@ -433,7 +433,7 @@ def _clean_name(filename: str | None) -> str:
     return name[:150] or "upload"
 
 
-def create_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None = None,
+def create_service_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps | None = None,
                skipped_reason: str | None = None, max_upload: int | None = None,
                start_workers: bool = True, max_queue: int = MAX_QUEUE) -> FastAPI:
     """The API over ``db_path`` (created when missing). ``start_workers=False`` queues without

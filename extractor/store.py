@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
+from .crossyear import CrossFinding
+from .decisions import apply_reviews, canonical, reviews_by_document  # the one place reviews are applied
 from .errors import ExtractorError
 from .model import Record
 
@@ -114,7 +116,7 @@ CREATE TABLE IF NOT EXISTS crossyear_findings (
 CREATE INDEX IF NOT EXISTS crossyear_next ON crossyear_findings (next_sha256);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE INDEX IF NOT EXISTS bodies_body ON bodies (body, year);
--- reviewers' decisions on cross-year findings (extractor/review/series.py), keyed by both reports and the
+-- reviewers' decisions on cross-year findings (extractor/crossyear_reviews.py), keyed by both reports and the
 -- finding's stable id: they outlive `extractor run --force` and `extractor crossyear` (which replace
 -- crossyear_findings); `arithmetic` is what the reviewer saw (a decision on other numbers settles nothing)
 CREATE TABLE IF NOT EXISTS crossyear_reviews (
@@ -234,8 +236,6 @@ class DocumentRows(NamedTuple):
 
 
 def document_rows(record: Record) -> DocumentRows:
-    from .review.decisions import apply_reviews  # noqa: PLC0415
-
     d = record.document
     sha = d.sha256
     status = "failed" if record.decision == "failed" else "done"
@@ -279,8 +279,6 @@ FINDINGS_HEADER = ["document", "sha256", "id", "rule", "version", "status", "cla
 
 def line_head(rv: Any) -> str:
     """A reviewed record's ``records.jsonl`` line without the record itself (see :func:`output_line`)."""
-    from .review.decisions import canonical  # noqa: PLC0415
-
     line = canonical(rv)
     line["skipped"] = rv.record.skipped
     return json.dumps(line, ensure_ascii=False)
@@ -389,8 +387,6 @@ class Store:
                 db.execute("UPDATE records SET json=? WHERE sha256=?", (pack(record_json(rec)), row["sha256"]))
                 self._write_authoritative(row["sha256"], rec)
             for row in db.execute("SELECT rowid, json FROM crossyear_findings WHERE typeof(json) = 'text'").fetchall():
-                from .crossyear import CrossFinding  # noqa: PLC0415
-
                 f = CrossFinding.model_validate_json(row["json"])
                 db.execute("UPDATE crossyear_findings SET json=? WHERE rowid=?",
                            (pack(f.model_dump_json(exclude_defaults=True)), row["rowid"]))
@@ -477,8 +473,6 @@ class Store:
     def _write_authoritative(self, sha: str, record: Record) -> None:
         """Decision columns, ``cells`` and ``findings`` rows and the output line's head of the record
         with its reviews applied (inside the caller's transaction)."""
-        from .review.decisions import apply_reviews  # noqa: PLC0415 - the one place reviews are applied
-
         rows = self.reviews(sha)
         rv = apply_reviews(record, rows)
         reviewed = rv.record
@@ -524,7 +518,6 @@ class Store:
         rows = self.reviews(sha256) if rec is not None else []
         if not rows:
             return rec
-        from .review.decisions import apply_reviews  # noqa: PLC0415
 
         return apply_reviews(rec, rows).record
 
@@ -659,8 +652,6 @@ class Store:
     def _block_of(self, sha: str) -> _Block:
         """A stored document's output lines: the records.jsonl line from the stored head and JSON (no
         parsing); the CSV rows from the record with its reviews applied."""
-        from .review.decisions import apply_reviews  # noqa: PLC0415
-
         row = self.db.execute("SELECT json, head, reviewed, out_stamp FROM records WHERE sha256=?", (sha,)).fetchone()
         raw = unpack(row["json"])
         rv = apply_reviews(Record.model_validate_json(raw), self.reviews(sha))
@@ -903,6 +894,11 @@ class Store:
                 "SELECT * FROM crossyear_findings WHERE prev_sha256=? OR next_sha256=? ORDER BY rowid",
                 (sha256, sha256)))
         return list(self.db.execute("SELECT * FROM crossyear_findings ORDER BY rowid"))
+
+    def stored_crossyear(self, sha256: str | None = None) -> list[CrossFinding]:
+        """The cross-year findings saved (naming ``sha256`` when given), as evaluated: reviewers'
+        decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""
+        return [CrossFinding.model_validate_json(unpack(r["json"])) for r in self.crossyear_findings(sha256)]
 
 
 def _csv_line(row: list[str]) -> bytes:

@@ -21,16 +21,15 @@ from __future__ import annotations
 import functools
 import os
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from .errors import ConfigError
+from .model import Number
 from .templates import load_rules, load_templates, read_yaml, rules_dir
 
-Number = int | Decimal
 
 # printed enumerators in front of a (normalized) label: 一、 (一) 1. 3、 — nested ones too (三、(一))
 ENUMERATOR = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十]+[)]|\d+[、.]?)+")
@@ -86,7 +85,7 @@ class Heading(_Part):
     names_rows: bool = False  # part of each row's name (行政诉讼·复议后起诉)
 
 
-class Row(_Part):
+class RowSpec(_Part):
     key: str
     label: str | None = None  # as printed, enumerator first
     keywords: tuple[str, ...] = ()  # found in a printed label: the longest found wins
@@ -118,7 +117,7 @@ class Row(_Part):
 
 class Variant(_Part):
     name: str
-    rows: tuple[Row, ...]
+    rows: tuple[RowSpec, ...]
     formats: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
 
@@ -296,7 +295,7 @@ class TableSpec(_Part):
     columns: tuple[Column, ...] = ()
     column_groups: tuple[ColumnGroup, ...] = ()
     headings: tuple[Heading, ...] = ()
-    rows: tuple[Row, ...] = ()  # every row any variant prints (the first definition of a key)
+    rows: tuple[RowSpec, ...] = ()  # every row any variant prints (the first definition of a key)
     variants: dict[str, Variant] = Field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     one_line: bool = False
@@ -308,7 +307,7 @@ class TableSpec(_Part):
     _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # -- lookups
-    def row(self, key: str) -> Row:
+    def row(self, key: str) -> RowSpec:
         for r in self.rows:
             if r.key == key:
                 return r
@@ -443,7 +442,7 @@ def _build(key: str, data: dict[str, Any], path: str) -> TableSpec:
         columns = [Column(**c) if isinstance(c, dict) else Column(key=str(c), label=str(c))
                    for c in _rows(data.pop("columns", None), f"{where}: columns")]
         # rows: the table's own (indicators for the statistical table) and each variant's
-        own_rows = [Row(**r) for r in _rows(data.pop("rows", None) or data.pop("indicators", None), f"{where}: rows")]
+        own_rows = [RowSpec(**r) for r in _rows(data.pop("rows", None) or data.pop("indicators", None), f"{where}: rows")]
         if d := _dupes(r.key for r in own_rows):
             raise ConfigError(f"{where}: row key(s) defined twice: {', '.join(d)}")
         by_key = {r.key: r for r in own_rows}
@@ -452,14 +451,14 @@ def _build(key: str, data: dict[str, Any], path: str) -> TableSpec:
         for name, v in (data.pop("variants", None) or {}).items():
             if not isinstance(v, dict):
                 raise ConfigError(f"{where}: variant {name!r}: expected a mapping with `rows`")
-            vrows: list[Row] = []
+            vrows: list[RowSpec] = []
             for r in _rows(v.get("rows"), f"{where}: variant {name}: rows"):
                 if isinstance(r, str):
                     if r not in by_key:
                         raise ConfigError(f"{where}: variant {name!r} names row {r!r}, which is not one of the table's rows")
                     vrows.append(by_key[r])
                 else:
-                    row = Row(**r)
+                    row = RowSpec(**r)
                     vrows.append(row)
                     if row.key not in {x.key for x in all_rows}:
                         all_rows.append(row)

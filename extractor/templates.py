@@ -93,6 +93,20 @@ def rules_version() -> str:
     return _load_rules(str(rules_dir()))[1]
 
 
+@functools.lru_cache(maxsize=4)
+def _versions(root: str) -> dict[str, int]:
+    return {r["id"]: int(r["version"]) for r in _load_rules(root)[0]}
+
+
+def rule_version(rule_id: str) -> int:
+    """The version of rule ``rule_id`` as its YAML entry gives it: every finding carries ``id@version``
+    (a ConfigError for an id no rule file defines)."""
+    try:
+        return _versions(str(rules_dir()))[rule_id]
+    except KeyError:
+        raise ConfigError(f"unknown rule id {rule_id}: no entry in {rules_dir()}/*.yaml") from None
+
+
 def rule(rule_id: str) -> dict[str, Any]:
     for r in load_rules():
         if r["id"] == rule_id:

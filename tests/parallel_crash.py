@@ -11,9 +11,9 @@ import signal
 
 
 def die_on(name: str, how: str = "kill") -> None:
-    import extractor.batch as batch
+    import extractor.files as files
 
-    real = batch.extract_document
+    real = files.extract_document
 
     def extract(doc, **kw):
         if doc.name == name:
@@ -22,4 +22,4 @@ def die_on(name: str, how: str = "kill") -> None:
             os._exit(3)
         return real(doc, **kw)
 
-    batch.extract_document = extract
+    files.extract_document = extract

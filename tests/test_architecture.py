@@ -144,3 +144,35 @@ def test_no_label_title_or_identity_is_written_outside_the_table_specs():
             if raw in keys:
                 offenders.append(f"{name}:{line} names identity operand {raw!r}")
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- imports at the top
+# Imports inside functions only where a heavy optional library loads (OCR, PDF, DOCX, openai, FastAPI)
+# or an optional command module registers itself; never to dodge a cycle (lint-imports forbids cycles).
+LAZY_ON_PURPOSE = {
+    ("loaders/__init__.py", "pdf"), ("loaders/__init__.py", "docx"), ("loaders/__init__.py", "ocr"),
+    ("loaders/pdf.py", "ocr"), ("cli/core.py", "llm"), ("cli/core.py", "series"), ("cli/shards.py", "series"),
+    ("cli/review.py", "review.app"), ("cli/serve.py", "service"),
+}
+
+
+def test_package_modules_are_imported_at_the_top_unless_a_heavy_library_loads():
+    found = set()
+    for p in _files():
+        for fn in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    found.add((str(p.relative_to(PKG)), node.module or ""))
+    assert found <= LAZY_ON_PURPOSE, sorted(found - LAZY_ON_PURPOSE)
+
+
+def test_the_verify_package_is_not_shadowed_by_a_function():
+    import importlib
+
+    import extractor
+
+    narrative = importlib.import_module("extractor.verify.narrative")
+    assert extractor.verify.narrative is narrative  # the attribute is the package, not a function
+    assert callable(extractor.verify_record)

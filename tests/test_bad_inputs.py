@@ -187,11 +187,11 @@ def test_server_answers_every_bad_input_with_4xx_and_goes_on(tmp_path):
     pytest.importorskip("fastapi", reason="the service extra (fastapi) is not installed")
     from fastapi.testclient import TestClient
 
-    from extractor.service import create_app
+    from extractor.service import create_service_app
 
     bad = bad_inputs(tmp_path / "in")
     del bad["huge.pdf"]  # over the upload cap: see the uvicorn test below (TestClient buffers bodies)
-    app = create_app(tmp_path / "srv" / "extractor.db")
+    app = create_service_app(tmp_path / "srv" / "extractor.db")
     with TestClient(app) as c:
         for name, path in bad.items():
             r = c.post("/documents", files={"file": (name, path.read_bytes())})
@@ -212,10 +212,10 @@ def test_server_answers_every_bad_input_with_4xx_and_goes_on(tmp_path):
 def live_server(tmp_path):
     """The app under a real uvicorn on 127.0.0.1 (a free port), upload cap 1 MB."""
     pytest.importorskip("uvicorn")
-    from extractor.service import create_app
+    from extractor.service import create_service_app
     from live_server import LiveServer
 
-    app = create_app(tmp_path / "live" / "extractor.db", max_upload=1024 * 1024)
+    app = create_service_app(tmp_path / "live" / "extractor.db", max_upload=1024 * 1024)
     with LiveServer(app) as live:
         yield live.port
 

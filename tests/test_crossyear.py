@@ -8,7 +8,8 @@ import pytest
 
 from extractor.batch import run_batch
 from extractor.bodies import DocKey, assign, canonical_name, load_mapping
-from extractor.crossyear import evaluate, evaluate_store, load_rules, stored_findings
+from extractor.crossyear import crossyear_rules, evaluate
+from extractor.reviewed import evaluate_store
 from extractor.loaders import load
 from extractor.model import Cell, Candidate, DocumentInfo, Record, Span, Table
 from extractor.pipeline import extract
@@ -117,7 +118,7 @@ def test_reports_of_different_years_apart_are_not_compared():
 
 
 def test_rules_are_data_with_stable_versioned_ids():
-    ids = {r["id"]: r["version"] for r in load_rules()}
+    ids = {r["id"]: r["version"] for r in crossyear_rules()}
     assert {"X.CARRY_OVER", "X.IN_FORCE", "X.PREVIOUS_YEAR", "X.CUMULATIVE_GROWS", "X.CUMULATIVE_STEP"} <= set(ids)
     assert all(isinstance(v, int) for v in ids.values())
 
@@ -157,7 +158,7 @@ def test_run_evaluates_across_years_and_the_store_keeps_findings_keyed_by_both_d
         rows = store.crossyear_findings()
         assert len(rows) == len(res.findings)
         sha23 = next(a.sha256 for a in res.assignments.values() if a.year == 2023)
-        mine = stored_findings(store, sha23)
+        mine = store.stored_crossyear(sha23)
         assert mine and all(sha23 in (f.prev.sha256, f.next.sha256) for f in mine)
         assert {r["body"] for r in store.bodies()} == {"云州市青禾县人民政府"}
 

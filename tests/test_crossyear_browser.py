@@ -19,10 +19,10 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bi
 
 @pytest.fixture()
 def xserver(tmp_path):
-    from extractor.review.app import create_app
+    from extractor.review.app import create_review_app
 
     _, db = _series(tmp_path, {2023: {"in_force"}}, cleanup_year=2023)
-    with LiveServer(create_app(db, reviewer="browser-tester"), lifespan="off") as live:
+    with LiveServer(create_review_app(db, reviewer="browser-tester"), lifespan="off") as live:
         yield live.url, db
 
 

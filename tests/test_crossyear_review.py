@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 import pytest
 
 from extractor.batch import run_batch
-from extractor.crossyear import CrossFinding, DocRef, evaluate_store
-from extractor.review.series import CrossReview, apply_cross_reviews
+from extractor.crossyear import CrossFinding, DocRef
+from extractor.reviewed import evaluate_store
+from extractor.crossyear_reviews import CrossReview, apply_cross_reviews
 from extractor.reviewed import reviewed_crossyear
 from extractor.store import Store
 from series_fixture import national_series
@@ -19,7 +20,7 @@ from series_fixture import national_series
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 IN_FORCE = "X.IN_FORCE:row normative_documents"
@@ -39,7 +40,7 @@ def _series(tmp_path, breaks, cleanup_year=None):
 
 
 def _client(db):
-    return TestClient(create_app(db, reviewer="qa"), base_url=BASE)
+    return TestClient(create_review_app(db, reviewer="qa"), base_url=BASE)
 
 
 def _csrf(html: str) -> str:

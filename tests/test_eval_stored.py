@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from extractor.cli import app
 from extractor.store import Store
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from llm_fixtures import OpenAIStub, _completion
 from synth import make_values, render
 
@@ -111,7 +111,7 @@ def test_a_reviewer_accepts_the_models_choice_among_the_candidates(tmp_path, mon
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         TestClient = pytest.importorskip("fastapi.testclient", reason="the review app needs fastapi").TestClient
-    from extractor.review.app import create_app
+    from extractor.review.app import create_review_app
 
     _, _, db, _ = run_with_the_oracle(tmp_path, monkeypatch)
     with Store(db) as st:
@@ -120,7 +120,7 @@ def test_a_reviewer_accepts_the_models_choice_among_the_candidates(tmp_path, mon
     fill = next(f for f in rec.findings if f.rule == "M.CELL_FILL" and f.status == "UNCERTAIN")
     ref = fill.scope.split(" ", 1)[1]
     cell = rec.tables[ref.split(".")[0]].get(*ref.split(".")[1:])
-    c = TestClient(create_app(db, reviewer="ann"), base_url="http://127.0.0.1:8765")
+    c = TestClient(create_review_app(db, reviewer="ann"), base_url="http://127.0.0.1:8765")
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/queue").text).group(1)
     r = c.post("/decide", data={"doc": sha, "fid": fill.id, "action": "accept", "reviewer": "ann", "csrf": csrf,
                                 "accept_value": f"{ref}={cell.value}"}, follow_redirects=False)

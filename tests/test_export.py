@@ -12,7 +12,7 @@ from extractor.cli import app
 from extractor.errors import ExtractorError
 from extractor.export import export_records
 from extractor.loaders import load
-from extractor.review.decisions import prepare_decision, reviewed_record
+from extractor.decisions import prepare_decision, reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch
 

@@ -244,11 +244,9 @@ def test_default_docx_budget_holds_against_a_huge_xml(tmp_path):
 def runaway(monkeypatch):
     """Documents named ``runaway*`` spin in the narrative checks for up to 30 s (stands for a check
     that does not scale); the time budget must stop them cleanly, and nothing else."""
-    import importlib
+    import extractor.pipeline as pipeline
 
-    narrative = importlib.import_module("extractor.verify.narrative")
-
-    real = narrative.check_narrative
+    real = pipeline.check_narrative
 
     def spin(doc, layout, record):
         if doc.name.startswith("runaway"):
@@ -258,7 +256,7 @@ def runaway(monkeypatch):
                 n += 1
         return real(doc, layout, record)
 
-    monkeypatch.setattr(narrative, "check_narrative", spin)
+    monkeypatch.setattr(pipeline, "check_narrative", spin)
 
 
 def test_the_time_budget_stops_a_runaway_document_and_the_batch_goes_on(tmp_path, runaway, monkeypatch):

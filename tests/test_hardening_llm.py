@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 from extractor.document import from_text
-from extractor.llm import ModelSteps
+from extractor.llm import LLMSteps
+from extractor.verify.engine import check_identities
 from extractor.llm.client import LLMClient, LLMConfig
 from extractor.llm.facts import NarrativeFactsOut
 from extractor.pipeline import extract_document
@@ -65,7 +66,7 @@ def test_a_failed_model_step_is_marked_on_the_record(tmp_path):
     server = ScriptedModelServer([error_answer(500)] * 12)
     client, _ = make(server, tmp_path, max_attempts=2)
     doc = from_text(TEXT, name="fixture.txt", kind="text", raw=TEXT.encode(), encoding="utf-8")
-    rec = extract_document(doc, llm=ModelSteps(client, tables="off"))
+    rec = extract_document(doc, llm=LLMSteps(client, tables="off"))
     marks = [f for f in rec.findings if f.rule == "D.MODEL_STEP"]
     assert [f.id for f in marks] == ["D.MODEL_STEP:narrative section 一"], rec.findings
     assert marks[0].status == "UNCERTAIN" and "server_error" in marks[0].message
@@ -87,7 +88,7 @@ def test_llm_timeout_is_settable_by_option_and_environment(tmp_path, monkeypatch
         seen["timeout"] = timeout
         return None, "model steps skipped: fixture"
 
-    monkeypatch.setattr(core, "model_steps", fake_steps)
+    monkeypatch.setattr(core, "steps_for_options", fake_steps)
     from typer.testing import CliRunner
 
     r = CliRunner().invoke(core.app, ["run", str(REPORTS / "example_1_stream.txt"), "--out", str(tmp_path / "o"),
@@ -148,7 +149,7 @@ def test_the_run_usage_line_counts_this_run_only(tmp_path):
         call(first, str(k) * 64)
     first.close()
     client, _ = make(ScriptedModelServer([tool_answer(GOOD)]), tmp_path)
-    steps = ModelSteps(client)
+    steps = LLMSteps(client, identities=check_identities)
     call(client, "e" * 64)
     t = steps.totals()
     assert (t.calls, t.attempts, t.prompt_tokens) == (1, 1, 100), t
@@ -169,7 +170,7 @@ def test_waiting_for_the_model_does_not_count_against_the_time_budget(tmp_path, 
                        tmp_path / "state.db", http_client=httpx.Client(transport=httpx.MockTransport(slow)),
                        sleep=lambda s: None)
     monkeypatch.setenv("EXTRACTOR_DOC_SECONDS", "1")
-    rec, _ = extract_bytes(TEXT.encode(), "slow-model.txt", llm=ModelSteps(client, tables="off"))
+    rec, _ = extract_bytes(TEXT.encode(), "slow-model.txt", llm=LLMSteps(client, tables="off"))
     assert not (rec.error or "").startswith("time budget"), rec.error
     assert [r["outcome"] for r in client.ledger.rows()] == ["ok"]  # the model answered, and was waited for
     assert not any(r.startswith("model step failed") for r in rec.reasons)

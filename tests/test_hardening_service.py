@@ -21,7 +21,7 @@ uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import extractor.loaders as loaders  # noqa: E402
-from extractor.service import create_app  # noqa: E402
+from extractor.service import create_service_app  # noqa: E402
 from fakereport import report_bytes  # noqa: E402
 from live_server import LiveServer  # noqa: E402
 
@@ -81,7 +81,7 @@ class Live(LiveServer):
 def test_waiting_uploads_do_not_stall_other_endpoints(tmp_path, gate):
     """45 uploads waiting for their record (more than the 40 threads of the pool) while the worker is
     busy: /health and GET /documents still answer at once."""
-    app = create_app(tmp_path / "srv" / "extractor.db")
+    app = create_service_app(tmp_path / "srv" / "extractor.db")
     with Live(app) as live:
         results: list[int] = []
 
@@ -108,7 +108,7 @@ def test_waiting_uploads_do_not_stall_other_endpoints(tmp_path, gate):
 
 
 def test_a_full_queue_answers_503_with_retry_after(tmp_path, gate):
-    app = create_app(tmp_path / "srv" / "extractor.db", max_queue=3)
+    app = create_service_app(tmp_path / "srv" / "extractor.db", max_queue=3)
     with TestClient(app) as c:
         for k in range(3):
             assert upload(c, f"block-{k}.html", report_bytes(200 + k), wait=0).status_code == 202
@@ -125,7 +125,7 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path, gate):
 
 def test_an_upload_is_streamed_to_disk_not_held_in_memory(tmp_path):
     """24 MB uploaded in 64 KB pieces to a server that only queues: the process never holds it."""
-    app = create_app(tmp_path / "srv" / "extractor.db", max_upload=64 * 1024 * 1024, start_workers=False)
+    app = create_service_app(tmp_path / "srv" / "extractor.db", max_upload=64 * 1024 * 1024, start_workers=False)
     piece = ("政府信息公开工作年度报告 " * 2000).encode()[: 64 * 1024]
     n = 24 * 1024 * 1024 // len(piece)
     with Live(app) as live:
@@ -146,7 +146,7 @@ def test_rejected_uploads_leave_nothing_on_disk(tmp_path):
     uploads = tmp_path / "srv" / "uploads"
     uploads.mkdir(parents=True)
     (uploads / ".4242.1.2.tmp").write_bytes(b"left by a server killed mid-upload")
-    app = create_app(tmp_path / "srv" / "extractor.db", max_upload=64 * 1024)
+    app = create_service_app(tmp_path / "srv" / "extractor.db", max_upload=64 * 1024)
     assert not list(uploads.iterdir())  # stale temporary files go at start-up
     with TestClient(app) as c:
         r = upload(c, "bin.txt", b"\x00\x01\x02\x03" * 500)  # unreadable: 422 once the loader has looked
@@ -163,7 +163,7 @@ def test_rejected_uploads_leave_nothing_on_disk(tmp_path):
 @pytest.mark.parametrize("path", ["/jobs/99999999999999999999999", "/jobs/9223372036854775808",
                                   "/documents?offset=99999999999999999999999"])
 def test_huge_ids_are_4xx_never_500(tmp_path, path):
-    with TestClient(create_app(tmp_path / "srv" / "extractor.db")) as c:
+    with TestClient(create_service_app(tmp_path / "srv" / "extractor.db")) as c:
         r = c.get(path)
         assert 400 <= r.status_code < 500, (r.status_code, r.text)
         if path.startswith("/jobs/"):

@@ -30,14 +30,14 @@ import yaml
 vcr = pytest.importorskip("vcr")
 
 from extractor.document import from_text  # noqa: E402
-from extractor.llm import ModelSteps  # noqa: E402
+from extractor.llm import LLMSteps  # noqa: E402
 from extractor.llm.client import LLMClient, LLMConfig  # noqa: E402
-from extractor.llm.facts import narrative_facts, not_a_count, FactOut  # noqa: E402
+from extractor.llm.facts import narrative_facts, non_count_words, FactOut  # noqa: E402
 from extractor.llm.prompts import load_prompt  # noqa: E402
 from extractor.model import Cell, DocumentInfo, Record, Table  # noqa: E402
-from extractor.verify.narrative import (  # noqa: E402
-    check_facts, check_narrative, compact, find_facts, why_not_blocking,
-)
+from extractor.narrative import find_facts  # noqa: E402
+from extractor.narrative import squeeze  # noqa: E402
+from extractor.verify.narrative import check_facts, check_narrative, why_not_blocking  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -144,7 +144,7 @@ def test_what_the_local_model_returned_is_judged_by_the_rules(name, tmp_path):
     for f in _flat(r.facts):
         # only validated answers are kept: every fact and part is grounded
         assert f.producer == "model" and f.prompt == PROMPT_REF and f.grounded is True
-        assert compact(f.quote) in compact(r.doc.text)
+        assert squeeze(f.quote) in squeeze(r.doc.text)
         # proven only where the deterministic reading of the same characters agrees on the metric
         agree = [g for g in _flat(r.parsed) if g.metric == f.metric and g.span and f.span
                  and g.span.start < f.span.end and f.span.start < g.span.end]
@@ -210,7 +210,7 @@ def test_local_model_narrative_b_misread_metrics_are_advisory_never_accepted(tmp
     record = Record(document=DocumentInfo(name=doc.name, sha256=doc.sha256), format="2021",
                     tables={"table3": Table(key="table3", template="2021.table3", cells=[cell])})
     with VCR.use_cassette(cassette("narrative_b.txt")):
-        ModelSteps(client, tables="off").enrich(doc, layout, record)
+        LLMSteps(client, tables="off").enrich(doc, layout, record)
     assert record.versions["narrative_facts"] == load_prompt("narrative_facts").ref == "narrative_facts@2"
     check_narrative(doc, layout, record)
 
@@ -249,7 +249,7 @@ def test_local_model_narrative_c_scope_and_non_counts(tmp_path):
     assert not [f for f in first if f["value"] == 2 and "工作日" in f["quote"]]
     five = next(a for s, a in answers if s == "五")["facts"]
     diff = next(f for f in five if f["value"] == 0.5)
-    assert not_a_count(FactOut.model_validate(diff)) == "个百分点"  # left out, had the answer been valid
+    assert non_count_words(FactOut.model_validate(diff)) == "个百分点"  # left out, had the answer been valid
     assert any(p["quote"] == "网站发布200条" for f in five for p in f["parts"])  # the worked example's words
 
     r = read("narrative_c.txt", tmp_path)

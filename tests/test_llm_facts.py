@@ -17,14 +17,16 @@ from types import SimpleNamespace
 import yaml
 
 from extractor.document import from_text
-from extractor.llm import ModelSteps
+from extractor.llm import LLMSteps
 from extractor.llm.facts import NarrativeFactsOut, model_scope, narrative_facts
 from extractor.llm.prompts import load_prompt
 from extractor.model import DocumentInfo, Record
 from extractor.pipeline import extract, extract_document
 from extractor.loaders import load
-from extractor.verify.narrative import check_facts, find_facts, same_number, why_not_blocking
-from extractor.verify.vocabulary import in_words, load_vocabulary, readable
+from extractor.narrative import find_facts
+from extractor.narrative.vocabulary import in_words, load_vocabulary, readable
+from extractor.numbers import same_number
+from extractor.verify.narrative import check_facts, why_not_blocking
 from llm_fixtures import HostileNarrativeModel, ScriptedModelServer, make, tool_answer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +66,7 @@ def test_a_narrative_answer_that_stays_invalid_is_dropped_and_listed_under_skipp
     hostile = HostileNarrativeModel()
     server = ScriptedModelServer([], responder=hostile)
     client, _ = make(server, tmp_path)
-    with_model = extract_document(load(EXAMPLE), llm=ModelSteps(client, tables="off"))
+    with_model = extract_document(load(EXAMPLE), llm=LLMSteps(client, tables="off"))
     without = extract(EXAMPLE)
 
     assert hostile.answers["inflated"] and hostile.answers["unquoted"] and hostile.answers["true"]
@@ -89,7 +91,7 @@ def test_only_the_section_whose_answer_stays_invalid_is_dropped(tmp_path):
     client, _ = make(server, tmp_path)
     doc = doc_of(TEXT)
     record = Record(document=DocumentInfo(name=doc.name, sha256=doc.sha256), format="2021")
-    ModelSteps(client, tables="off").enrich(doc, heading_layout(doc), record)
+    LLMSteps(client, tables="off").enrich(doc, heading_layout(doc), record)
     assert [(f.section, f.value, f.scope) for f in record.facts] == [("六", 30, "subunit:各乡镇")]
     assert record.skipped == ["narrative section 一: the model's answer failed validation after re-asks and was "
                               "dropped (N.VALUE_REPARSES)"]

@@ -80,7 +80,7 @@ def ask(d, table, script, *, every=False):
     server = ScriptedModelServer(script)
     client, _ = make(server, _tmp())
     rec = record_with(table)
-    findings, notes = model_tables(client, d, region(d), rec, every=every)
+    findings, notes = model_tables(client, d, region(d), rec, identities=check_identities, every=every)
     return rec, findings, notes, server
 
 
@@ -321,7 +321,7 @@ def test_no_model_value_changes_a_cell_without_a_finding_for_a_reviewer(tmp_path
     """The whole pipeline with a cunning hostile model (answers that all pass validation) on our own
     flattened reports: a cell the model changed always has an open M.CELL_FILL finding, so its record
     is not accepted until a reviewer has seen it."""
-    from extractor.llm import ModelSteps
+    from extractor.llm import LLMSteps
     from extractor.loaders import load_bytes
     from extractor.pipeline import extract_document
     from llm_fixtures import HostileTableModel
@@ -329,7 +329,7 @@ def test_no_model_value_changes_a_cell_without_a_finding_for_a_reviewer(tmp_path
 
     hostile = HostileTableModel(cunning=True)
     client, _ = make(ScriptedModelServer([], responder=hostile), tmp_path)
-    steps = ModelSteps(client, tables="auto")
+    steps = LLMSteps(client, tables="auto", identities=check_identities)
     changed = 0
     for seed in (1, 2, 3):
         doc = load_bytes(render(make_values(seed, big=True), "flattened").encode(), f"flat{seed}.txt")

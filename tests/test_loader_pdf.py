@@ -136,7 +136,7 @@ def test_page_numbers_dropped_and_text_in_reading_order():
      ("共5件", 810, False)],
 )
 def test_page_number_lines(text, top, dropped):
-    from extractor.loaders.pdf import Glyph, is_page_number
+    from extractor.loaders.geometry import Glyph, is_page_number
 
     assert is_page_number([Glyph(text, 100, top, 120, top + 10)], 0, 842) is dropped
 

@@ -35,13 +35,13 @@ def test_review_app_serves_the_series_page_linked_from_its_report(tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from extractor.review.app import create_app
+    from extractor.review.app import create_review_app
 
     files = national_series(tmp_path / "in", [2022, 2023], breaks={2023: {"in_force"}})
     db = tmp_path / "out" / "extractor.db"
     with Store(db) as store:
         run_batch([p for p, _ in files], store)
-    client = TestClient(create_app(db, reviewer="qa"), base_url="http://127.0.0.1:8765")  # loopback Host only
+    client = TestClient(create_review_app(db, reviewer="qa"), base_url="http://127.0.0.1:8765")  # loopback Host only
     index = client.get("/report").text
     href = re.search(r'href="(/series/series-[^"#]+)"', index).group(1)
     page = client.get(href)

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from extractor.batch import run_batch
-from extractor.review.decisions import Review, apply_reviews, locate_value, parse_value, reviewed_record
+from extractor.decisions import Review, apply_reviews, locate_value, parse_value, reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch, samples_batch
 
@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     fastapi = pytest.importorskip("fastapi", reason="the review app needs fastapi")
     from fastapi.testclient import TestClient
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 
 
 @pytest.fixture()
@@ -32,7 +32,7 @@ BASE = "http://127.0.0.1:8765"
 
 
 def client(db, reviewer="tester", **kw):
-    return TestClient(create_app(db, reviewer=reviewer, **kw), base_url=BASE)
+    return TestClient(create_review_app(db, reviewer=reviewer, **kw), base_url=BASE)
 
 
 def csrf_of(c) -> str:

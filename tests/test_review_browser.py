@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from extractor.report import build_report, doc_filename
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch, samples_batch
 
@@ -58,10 +58,10 @@ def new_page(browser):
 
 @pytest.fixture()
 def server(tmp_path):
-    from extractor.review.app import create_app
+    from extractor.review.app import create_review_app
 
     f, db = make_batch(tmp_path)
-    with LiveServer(create_app(db, reviewer="browser-tester"), lifespan="off") as live:
+    with LiveServer(create_review_app(db, reviewer="browser-tester"), lifespan="off") as live:
         yield live.url, db
 
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from extractor.cli import app as cli
 from extractor.errors import ExtractorError
-from extractor.review.decisions import apply_reviews, parse_value, reviewed_record
+from extractor.decisions import apply_reviews, parse_value, reviewed_record
 from extractor.store import Store
 from test_review_support import SAMPLES, make_batch, synthetic_report
 
@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     pytest.importorskip("fastapi", reason="the review app needs fastapi")
     from fastapi.testclient import TestClient
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 FID = "T3.BALANCE:column total"
@@ -40,7 +40,7 @@ def batch(tmp_path):
 
 
 def client(db, base=BASE, **kw):
-    return TestClient(create_app(db, reviewer="tester", **kw), base_url=base)
+    return TestClient(create_review_app(db, reviewer="tester", **kw), base_url=base)
 
 
 def token(c) -> str:
@@ -289,7 +289,7 @@ def test_the_pipeline_and_the_review_layer_decide_alike(tmp_path):
 
 def test_the_http_api_answers_with_the_reviewed_record(tmp_path):
     pytest.importorskip("multipart", reason="python-multipart is not installed")
-    from extractor.service import create_app as service_app
+    from extractor.service import create_service_app as service_app
 
     db = tmp_path / "out" / "extractor.db"
     data = synthetic_report().encode("utf-8")

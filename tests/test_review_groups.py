@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from extractor.review.decisions import reviewed_record
+from extractor.decisions import reviewed_record
 from extractor.store import Store
 from test_review_support import make_batch
 
@@ -14,7 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     pytest.importorskip("fastapi", reason="the review app needs fastapi")
 
-from extractor.review.app import create_app  # noqa: E402
+from extractor.review.app import create_review_app  # noqa: E402
 from test_review_app import client, csrf_of  # noqa: E402  (loopback base URL, the page's CSRF token)
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("multipart", reason="python-multipart is not installed")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from extractor.service import MAX_ATTEMPTS, JobQueue, create_app  # noqa: E402
+from extractor.service import MAX_ATTEMPTS, JobQueue, create_service_app  # noqa: E402
 from fakereport import report_bytes  # noqa: E402
 
 ORGAN = "青禾县数据资源局"
@@ -33,7 +33,7 @@ def wait_done(client, sha: str, seconds: float = 10.0):
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "out" / "extractor.db")) as c:
+    with TestClient(create_service_app(tmp_path / "out" / "extractor.db")) as c:
         yield c
 
 
@@ -130,7 +130,7 @@ def test_malformed_requests_are_4xx(client):
 
 
 def test_size_limit_413_before_reading(tmp_path):
-    app = create_app(tmp_path / "extractor.db", max_upload=10_000)
+    app = create_service_app(tmp_path / "extractor.db", max_upload=10_000)
     with TestClient(app) as c:
         r = upload(c, "big.html", b"<p>" + b"x" * 200_000 + b"</p>")  # Content-Length over the cap
         assert r.status_code == 413 and "too large" in r.json()["detail"]
@@ -149,7 +149,7 @@ def test_size_limit_413_before_reading(tmp_path):
 
 
 def test_worker_survives_internal_errors(client, monkeypatch):
-    import extractor.batch as inputs  # load + extract of one document (inputs.process_bytes uses it)
+    import extractor.files as inputs  # load + extract of one document (inputs.process_bytes uses it)
 
     real = inputs.extract_document
 
@@ -189,7 +189,7 @@ def test_jobs_accepted_before_a_crash_are_done_after_restart(tmp_path):
     db = tmp_path / "out" / "extractor.db"
     # the first server accepts two uploads and "dies" before processing them: one still queued, one
     # taken by a worker (status running) when the process went away
-    with TestClient(create_app(db, start_workers=False)) as c:
+    with TestClient(create_service_app(db, start_workers=False)) as c:
         a = upload(c, "a.html", report_bytes(6), wait="0")
         b = upload(c, "b.html", report_bytes(7), wait="0")
         assert a.status_code == b.status_code == 202
@@ -198,7 +198,7 @@ def test_jobs_accepted_before_a_crash_are_done_after_restart(tmp_path):
     assert running["id"] == a.json()["job"] and running["status"] == "running"
 
     # a new server over the same database picks both up
-    with TestClient(create_app(db)) as c:
+    with TestClient(create_service_app(db)) as c:
         for r in (a, b):
             done = wait_done(c, r.json()["sha256"])
             assert done.status_code == 200 and done.json()["decision"] == "accepted"
@@ -209,13 +209,13 @@ def test_jobs_accepted_before_a_crash_are_done_after_restart(tmp_path):
 
 def test_a_job_that_keeps_killing_the_server_is_given_up(tmp_path):
     db = tmp_path / "extractor.db"
-    with TestClient(create_app(db, start_workers=False)) as c:
+    with TestClient(create_service_app(db, start_workers=False)) as c:
         r = upload(c, "poison.html", report_bytes(8), wait="0")
     q = JobQueue(db)
     for _ in range(MAX_ATTEMPTS):  # taken, and the process died each time
         assert q.claim() is not None
         q.recover()
     assert q.get(r.json()["job"])["status"] == "failed"
-    with TestClient(create_app(db)) as c:
+    with TestClient(create_service_app(db)) as c:
         g = c.get(f"/documents/{r.json()['sha256']}")
         assert g.status_code == 422 and "given up" in g.json()["detail"]

@@ -20,7 +20,6 @@ from series_fixture import national_series  # noqa: E402
 
 from extractor.batch import discover, run_batch  # noqa: E402
 from extractor.cli import app as cli  # noqa: E402
-from extractor.crossyear import stored_findings  # noqa: E402
 from extractor.model import Record  # noqa: E402
 from extractor.reviewed import evaluate_store, mapping_of, update_store  # noqa: E402
 from extractor.store import SCHEMA_VERSION, Store  # noqa: E402
@@ -262,7 +261,7 @@ def test_stored_record_keeps_every_value_without_its_defaults(tmp_path):
 
 def _cross_set(st: Store) -> set[tuple]:
     return {(f.prev.sha256, f.next.sha256, f.id, f.status, f.classification, f.arithmetic, f.message)
-            for f in stored_findings(st)}
+            for f in st.stored_crossyear()}
 
 
 def _bodies(st: Store) -> set[tuple]:

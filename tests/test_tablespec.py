@@ -20,7 +20,7 @@ from extractor.llm.tables import template_cells
 from extractor.loaders import load_bytes
 from extractor.pipeline import extract_document
 from extractor.report.view import build_page, cell_label
-from extractor.review.decisions import apply_reviews
+from extractor.decisions import apply_reviews
 from extractor.tablespec import identities, table_spec, table_specs
 from extractor.templates import load_rules, rules_dir
 from synth import make_values, render

@@ -72,11 +72,11 @@ def test_grounding_flags_a_value_that_does_not_reread_from_its_span():
     doc = load_bytes(render(v, "stream").encode(), "r.txt")
     rec = extract_document(doc)
     assert rec.decision == "accepted"
-    from extractor.verify import verify
+    from extractor.verify import verify_record
 
     cell = rec.tables["table2"].get("licensing", "decisions")
     cell.value = cell.value + 1  # a value the source does not say
-    findings = verify(rec, doc)
+    findings = verify_record(rec, doc)
     bad = [f for f in findings if f.rule == "G.GROUNDED"]
     assert len(bad) == 1 and bad[0].classification == "ungrounded" and cell.grounded is False
 

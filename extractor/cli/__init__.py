@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.console import Console
 
 from ..errors import ExtractorError
 
@@ -14,6 +15,9 @@ app = typer.Typer(
     help="Verified structured records from 政府信息公开工作年度报告 (government information-disclosure annual reports).",
     pretty_exceptions_enable=False,
 )
+
+console = Console(stderr=True)  # progress, messages and errors of every command
+out_console = Console()  # what a command prints as its result (stdout)
 
 # command modules register themselves on `app`
 from . import core  # noqa: E402,F401

@@ -10,21 +10,23 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RTable
 
-from . import app
-from ..batch import _refuse_before_reading, discover, display, extract_bytes, run_batch
+from . import app, console, out_console
+from ..batch import discover, display, extract_bytes, run_batch
+from ..files import refuse_before_reading
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
 from ..pipeline import failed_record
+from ..verify.engine import check_identities
 from ..verify.groups import groups_of
 from ..store import Store, folder_lock
 from ..tablespec import table_specs
+from ..decisions import apply_reviews, reviews_by_document
+from ..fetch import is_url, read_url_list
+from ..inputs import discover_inputs, parse_shard, select_shard
 
-console = Console(stderr=True)
-out_console = Console()
 
 
 class LLMChoice(str, Enum):
@@ -49,15 +51,16 @@ def _value(v):
     return v.value if isinstance(v, Enum) else v
 
 
-def model_steps(llm, model: Optional[str], tables, db_path: Path, mode=None, timeout: Optional[float] = None):
-    """The LLM layer's steps for this run, or None with the reason they are skipped."""
+def steps_for_options(llm, model: Optional[str], tables, db_path: Path, mode=None, timeout: Optional[float] = None):
+    """The LLM layer's steps for this run's command-line options, or None with the reason they are skipped."""
     llm, tables, mode = _value(llm), _value(tables), _value(mode)
     if llm == "off":
         return None, "model steps skipped: --llm off"
-    from ..llm import model_steps as make  # noqa: PLC0415
+    from ..llm import model_steps as make  # noqa: PLC0415 - deliberately lazy: openai/instructor are heavy
 
     extra = {"timeout": timeout} if timeout else {}
-    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables, **extra)
+    return make(llm=None if llm == "auto" else llm, model=model, mode=mode, db_path=db_path, tables=tables,
+                identities=check_identities, **extra)
 
 
 @app.command()
@@ -78,9 +81,6 @@ def run(
     rewrite_outputs: bool = typer.Option(False, "--rewrite-outputs", help="write records.jsonl, cells.csv and findings.csv again from the database (otherwise new and changed documents are appended)"),
 ) -> None:
     """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
-    from ..fetch import is_url, read_url_list  # noqa: PLC0415
-    from ..inputs import discover_inputs, parse_shard, select_shard  # noqa: PLC0415
-
     table_specs()  # a malformed rule set stops here, once, not on every document
     items: list = list(paths or [])
     if urls is not None:
@@ -111,7 +111,7 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
     db_path = out / "extractor.db"
     with Store(db_path) as store:
         store.check_writable()
-    steps, reason = model_steps(llm, model, tables, db_path, mode, timeout=llm_timeout)
+    steps, reason = steps_for_options(llm, model, tables, db_path, mode, timeout=llm_timeout)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — running the deterministic path only")
     with Store(db_path) as store:
@@ -222,7 +222,7 @@ def check(
 
 def _extract_one(path: Path, llm=None):
     """One file's record, within its budgets; an unreadable file gives a failed record, never a traceback."""
-    refused = _refuse_before_reading(path)
+    refused = refuse_before_reading(path)
     if refused is not None:
         return failed_record(display(path), refused)
     try:
@@ -361,8 +361,6 @@ def eval_cmd(
 
 def _stored_records(db: Path, paths: Optional[list[Path]], unreviewed: bool):
     """The run's records as its outputs show them (reviews applied), optionally only for PATHS."""
-    from ..review.decisions import apply_reviews, reviews_by_document  # noqa: PLC0415
-
     if not db.is_file():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     names = {f.name for f in discover(paths)} if paths else None
@@ -380,7 +378,7 @@ def _fresh_records(paths: list[Path], llm: str, model: Optional[str], tables: st
 
     files = discover(paths)
     with tempfile.TemporaryDirectory(prefix="extractor-eval-") as tmp:
-        steps, reason = model_steps(llm, model, tables, Path(tmp) / "model.db", mode)
+        steps, reason = steps_for_options(llm, model, tables, Path(tmp) / "model.db", mode)
         if reason and llm != "off":
             notes.append(reason)
         for f in files:

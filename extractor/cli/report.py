@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..errors import ExtractorError
+from ..export import export_records
+from ..report import build_report
+from ..store import Store, check_database, folder_lock
 
-console = Console(stderr=True)
 
 
 @app.command()
@@ -19,9 +20,6 @@ def report(
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="folder for index.html and one page per document"),
 ) -> None:
     """Write the reviewer's disagreement report: self-contained HTML pages (no network needed)."""
-    from ..report import build_report  # noqa: PLC0415
-    from ..store import check_database, folder_lock  # noqa: PLC0415
-
     check_database(db)
     with folder_lock(out):
         paths = build_report(db, out)
@@ -37,9 +35,6 @@ def export(
     include_all: bool = typer.Option(False, "--all", help="export every record with its decision, not only accepted ones"),
 ) -> None:
     """Export accepted records (reviewers' decisions applied; reviewer values marked as such)."""
-    from ..export import export_records  # noqa: PLC0415
-    from ..store import Store, check_database  # noqa: PLC0415
-
     check_database(db)
     out = out or db.parent / f"accepted.{fmt}"
     if out.is_dir():

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..errors import ExtractorError
+from ..store import check_database
 
-console = Console(stderr=True)
 
 
 @app.command()
@@ -26,13 +25,11 @@ def review(
     reviewer: Optional[str] = typer.Option(None, "--reviewer", help="name recorded with decisions (default $USER)"),
 ) -> None:
     """Serve the review queue: settle findings (accept / correct / confirm source), decisions kept in the db."""
-    from ..store import check_database  # noqa: PLC0415
-
     check_database(db)
     try:
         import uvicorn  # noqa: PLC0415
 
-        from ..review.app import TOKEN_ENV, create_app, is_loopback  # noqa: PLC0415
+        from ..review.app import TOKEN_ENV, create_review_app, is_loopback  # noqa: PLC0415 - FastAPI, loaded for this command only
     except ImportError as exc:
         raise ExtractorError(f"the review app needs fastapi and uvicorn ({exc.name} is missing)") from exc
     token = (token or os.environ.get(TOKEN_ENV) or "").strip() or None
@@ -43,7 +40,7 @@ def review(
             "or keep the default --host 127.0.0.1")
     if token is not None and len(token) < 12:
         raise ExtractorError("the access token is too short: use at least 12 characters")
-    application = create_app(db, reviewer=reviewer, token=token)
+    application = create_review_app(db, reviewer=reviewer, token=token)
     shown = f"[{host}]" if ":" in host else host
     if token is None:
         console.print(f"review app on http://{shown}:{port}/queue  (Ctrl+C to stop)")

@@ -7,19 +7,18 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table as RTable
 
-from . import app
+from . import app, console, out_console
 from ..errors import ExtractorError
+from ..bodies import default_mapping_path, load_mapping
+from ..dataset import DATASET_FORMATS, dataset_from_store
+from ..reviewed import evaluate_store, update_store
+from ..store import Store
 
-console = Console(stderr=True)
-out_console = Console()
 
 
 def _mapping(db: Path, bodies: Optional[Path]):
-    from ..bodies import default_mapping_path, load_mapping  # noqa: PLC0415
-
     if bodies is not None and not bodies.is_file():
         raise ExtractorError(f"no bodies mapping file at {bodies}")
     return load_mapping(bodies or default_mapping_path(db))
@@ -27,16 +26,12 @@ def _mapping(db: Path, bodies: Optional[Path]):
 
 def run_crossyear(store, db: Path, bodies: Optional[Path] = None):
     """Evaluate the cross-year rules over the store (also called at the end of `extractor run`)."""
-    from ..crossyear import evaluate_store  # noqa: PLC0415
-
     return evaluate_store(store, _mapping(db, bodies))
 
 
 def update_crossyear(store, db: Path, bodies: Optional[Path] = None) -> str:
     """The cross-year findings brought up to date with what changed (end of `extractor run`), and a
     summary line of every stored one."""
-    from ..reviewed import update_store  # noqa: PLC0415
-
     u = update_store(store, _mapping(db, bodies))
     c = u.counts
     total = sum(c.get(k, 0) for k in ("PASS", "FAIL", "UNCERTAIN", "NOT_ASSESSABLE"))
@@ -72,8 +67,6 @@ def crossyear(
     show_all: bool = typer.Option(False, "--all", help="also list the checks that passed"),
 ) -> None:
     """Check numbers that must agree between a body's consecutive reports (carry-over, 现行有效, 历年累计)."""
-    from ..store import Store  # noqa: PLC0415
-
     if not db.exists():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     with Store(db) as store:
@@ -114,11 +107,8 @@ def dataset(
     bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years (default: bodies.yaml beside the database)"),
 ) -> None:
     """Write the values of every report as tables for analysts (pandas, DuckDB, polars)."""
-    from ..dataset import FORMATS, dataset_from_store  # noqa: PLC0415
-    from ..store import Store  # noqa: PLC0415
-
-    if fmt not in FORMATS:
-        raise ExtractorError(f"unknown format {fmt!r} (use {' or '.join(FORMATS)})")
+    if fmt not in DATASET_FORMATS:
+        raise ExtractorError(f"unknown format {fmt!r} (use {' or '.join(DATASET_FORMATS)})")
     if not db.exists():
         raise ExtractorError(f"no database at {db} (run `extractor run PATHS --out DIR` first)")
     with Store(db) as store:

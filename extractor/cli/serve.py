@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..store import Store
-from .core import LLMChoice, TablesChoice, model_steps
+from .core import LLMChoice, TablesChoice, steps_for_options
 
-console = Console(stderr=True)
 
 
 @app.command()
@@ -32,17 +30,17 @@ def serve(
     """Serve the HTTP API: POST /documents, GET /documents/{sha256}, GET /documents, /health, /docs."""
     import uvicorn  # noqa: PLC0415
 
-    from ..service import create_app  # noqa: PLC0415
+    from ..service import create_service_app  # noqa: PLC0415 - FastAPI, loaded for this command only
 
     import os  # noqa: PLC0415
 
     if doc_timeout is not None:
         os.environ["EXTRACTOR_DOC_SECONDS"] = f"{doc_timeout:g}"
     Store(db).close()  # a database that cannot be used is one clear error before the server starts
-    steps, reason = model_steps(llm, model, tables, db, timeout=llm_timeout)
+    steps, reason = steps_for_options(llm, model, tables, db, timeout=llm_timeout)
     if reason:
         console.print(f"[yellow]{reason}[/yellow] — the deterministic path only")
-    api = create_app(db, workers=workers, llm=steps, skipped_reason=reason, max_upload=max_upload,
+    api = create_service_app(db, workers=workers, llm=steps, skipped_reason=reason, max_upload=max_upload,
                      max_queue=max_queue)
     console.print(f"extractor API on http://{host}:{port} (docs at /docs, schema at /openapi.json), db {db}")
     uvicorn.run(api, host=host, port=port, log_level="info")

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import app
+from . import app, console
 from ..errors import ExtractorError
-from ..merge import merge
+from ..bodies import load_mapping
+from ..merge import DB_NAME, merge
+from ..store import check_database, folder_lock
 
-console = Console(stderr=True)
 
 
 @app.command("merge")
@@ -29,10 +29,6 @@ def merge_cmd(
     The checks across years are evaluated again over the merged records (a body's years may be spread
     over shards); decisions on them are carried like the others.
     """
-    from ..bodies import load_mapping  # noqa: PLC0415
-    from ..merge import DB_NAME  # noqa: PLC0415
-    from ..store import check_database, folder_lock  # noqa: PLC0415
-
     if bodies is not None and not bodies.is_file():
         raise ExtractorError(f"no bodies mapping file at {bodies}")
     for src in sources:  # every source is a usable SQLite database, before anything is merged
@@ -44,7 +40,7 @@ def merge_cmd(
                   + "".join(f", {t}: {n} row(s)" for t, n in sorted(res.tables.items()))
                   + (f", {res.downloads_copied} download file(s)" if res.downloads_copied else ""))
     if res.crossyear is not None:
-        from .series import summary_line  # noqa: PLC0415
+        from .series import summary_line  # noqa: PLC0415 - an optional command module (registers its commands)
 
         console.print(summary_line(res.crossyear) + " (evaluated over the merged records)")
     console.print(("outputs: " if res.outputs_rewritten else "outputs (nothing new, left as they were): ")

@@ -1,8 +1,9 @@
 """The LLM layer: the only package that imports openai/instructor.
 
-The pipeline uses it through :class:`ModelSteps` (``extractor.pipeline.ModelSteps`` protocol)::
+The pipeline uses it through :class:`LLMSteps` (the ``extractor.pipeline.ModelSteps`` protocol)::
 
-    steps, skipped = model_steps(llm=None | "local" | "off", model=..., mode=..., db_path=out/extractor.db)
+    steps, skipped = model_steps(llm=None | "local" | "off", model=..., mode=..., db_path=out/extractor.db,
+                                 identities=extractor.verify.engine.check_identities)
     record = extract_document(doc, llm=steps, skipped_reason=skipped)
     ...
     print(steps.totals().line())   # ledger totals of this run
@@ -19,12 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..budget import findings_for, problem
 from .client import CallResult, LLMClient, LLMConfig, LLMUnavailable, make_client
+from .facts import narrative_facts
 from .ledger import Ledger, Totals
 from .prompts import load_prompt, prompt_versions
+from .tables import IdentityCheck, model_tables
 
 __all__ = [
-    "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "ModelSteps", "Totals",
+    "CallResult", "LLMClient", "LLMConfig", "LLMUnavailable", "Ledger", "LLMSteps", "Totals",
     "load_prompt", "make_client", "model_steps", "prompt_versions",
 ]
 
@@ -33,8 +37,6 @@ def step_failures(notes: list[str]) -> list:
     """One ``D.MODEL_STEP`` finding (UNCERTAIN) per model step that still failed after its retries
     ("narrative section 一: model call failed (timeout: …)"): the record goes to review saying which
     step is missing, and a reviewer settles it like any other finding (rules/limits.yaml)."""
-    from ..budget import findings_for, problem
-
     out = []
     for n in notes:
         if "model call failed" not in n:
@@ -44,24 +46,30 @@ def step_failures(notes: list[str]) -> list:
     return findings_for(out)
 
 
-class ModelSteps:
-    """What the pipeline calls: ``enrich(doc, layout, record)``."""
+class LLMSteps:
+    """What the pipeline calls: ``enrich(doc, layout, record)``.
 
-    def __init__(self, client: LLMClient, *, tables: str = "auto") -> None:
+    ``identities`` — the identity check of the verification layer
+    (``extractor.verify.engine.check_identities``) — is needed for the table step (``tables`` auto or
+    both): a model value goes into a table only where no identity then fails. The model layer sits
+    below verification and never imports it; the caller hands it in."""
+
+    def __init__(self, client: LLMClient, *, tables: str = "auto", identities: IdentityCheck | None = None) -> None:
         if tables not in ("auto", "both", "off"):
             raise ValueError("tables must be auto, both or off")
+        if tables != "off" and identities is None:
+            raise ValueError("the table step needs identities= (extractor.verify.engine.check_identities)")
         self.client = client
         self.tables = tables
+        self.identities = identities
 
     def enrich(self, doc: Any, layout: Any, record: Any) -> None:
-        from .facts import narrative_facts
-        from .tables import model_tables
-
         start = self.client.ledger.last_id()
         facts, notes = narrative_facts(self.client, doc, layout)
         record.facts.extend(facts)
         if self.tables != "off":
-            findings, tnotes = model_tables(self.client, doc, layout, record, every=self.tables == "both")
+            findings, tnotes = model_tables(self.client, doc, layout, record, identities=self.identities,
+                                           every=self.tables == "both")
             record.findings.extend(findings)
             notes.extend(tnotes)
         record.skipped.extend(n for n in notes if "dropped" in n)  # nothing of such an answer was used
@@ -83,10 +91,11 @@ class ModelSteps:
 
 def model_steps(
     *, llm: str | None = None, model: str | None = None, mode: str | None = None,
-    db_path: str | Path | None = None, tables: str = "auto", **overrides: Any,
-) -> tuple[ModelSteps | None, str | None]:
-    """``(steps, None)`` when a model is configured; ``(None, reason)`` to record as skipped."""
+    db_path: str | Path | None = None, tables: str = "auto", identities: IdentityCheck | None = None, **overrides: Any,
+) -> tuple[LLMSteps | None, str | None]:
+    """``(steps, None)`` when a model is configured; ``(None, reason)`` to record as skipped.
+    ``identities``: see :class:`LLMSteps`."""
     client, reason = make_client(llm=llm, model=model, mode=mode, db_path=db_path, **overrides)
     if client is None:
         return None, reason
-    return ModelSteps(client, tables=tables), None
+    return LLMSteps(client, tables=tables, identities=identities), None

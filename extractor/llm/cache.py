@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from .ledger import open_db
 
-SCHEMA = """
+CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_cache (
   doc_sha TEXT NOT NULL,
   prompt TEXT NOT NULL,
@@ -42,7 +42,7 @@ def schema_hash(model: type[BaseModel]) -> str:
 
 class ResponseCache:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path, self.db = open_db(path, SCHEMA)
+        self.path, self.db = open_db(path, CACHE_SCHEMA)
         self._lock = threading.Lock()
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Narrative facts through the model: one call per narrative section kind (一, 五, 六).
 
 The prompt (``prompts/narrative_facts.j2``) is rendered with the controlled vocabulary of
-``rules/narrative_vocabulary.yaml`` (:func:`extractor.verify.vocabulary.in_words`): the model is
+``rules/narrative_vocabulary.yaml`` (:func:`extractor.narrative.vocabulary.in_words`): the model is
 asked for the same metric keys, anchoring phrases, exclusions, scope words and non-count units as the
 deterministic reader uses, and says each fact's scope. The prompt reference recorded on every fact,
 in the ledger and in the cache key is ``narrative_facts@<version>+narrative_vocabulary@<version>``.
@@ -25,21 +25,14 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from ..document import Document
 from ..model import Fact
-from ..verify.narrative import (
-    NUMBER_RE,
-    ZERO_PATTERNS,
-    as_number,
-    chunk_text,
-    compact,
-    narrative_chunks,
-    numbers_in,
-    same_number,
-)
-from ..verify.vocabulary import in_words, load_vocabulary
+from ..narrative.reader import ZERO_PATTERNS
+from ..narrative.text import chunk_text, narrative_chunks, squeeze
+from ..narrative.vocabulary import in_words, load_vocabulary
+from ..numbers import NUMBER_RE, as_number, numbers_in, same_number
 from .client import LLMClient
 from .prompts import load_prompt
 
-PROMPT = "narrative_facts"
+FACTS_PROMPT = "narrative_facts"
 
 
 # Punctuation and spaces at the edges of a quote are not part of the phrase: a model copying
@@ -96,7 +89,7 @@ class NarrativeFactsOut(BaseModel):
 
 def _problem(item: PartOut | FactOut, text: str) -> str | None:
     """The rule a model answer breaks, in words the model can act on (used for the re-ask)."""
-    if not item.quote.strip() or compact(item.quote) not in compact(text):
+    if not item.quote.strip() or squeeze(item.quote) not in squeeze(text):
         return (f"N.QUOTE_GROUNDED: the quote {item.quote!r} does not occur in the section text; "
                 "copy the words exactly as printed")
     nums = numbers_in(item.quote)
@@ -149,11 +142,11 @@ def _to_fact(o: PartOut | FactOut, *, section: str, prompt: str, model: str) -> 
     )
 
 
-def not_a_count(o: PartOut | FactOut) -> str | None:
+def non_count_words(o: PartOut | FactOut) -> str | None:
     """The words that make ``o`` a time limit or a difference, not a count (vocabulary ``not_counts``:
     2个工作日, 0.5个百分点), in its unit or right after its number in the quote; else None."""
     unit = re.sub(r"\s+", "", o.unit)
-    quote = compact(o.quote)
+    quote = squeeze(o.quote)
     for w in load_vocabulary().not_counts:
         bare = w[1:] if w.startswith("个") else w
         if unit and (unit == w or unit == bare or unit.startswith(w)):
@@ -172,7 +165,7 @@ def states_a_quantity(text: str) -> bool:
 def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list[Fact], list[str]]:
     """Model facts for each narrative section kind; notes say what was skipped, failed or dropped
     (a note with "dropped" names an answer of which nothing was used)."""
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(FACTS_PROMPT)
     vocab = in_words()
     ref = f"{prompt.ref}+{vocab.ref}"  # the rendered prompt depends on both
     facts: list[Fact] = []
@@ -201,7 +194,7 @@ def narrative_facts(client: LLMClient, doc: Document, layout: Any) -> tuple[list
             continue
         skipped = []
         for o in res.value.facts:
-            w = not_a_count(o)
+            w = non_count_words(o)
             if w:
                 skipped.append(f"{o.value:g}{w}")
                 continue

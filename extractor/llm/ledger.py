@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
+LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_ledger (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   doc_sha TEXT NOT NULL,
@@ -71,7 +71,7 @@ def open_db(path: str | Path, schema: str) -> tuple[str, sqlite3.Connection]:
 
 class Ledger:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path, self.db = open_db(path, SCHEMA)
+        self.path, self.db = open_db(path, LEDGER_SCHEMA)
         self._lock = threading.Lock()
         self.opened_at_id = self.last_id()  # rows after it belong to this run (``run_totals``)
 

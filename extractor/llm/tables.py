@@ -36,41 +36,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, Table
+from ..numbers import NA_TOKEN, WHOLE_FIGURE, as_number
 from ..tablespec import table_spec
+from ..templates import rule_version
 from .client import LLMClient
 from .prompts import load_prompt
 
-PROMPT = "table_cells"
+TABLES_PROMPT = "table_cells"
 RULE = "M.CELL_AGREE"  # a grounded model reading that disagrees with the parser's
 FILL_RULE = "M.CELL_FILL"  # a model value that filled a missing cell or resolved an ambiguous one
-RULE_VERSION = 2
 TABLES = ("table2", "table3", "table4")
 
-# a whole printed number: not part of a longer digit run, not an enumerator ("5." / "5、" before a label);
-# a not-applicable mark standing as a cell of its own (between spaces, bars or line ends)
-_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?!\d|[.,]\d|[.、])")
-_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
+# a whole printed number and a not-applicable mark standing alone: numbers.WHOLE_FIGURE, numbers.NA_TOKEN
 _WS = re.compile(r"\s+")
+
+# The identities of a record as findings (extractor.verify.engine.check_identities), given by the caller: the
+# model layer sits below verification and never imports it.
+IdentityCheck = Callable[[Record], list[Finding]]
 
 
 # --- grounding a quote and a value in a table region -------------------------------------------------
-
-
-def _as_number(v: Any) -> int | Decimal | None:
-    try:
-        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).replace(",", ""))
-    except (InvalidOperation, ValueError):
-        return None
-    if not d.is_finite():
-        return None
-    return int(d) if d == d.to_integral_value() else d.normalize()
 
 
 def quote_spans(text: str, quote: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -91,13 +82,13 @@ def value_spans(text: str, a: int, b: int, value: Any) -> list[tuple[int, int]]:
     """Where ``value`` is printed as a whole number (or, for ``"-"``, a not-applicable mark standing
     alone) in ``text[a:b]``."""
     if value == "-":
-        return [(m.start(), m.end()) for m in _NA_TOKEN.finditer(text, a, b)]
-    want = _as_number(value)
+        return [(m.start(), m.end()) for m in NA_TOKEN.finditer(text, a, b)]
+    want = as_number(value)
     if want is None:
         return []
     out = []
-    for m in _NUMBER.finditer(text, a, b):
-        got = _as_number(m.group())
+    for m in WHOLE_FIGURE.finditer(text, a, b):
+        got = as_number(m.group())
         s = m.start()
         if got is not None and want < 0 and s > a and text[s - 1] == "-":
             got, s = -got, s - 1
@@ -114,13 +105,13 @@ def _value_of(v: Any) -> Any:
         t = normalize(v).strip().replace(" ", "")
         if not t:
             return None
-        if _NA_TOKEN.fullmatch(t):
+        if NA_TOKEN.fullmatch(t):
             return "-"
-        n = _as_number(t)
+        n = as_number(t)
         return n if n is not None else t
     if isinstance(v, bool):
         return None
-    return _as_number(v)
+    return as_number(v)
 
 
 # --- the answer --------------------------------------------------------------------------------------
@@ -217,7 +208,7 @@ def needs_model(table: Table | None) -> bool:
 
 
 @dataclass
-class Reading:
+class CellReading:
     """One cell of a validated model answer, located in the table region."""
 
     row: str
@@ -242,10 +233,10 @@ def _candidates(table: Table | None, asked: list[tuple[str, str]]) -> dict[tuple
 def read_table(
     client: LLMClient, doc: Document, key: str, start: int, end: int, fmt: str, *,
     wanted: list[tuple[str, str]] | None = None, parser: Table | None = None,
-) -> tuple[list[Reading], str | None]:
+) -> tuple[list[CellReading], str | None]:
     """The model's readings of the asked-for cells of table ``key`` in ``doc.text[start:end]``
     (every template cell when ``wanted`` is None). An answer that fails validation is dropped."""
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(TABLES_PROMPT)
     rows, cols, keys = template_cells(key, fmt, _variant(parser))
     text = doc.text[start:end]
     asked = list(wanted) if wanted is not None else keys
@@ -268,14 +259,14 @@ def read_table(
         return [], (f"{key}: the model's answer failed validation after re-asks and was dropped"
                     + (f" ({', '.join(rules)})" if rules else ""))
     allowed = set(asked)
-    out: list[Reading] = []
+    out: list[CellReading] = []
     seen: set[tuple[str, str]] = set()
     for o in res.value.cells:
         if (o.row, o.col) not in allowed or (o.row, o.col) in seen:
             continue  # not asked for, or answered twice: dropped
         seen.add((o.row, o.col))
         v = _value_of(o.value)
-        rd = Reading(row=o.row, col=o.col, value=v, quote=o.quote)
+        rd = CellReading(row=o.row, col=o.col, value=v, quote=o.quote)
         if v is not None:
             rd.quotes = quote_spans(doc.text, o.quote, start, end)
             rd.hits = sorted({h for a, b in rd.quotes for h in value_spans(doc.text, a, b, v)})
@@ -304,45 +295,37 @@ def _claimed(table: Table, exclude: str) -> list[tuple[int, int]]:
             if c.span is not None and c.ref != exclude and c.kind in ("number", "zero", "not_applicable")]
 
 
-def _identities(record: Record, key: str, table: Table) -> dict[str, Finding]:
-    from ..verify.engine import check_identities  # noqa: PLC0415
-
+def _identities(record: Record, key: str, table: Table, check: IdentityCheck) -> dict[str, Finding]:
     probe = record.model_copy(update={"tables": {key: table}, "findings": []})
-    return {f.id: f for f in check_identities(probe)}
+    return {f.id: f for f in check(probe)}
 
 
-def _rule_results(record: Record, key: str, table: Table, ref: str) -> tuple[list[str], bool]:
+def _rule_results(record: Record, key: str, table: Table, ref: str, check: IdentityCheck) -> tuple[list[str], bool]:
     """The identities of ``table`` that involve ``ref``, as a reviewer reads them
     ("T4.GROUP_TOTAL[row review] PASS: 2 + 0 + 0 + 0 = 2"), and whether any of them fails."""
     row, col = ref.split(".", 1)[1].split(".", 1)
     # which identities take the cell as an operand: those left uncertain without it
     blanked = _with(table, Cell(table=key, row=row, col=col, kind="empty", missing=True))
-    involved = [fid for fid, f in _identities(record, key, blanked).items() if any(o.ref == ref for o in f.operands)]
-    now = _identities(record, key, table)
+    involved = [fid for fid, f in _identities(record, key, blanked, check).items() if any(o.ref == ref for o in f.operands)]
+    now = _identities(record, key, table, check)
     lines = [f"{f.rule}[{f.scope}] {f.status}: {f.arithmetic}" for fid in involved if (f := now.get(fid)) is not None]
     fails = any(now[fid].status == "FAIL" for fid in involved if fid in now)
     return lines or ["no identity of the table involves it"], fails
 
 
 def _identities_hold(record: Record, key: str, table: Table, cell: Cell, ref: str,
-                     values: dict[str, Any]) -> Table | None:
+                     values: dict[str, Any], check: IdentityCheck) -> Table | None:
     """``table`` with the model's ``cell`` put in, when no identity involving ``ref`` then fails; else None.
     The identities as a reviewer reads them go to ``values["rules"]`` either way."""
     trial = _with(table, cell)
-    values["rules"], fails = _rule_results(record, key, trial, ref)
+    values["rules"], fails = _rule_results(record, key, trial, ref, check)
     return None if fails else trial
-
-
-def _version(rule_id: str) -> int:
-    from ..templates import load_rules  # noqa: PLC0415
-
-    return next((int(r.get("version", RULE_VERSION)) for r in load_rules() if r["id"] == rule_id), RULE_VERSION)
 
 
 def _finding(rule: str, ref: str, status: str, message: str, values: dict[str, Any],
              ops: list[Operand]) -> Finding:
     return Finding(
-        id=f"{rule}:{ref}", rule=rule, version=_version(rule), status=status,  # type: ignore[arg-type]
+        id=f"{rule}:{ref}", rule=rule, version=rule_version(rule), status=status,  # type: ignore[arg-type]
         classification="ok" if status == "PASS" else "disagreement",
         severity="info" if status == "PASS" else "warning", scope=f"cell {ref}", message=message,
         operands=ops, values=values,
@@ -353,9 +336,10 @@ def _shown(v: Any) -> Any:
     return "blank" if v is None else v
 
 
-def reconcile(record: Record, key: str, parser: Table | None, readings: list[Reading], doc: Document,
-              *, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
+def reconcile(record: Record, key: str, parser: Table | None, readings: list[CellReading], doc: Document,
+              *, identities: IdentityCheck, model: str = "", prompt: str = "") -> tuple[Table, list[Finding]]:
     """Per-cell reconciliation of the parser's table with the model's readings (see module doc)."""
+    check = identities
     table = parser.model_copy(deep=True) if parser is not None else Table(key=key, template=f"model.{key}", complete=False)
     findings: list[Finding] = []
     by = f"{prompt} {model}".strip()
@@ -383,7 +367,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                             kind=_kind(mval), raw=doc.text[a:b], span=doc.span(a, b), producer="model",
                             decimals=_decimals(doc.text[a:b]), label=p.label if p is not None else None,
                             anchor="model", note=f"read by the model ({by}); the parser did not find this cell")
-                trial = _identities_hold(record, key, table, cell, ref, values)
+                trial = _identities_hold(record, key, table, cell, ref, values, check)
                 if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
@@ -405,7 +389,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
                     "decimals": _decimals(cand.raw), "grounded": None,
                     "note": f"run-together digits {p.raw!r}: the model ({by}) chose {cand.value} among the parser's "
                             f"candidates {' | '.join(str(c.value) for c in p.candidates)}"})
-                trial = _identities_hold(record, key, table, cell, ref, values)
+                trial = _identities_hold(record, key, table, cell, ref, values, check)
                 if trial is not None:
                     table = trial
                     findings.append(_finding(FILL_RULE, ref, "UNCERTAIN",
@@ -427,8 +411,8 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
             ops.append(Operand(ref=ref, value=None if mval == "-" else mval, kind=_kind(mval), span=mspan))
             trial = _with(table, Cell(table=key, row=rd.row, col=rd.col, value=None if mval == "-" else mval,
                                       kind=_kind(mval), raw=doc.text[a:b], span=mspan, producer="model"))
-            m_rules, m_fails = _rule_results(record, key, trial, ref)
-            p_rules, p_fails = _rule_results(record, key, table, ref)
+            m_rules, m_fails = _rule_results(record, key, trial, ref, check)
+            p_rules, p_fails = _rule_results(record, key, table, ref, check)
             values["rules"] = {"parser": p_rules, "model": m_rules}
             if m_fails and not p_fails:
                 why = f"it breaks an identity the parser's value keeps ({'; '.join(m_rules)})"
@@ -444,7 +428,7 @@ def reconcile(record: Record, key: str, parser: Table | None, readings: list[Rea
     return table, findings
 
 
-def _ungrounded(rd: Reading, free: list[tuple[int, int]]) -> str | None:
+def _ungrounded(rd: CellReading, free: list[tuple[int, int]]) -> str | None:
     """Why a reading cannot be used as a value of its own (None when it can)."""
     if rd.value is None:
         return "a blank has no characters to check (blanks are never filled)"
@@ -457,7 +441,7 @@ def _ungrounded(rd: Reading, free: list[tuple[int, int]]) -> str | None:
     return None
 
 
-def _resolution(rd: Reading, p: Cell, doc: Document, claimed: list[tuple[int, int]]) -> tuple[str, Any]:
+def _resolution(rd: CellReading, p: Cell, doc: Document, claimed: list[tuple[int, int]]) -> tuple[str, Any]:
     """(why not, None) or ("", the parser's candidate the model chose)."""
     if rd.value is None or rd.value == "-":
         return "an ambiguous cell is resolved only to one of the parser's candidates", None
@@ -496,8 +480,12 @@ def _with(table: Table, cell: Cell) -> Table:
     return table.model_copy(update={"cells": cells})
 
 
-def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, *, every: bool = False) -> tuple[list[Finding], list[str]]:
-    """Send the tables that need it (or all, with ``every``) to the model and reconcile them into ``record``."""
+def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, *, identities: IdentityCheck,
+                 every: bool = False) -> tuple[list[Finding], list[str]]:
+    """Send the tables that need it (or all, with ``every``) to the model and reconcile them into ``record``.
+
+    ``identities``: the identity check of the verification layer (``extractor.verify.engine.check_identities``),
+    given by the caller: a model value goes in only where no identity of its table then fails."""
     findings: list[Finding] = []
     notes: list[str] = []
     regions = getattr(layout, "regions", {}) or {}
@@ -520,7 +508,7 @@ def model_tables(client: LLMClient, doc: Document, layout: Any, record: Record, 
             notes.append(note)
         if readings:
             new, fs = reconcile(record, key, table, readings, doc, model=client.config.model,
-                                prompt=load_prompt(PROMPT).ref)
+                                prompt=load_prompt(TABLES_PROMPT).ref, identities=identities)
             record.tables[key] = new
             findings.extend(fs)
     return findings, notes

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from ..document import Document
 from ..errors import LoadError
+from ..reflow import reflow
+from .html import load_html
+from .text import load_text
 
 MAX_BYTES = int(os.environ.get("EXTRACTOR_MAX_BYTES", str(50 * 1024 * 1024)))
 
@@ -50,8 +53,6 @@ def sniff(raw: bytes, name: str = "") -> str:
 
 def load_bytes(raw: bytes, name: str, *, path: str | Path = "") -> Document:
     """Load ``raw`` with the loader of its kind; tables flattened onto one line get their rows back."""
-    from ..reflow import reflow
-
     return reflow(_load_kind(raw, name, path=path))
 
 
@@ -62,28 +63,24 @@ def _load_kind(raw: bytes, name: str, *, path: str | Path = "") -> Document:
         raise LoadError("empty file (0 bytes)")
     kind = sniff(raw, name)
     if kind == "html":
-        from .html import load_html
-
         return load_html(raw, name=name, path=path)
     if kind in ("text", "markdown"):
-        from .text import load_text
-
         return load_text(raw, name=name, path=path, kind=kind)
     if kind == "pdf":
         try:
-            from .pdf import load_pdf
+            from .pdf import load_pdf  # deliberately lazy: heavy optional library
         except ImportError as exc:
             raise LoadError(f"PDF support is not installed ({exc.name})") from exc
         return load_pdf(raw, name=name, path=path)
     if kind == "docx":
         try:
-            from .docx import load_docx
+            from .docx import load_docx  # deliberately lazy: heavy optional library
         except ImportError as exc:
             raise LoadError(f"DOCX support is not installed ({exc.name})") from exc
         return load_docx(raw, name=name, path=path)
     if kind == "image":
         try:
-            from .ocr import load_image
+            from .ocr import load_image  # deliberately lazy: heavy optional library
         except ImportError as exc:
             raise LoadError(f"OCR support is not installed ({exc.name})") from exc
         return load_image(raw, name=name, path=path)

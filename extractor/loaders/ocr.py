@@ -39,8 +39,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..document import Document
+from ..budget import max_ocr_pages, problem
 from ..errors import LoadError
-from .pdf import BBox, Glyph, LayoutWriter, layout_page, tables_from_edges
+from ..numbers import fix_digits
+from .geometry import BBox, Glyph, LayoutWriter, area, find_tables, group_lines, ink_mask, intersection, layout_page
 
 DEFAULT_DPI = 200
 MAX_PIXELS = 60_000_000  # refuse absurd images (decompression bombs)
@@ -68,64 +70,6 @@ def engine():
 
 
 # --------------------------------------------------------------------------------------------
-# ruling lines → cells
-# --------------------------------------------------------------------------------------------
-
-
-def _ink(gray: np.ndarray) -> np.ndarray:
-    import cv2
-
-    # Otsu separates ink from paper on scans and renderings alike; clamp for blank pages
-    t, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    t = min(max(t, 100), 200)
-    return (gray < t).astype(np.uint8) * 255
-
-
-def ruling_edges(ink: np.ndarray, px_per_pt: float) -> list[dict]:
-    """Horizontal and vertical rules as pdfplumber-style edges (pixel coordinates)."""
-    import cv2
-
-    h, w = ink.shape
-    min_len = max(int(18 * px_per_pt), 20)  # ~ two CJK characters: text strokes are shorter
-    edges: list[dict] = []
-    for orient in ("h", "v"):
-        k = (min_len, 1) if orient == "h" else (1, min_len)
-        mask = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, k))
-        # bridge 1-2 px breaks of scanned lines
-        close = (5, 1) if orient == "h" else (1, 5)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, close))
-        n, _lab, stats, _c = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        for i in range(1, n):
-            x, y, ww, hh, _area = (int(v) for v in stats[i])
-            if orient == "h":
-                if ww < min_len or hh > 4 * px_per_pt + 4:
-                    continue
-                yy = y + hh / 2
-                edges.append({
-                    "object_type": "line", "orientation": "h", "x0": float(x), "x1": float(x + ww),
-                    "top": yy, "bottom": yy, "width": float(ww), "height": 0.0, "doctop": yy,
-                })
-            else:
-                if hh < min_len or ww > 4 * px_per_pt + 4:
-                    continue
-                xx = x + ww / 2
-                edges.append({
-                    "object_type": "line", "orientation": "v", "x0": xx, "x1": xx, "top": float(y),
-                    "bottom": float(y + hh), "width": 0.0, "height": float(hh), "doctop": float(y),
-                })
-    return edges
-
-
-def find_tables(ink: np.ndarray, px_per_pt: float) -> list[list[BBox]]:
-    edges = ruling_edges(ink, px_per_pt)
-    if not edges:
-        return []
-    tol = max(3.0, 2.5 * px_per_pt)
-    tables = tables_from_edges(edges, tol=tol, min_len=8 * px_per_pt)
-    return [t for t in tables if len(t) >= 2]
-
-
-# --------------------------------------------------------------------------------------------
 # detection, cutting at cell borders, recognition
 # --------------------------------------------------------------------------------------------
 
@@ -134,18 +78,6 @@ def _quad_to_rect(q: Sequence[Sequence[float]]) -> BBox:
     xs = [p[0] for p in q]
     ys = [p[1] for p in q]
     return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _inter(a: BBox, b: BBox) -> BBox | None:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return (x0, y0, x1, y1)
-
-
-def _area(b: BBox) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
 
 
 class _Piece:
@@ -171,23 +103,23 @@ def _pieces(boxes: list[BBox], cells: list[BBox], ink: np.ndarray, px_per_pt: fl
     for b in boxes:
         hits = []
         for c, inner in interiors:
-            cut = _inter(b, inner)
+            cut = intersection(b, inner)
             if cut is None:
                 continue
             # keep the part if it holds a fair share of the box or of the cell height
-            if _area(cut) >= 0.15 * _area(b) or (cut[3] - cut[1]) >= 0.5 * (b[3] - b[1]) and (
+            if area(cut) >= 0.15 * area(b) or (cut[3] - cut[1]) >= 0.5 * (b[3] - b[1]) and (
                 cut[2] - cut[0]
             ) >= 3 * px_per_pt:
                 hits.append((c, cut))
         if not hits:
             out.append(_Piece(b, None))
             continue
-        inside = sum(_area(cut) for _c, cut in hits)
-        if inside < 0.5 * _area(b):
+        inside = sum(area(cut) for _c, cut in hits)
+        if inside < 0.5 * area(b):
             out.append(_Piece(b, None))  # mostly outside any table
             continue
         for c, cut in hits:
-            if _has_ink(ink, cut, px_per_pt):
+            if _hasink_mask(ink, cut, px_per_pt):
                 out.append(_Piece(cut, c))
                 covered.add(c)
     for c, inner in interiors:
@@ -227,7 +159,7 @@ def _widen(pieces: list[_Piece], interiors: dict[BBox, BBox], ink: np.ndarray, p
             p.box = (min(p.box[0], nx0), y0, max(p.box[2], nx1), y1)
 
 
-def _has_ink(ink: np.ndarray, b: BBox, px_per_pt: float) -> bool:
+def _hasink_mask(ink: np.ndarray, b: BBox, px_per_pt: float) -> bool:
     x0, y0, x1, y1 = (int(round(v)) for v in b)
     sub = ink[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
     return sub.size > 0 and int((sub > 0).sum()) >= max(6, int(1.5 * px_per_pt * px_per_pt))
@@ -342,7 +274,7 @@ def _vertical_chars(crop: np.ndarray) -> list[tuple[float, float]]:
     import cv2
 
     g = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-    ink = _ink(g) > 0
+    ink = ink_mask(g) > 0
     rows = ink.sum(axis=1) > 0
     h, w = ink.shape
     segs: list[list[int]] = []
@@ -385,26 +317,7 @@ def _set_chars(p: _Piece, confs: list[float], centres: list[float], *, rotated: 
 # OCR confusions inside digit runs
 # --------------------------------------------------------------------------------------------
 
-_CONFUSED = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "!": "1"})
-_DIGITISH = re.compile(r"[0-9０-９OoDlI|!][0-9０-９OoDlI|!.,，]*")
-
-
-def fix_digits(text: str) -> str:
-    """Replace letters OCR confuses with digits, only inside runs that already hold a digit and
-    stand alone (not part of a word)."""
-
-    def rep(m: re.Match[str]) -> str:
-        run = m.group()
-        a, b = m.start(), m.end()
-        if not re.search(r"[0-9０-９]", run):
-            return run
-        if (a and text[a - 1].isascii() and text[a - 1].isalpha()) or (
-            b < len(text) and text[b].isascii() and text[b].isalpha()
-        ):
-            return run
-        return run.translate(_CONFUSED)
-
-    return _DIGITISH.sub(rep, text)
+# One map of look-alike digits for every reader: extractor.numbers.LOOKALIKES (fix_digits).
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,8 +332,6 @@ def positional_tables(pieces: list[_Piece]) -> list[list[BBox]]:
     table; numeric columns come from the union of those boxes' x-ranges, the label column is
     what lies left of them."""
     gl = [Glyph(p.text, *p.box) for p in pieces if p.text.strip()]
-    from .pdf import group_lines
-
     lines = group_lines(gl)
     blocks: list[list[list[Glyph]]] = []
     cur: list[list[Glyph]] = []
@@ -503,7 +414,7 @@ def ocr_page_into(
         points_per_pixel /= f
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     px_per_pt = 1.0 / points_per_pixel
-    ink = _ink(gray)
+    ink = ink_mask(gray)
     det = None
     angle = skew_angle(ink)
     if angle is None:  # no long rules: measure the text lines instead
@@ -513,7 +424,7 @@ def ocr_page_into(
     if abs(angle) >= 0.1:
         rgb, fwd, back = _rotate(rgb, angle)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        ink = _ink(gray)
+        ink = ink_mask(gray)
         if det:  # the text boxes that measured the angle turn with the page: no second detection
             det = [_map_points(fwd, q) for q in det]
         w.notes.append(f"OCR page {page}: deskewed by {angle:.2f} degrees")
@@ -577,7 +488,7 @@ def _blank_image(image) -> bool:
     gray = np.asarray(im)
     if gray.size == 0:
         return True
-    return int(np.count_nonzero(_ink(gray))) < BLANK_INK * gray.size
+    return int(np.count_nonzero(ink_mask(gray))) < BLANK_INK * gray.size
 
 
 def skew_angle(ink: np.ndarray) -> float | None:
@@ -666,7 +577,6 @@ def _fix_lone_cells(pieces: list[_Piece]) -> None:
 def ocr_pages(images: Iterable, *, name: str = "scan", raw: bytes = b"", path: str | Path = "",
               dpi: float = DEFAULT_DPI, kind: str = "image", dpi_known: bool = True) -> Document:
     """OCR page images (PIL) into one Document, pages numbered from 1."""
-    from ..budget import max_ocr_pages, problem
 
     w = LayoutWriter()
     n = 0

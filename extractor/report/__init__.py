@@ -5,7 +5,7 @@ by kind, with filters) and one page per document (source text with every extract
 the tables as printed, the findings with operands, arithmetic and competing values). Pages carry
 their CSS and JS inline: no network, no CDN; they open from disk in any browser.
 
-Reviewers' decisions stored in the database are applied (see :mod:`extractor.review.decisions`).
+Reviewers' decisions stored in the database are applied (see :mod:`extractor.decisions`).
 The review app renders the same document page live (:func:`render_document`).
 """
 
@@ -23,13 +23,14 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from markupsafe import Markup
 
 from .. import __version__
-from ..review.decisions import OPEN_STATUSES, Reviewed, apply_reviews
+from ..decisions import OPEN_STATUSES, Reviewed, apply_reviews
+from ..reviewed import reviewed_crossyear, reviewed_records
 from ..store import Store
 from .series import SourceCache, body_page, series_filename, series_summary
 from .view import CLASS_LABELS, DocPage, build_page
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
+REPORT_TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 __all__ = ["build_report", "render_document", "render_index", "environment", "doc_filename", "build_page",
@@ -51,7 +52,7 @@ def _nl(text: str) -> Markup:
 def environment(*extra_dirs: str) -> Environment:
     """Jinja environment over the report templates (plus ``extra_dirs``, searched first)."""
     env = Environment(
-        loader=ChoiceLoader([FileSystemLoader([*extra_dirs, str(TEMPLATES)])]),
+        loader=ChoiceLoader([FileSystemLoader([*extra_dirs, str(REPORT_TEMPLATES)])]),
         autoescape=select_autoescape(["html"]),
         trim_blocks=False, lstrip_blocks=False,
     )
@@ -117,8 +118,6 @@ def cross_years(store: Store, records: Iterable[Any]) -> Any:
     """Cross-year checks over ``records`` (decisions applied), bodies from the mapping file beside
     the database when there is one, reviewers' decisions on cross-year findings applied
     (:func:`extractor.reviewed.reviewed_crossyear`)."""
-    from ..reviewed import reviewed_crossyear  # noqa: PLC0415
-
     return reviewed_crossyear(store, records)
 
 
@@ -147,8 +146,6 @@ def render_series(store: Store, filename: str, *, env: Environment | None = None
     """The page of the body whose series page is ``filename`` (None when there is no such body):
     every cross-year finding with both reports' source passages side by side, and its decision
     (``review_href(finding)``: where to decide it, in the review app)."""
-    from ..reviewed import reviewed_records  # noqa: PLC0415
-
     env = env or environment()
     records = {r.document.sha256: r for r in reviewed_records(store)}
     cross = cross_years(store, records.values())

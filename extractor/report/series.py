@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..crossyear import CrossFinding, CrossOperand, CrossResult
-from ..model import Record
+from ..model import OPEN_STATUSES, Record
 from ..tablespec import table_spec
 from .view import Source, cell_label, load_source
 
-OPEN = ("FAIL", "UNCERTAIN")
 
 
 def series_filename(body: str) -> str:
@@ -200,7 +199,7 @@ def body_page(body: str, cross: CrossResult, records: dict[str, Record], sources
         ra, rb = records.get(pa), records.get(pb)
         probs = []
         for f in sorted(group, key=lambda f: (not f.open, order.get(f.status, 9), f.rule, f.scope)):
-            if f.status not in OPEN:
+            if f.status not in OPEN_STATUSES:
                 continue
             cv = cross_view(f, ra, rb, sources, doc_href)
             cv.review_href = review_href(f) if review_href else None
@@ -210,7 +209,7 @@ def body_page(body: str, cross: CrossResult, records: dict[str, Record], sources
             year_n=f0.prev.year, year_n1=f0.next.year,
             prev={"name": f0.prev.name, "href": doc_href(ra) if ra else None, "decision": f0.prev.decision},
             next={"name": f0.next.name, "href": doc_href(rb) if rb else None, "decision": f0.next.decision},
-            problems=probs, passed=[f for f in group if f.status not in OPEN], counts=_counts(group),
+            problems=probs, passed=[f for f in group if f.status not in OPEN_STATUSES], counts=_counts(group),
             anchor=f"y{f0.next.year}"))
     unplaced = [{"name": r.document.name, "href": doc_href(r)} for r in s.unplaced]
     return BodyPage(body=body, years=years, pairs=views, counts=_counts(fs), unplaced=unplaced)

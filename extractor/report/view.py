@@ -22,8 +22,9 @@ from markupsafe import Markup
 
 from ..document import Document
 from ..errors import ExtractorError
+from ..loaders import load
 from ..model import Cell, Fact, Finding, Record, Span, Table
-from ..review.decisions import OPEN_STATUSES, Review, Reviewed, fact_key
+from ..decisions import OPEN_STATUSES, Review, Reviewed, fact_key
 from ..tablespec import TableSpec, table_specs
 
 STATUS_LABELS = {
@@ -115,8 +116,6 @@ def load_source(record: Record) -> Source:
     if not path:
         return Source(doc=None, problem="the record does not say where its file is")
     try:
-        from ..loaders import load  # noqa: PLC0415
-
         doc = load(path)
     except ExtractorError as exc:
         return Source(doc=None, problem=f"source not available: {exc}")

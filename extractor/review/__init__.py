@@ -1,19 +1,5 @@
-"""Reviewers' decisions: applying them to records (:mod:`.decisions`, no web framework) and the local
-review web app (:mod:`.app`, FastAPI; imported only by ``extractor review``)."""
+"""The local review web app (:mod:`.app`, FastAPI; imported only by ``extractor review``).
 
-from .decisions import (
-    ACTIONS,
-    DecisionError,
-    Review,
-    Reviewed,
-    apply_reviews,
-    locate_value,
-    prepare_decision,
-    reviewed_record,
-    reviewed_records,
-)
-
-__all__ = [
-    "ACTIONS", "DecisionError", "Review", "Reviewed", "apply_reviews", "locate_value", "prepare_decision",
-    "reviewed_record", "reviewed_records",
-]
+Applying reviewers' decisions to records is library code below every app: :mod:`extractor.decisions`
+(cells and findings) and :mod:`extractor.crossyear_reviews` (cross-year findings).
+"""

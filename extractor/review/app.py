@@ -10,9 +10,9 @@ Cross-year findings (a body's reports for years N and N+1, :mod:`extractor.cross
 queue too, after the documents' findings: both source passages side by side, and the decisions the
 rule allows — accept, confirm a source inconsistency, or (X.IN_FORCE) explained by the report, e.g. a
 stated 清理, with a comment and optionally the quoted passage (``e``). They go to ``crossyear_reviews``
-keyed by both documents' SHA-256 and the finding's id (:mod:`extractor.review.series`).
+keyed by both documents' SHA-256 and the finding's id (:mod:`extractor.crossyear_reviews`).
 
-``create_app(db)`` builds the FastAPI app; ``extractor review --db FILE`` serves it on 127.0.0.1.
+``create_review_app(db)`` builds the FastAPI app; ``extractor review --db FILE`` serves it on 127.0.0.1.
 
 Only the reviewer's own browser may change decisions:
 
@@ -50,12 +50,13 @@ from ..model import Record
 from ..report import environment, render_document, render_index, render_series, series_filename
 from ..report.series import SourceCache, cross_view
 from ..report.view import DocPage, FindingView, Source, build_page, load_source
+from ..export import EXPORT_FORMATS, export_records
 from ..reviewed import reviewed_crossyear
 from ..store import Store
-from .decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision, reviews_by_document
-from .series import ACTION_LABELS, explanation_hints, prepare_cross_decision
+from ..decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision, reviews_by_document
+from ..crossyear_reviews import ACTION_LABELS, explanation_hints, prepare_cross_decision
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+REVIEW_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SHOWS = ("open", "settled", "all")
 GROUP_ACTIONS = ("accept", "confirm_source")  # a correction names one cell: never applied to a whole question
 
@@ -148,14 +149,14 @@ def default_reviewer() -> str:
         return ""
 
 
-def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None = None) -> FastAPI:
+def create_review_app(db: str | Path, *, reviewer: str | None = None, token: str | None = None) -> FastAPI:
     """The review app over ``db``. With ``token`` every request must present it (any Host is then
     served); without, only loopback Host names are served."""
     db_path = Path(db)
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path} (run `extractor run ... --out DIR` first)")
     app = FastAPI(title="extractor review", docs_url=None, redoc_url=None, openapi_url=None)
-    env = environment(str(TEMPLATES))
+    env = environment(str(REVIEW_TEMPLATES))
     sources = _Sources()
     fallback_reviewer = reviewer if reviewer is not None else default_reviewer()
     secret = secrets.token_bytes(32)  # per app: sessions and CSRF tokens do not outlive the process
@@ -550,9 +551,7 @@ def create_app(db: str | Path, *, reviewer: str | None = None, token: str | None
 
     @app.get("/export.{fmt}")
     def export(fmt: str) -> FileResponse:
-        from ..export import FORMATS, export_records  # noqa: PLC0415
-
-        if fmt not in FORMATS:
+        if fmt not in EXPORT_FORMATS:
             raise HTTPException(404, f"unknown format {fmt}")
         out = Path(tempfile.mkdtemp(prefix="extractor-export-")) / f"accepted.{fmt}"
         with store() as st:

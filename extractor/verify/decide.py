@@ -1,7 +1,7 @@
 """The decision per record: accepted, needs_review (with reasons) or failed — the one function.
 
 Every caller decides through :func:`decide`: the pipeline (no review yet), and the application of
-reviewers' decisions (:mod:`extractor.review.decisions`, used by the review app, the report, the
+reviewers' decisions (:mod:`extractor.decisions`, used by the review app, the report, the
 exports, ``records.jsonl``/``cells.csv``/``findings.csv``, the run summary and ``extractor eval --db``).
 
 A record is ``accepted`` when no finding is open: every failing or uncertain check (``FAIL``,
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..model import Record
+from ..model import OPEN_STATUSES, Record
 from .groups import group_findings
 
-OPEN_STATUSES = ("FAIL", "UNCERTAIN")
 _VALUES = ("number", "zero", "not_applicable")
 
 
@@ -26,7 +25,7 @@ def decide(record: Record, settled: Mapping[str, Any] | None = None) -> None:
     """Set ``record.decision`` and ``record.reasons``.
 
     ``settled`` maps finding ids to the reviewer decisions that settle them (objects with
-    ``action``, ``reviewer`` and ``own``; see :class:`extractor.review.decisions.Review`). The
+    ``action``, ``reviewer`` and ``own``; see :class:`extractor.decisions.Review`). The
     pipeline passes none."""
     settled = settled or {}
     if record.error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..cells import classify
 from ..document import Document, normalize
 from ..model import Cell, Finding, Operand, Record, set_field
+from ..templates import rule_version
 
 OCR_MIN_CONFIDENCE = 0.90
 
@@ -55,7 +56,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
             set_field(c, "grounded", ok)
             if not ok:
                 findings.append(Finding(
-                    id=f"G.GROUNDED:{fid_scope}", rule="G.GROUNDED", status="FAIL", classification="ungrounded",
+                    id=f"G.GROUNDED:{fid_scope}", rule="G.GROUNDED", version=rule_version("G.GROUNDED"), status="FAIL", classification="ungrounded",
                     scope=fid_scope,
                     message=f"{fid_scope}: value {c.value!r} does not re-read from its span"
                             + (f" (reads {again[2]!r})" if again is not None else " (no span)"),
@@ -64,7 +65,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 ))
             elif c.inferred == "displaced":
                 findings.append(Finding(
-                    id=f"G.DISPLACED:{fid_scope}", rule="G.DISPLACED", status="UNCERTAIN",
+                    id=f"G.DISPLACED:{fid_scope}", rule="G.DISPLACED", version=rule_version("G.DISPLACED"), status="UNCERTAIN",
                     classification="suspected_extraction_error", severity="warning", scope=fid_scope,
                     message=f"{fid_scope}: printed away from its row ({c.raw!r} at another place in the table); "
                             "placed here because the row and column identities both require it — confirm",
@@ -72,7 +73,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 ))
             elif c.confidence is not None and c.confidence < OCR_MIN_CONFIDENCE:
                 findings.append(Finding(
-                    id=f"G.OCR_CONFIDENCE:{fid_scope}", rule="G.OCR_CONFIDENCE", status="UNCERTAIN",
+                    id=f"G.OCR_CONFIDENCE:{fid_scope}", rule="G.OCR_CONFIDENCE", version=rule_version("G.OCR_CONFIDENCE"), status="UNCERTAIN",
                     classification="suspected_extraction_error", severity="warning", scope=fid_scope,
                     message=(f"{fid_scope}: {c.raw!r} read as {c.value} from look-alike letters (text from a scan): confirm"
                              if not c.raw.isdigit() and not doc.geometry else
@@ -82,7 +83,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
         elif c.kind == "ambiguous":
             c.grounded = False
             findings.append(Finding(
-                id=f"G.UNAMBIGUOUS:{fid_scope}", rule="G.UNAMBIGUOUS", status="UNCERTAIN", classification="ambiguous",
+                id=f"G.UNAMBIGUOUS:{fid_scope}", rule="G.UNAMBIGUOUS", version=rule_version("G.UNAMBIGUOUS"), status="UNCERTAIN", classification="ambiguous",
                 severity="warning", scope=fid_scope,
                 message=f"{fid_scope}: {len(c.candidates)} readings of {c.raw!r} fit ({c.note}): "
                         + ", ".join(str(x.value) for x in c.candidates),
@@ -91,7 +92,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
             ))
         elif c.kind == "empty" and c.missing:
             findings.append(Finding(
-                id=f"G.COMPLETE:{fid_scope}", rule="G.COMPLETE", status="UNCERTAIN",
+                id=f"G.COMPLETE:{fid_scope}", rule="G.COMPLETE", version=rule_version("G.COMPLETE"), status="UNCERTAIN",
                 classification="suspected_extraction_error", severity="warning", scope=fid_scope,
                 message=f"{fid_scope}: {c.note}",
                 operands=[Operand(ref=c.ref, value=None, kind="missing")],
@@ -100,7 +101,7 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
         if not any(c.kind not in ("empty", "text") for c in table.cells) and not any(c.missing for c in table.cells):
             # a table region whose values were all lost (legacy tables have no template to miss)
             findings.append(Finding(
-                id=f"G.COMPLETE:{key}", rule="G.COMPLETE", status="UNCERTAIN",
+                id=f"G.COMPLETE:{key}", rule="G.COMPLETE", version=rule_version("G.COMPLETE"), status="UNCERTAIN",
                 classification="suspected_extraction_error", severity="warning", scope=key,
                 message=f"{key}: the table's region was found but none of its values could be read",
             ))

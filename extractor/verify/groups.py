@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
-from ..model import Finding, Record, set_field
+from ..model import OPEN_STATUSES, Finding, Record, set_field
 from ..tablespec import table_specs
+from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
 
-OPEN = ("FAIL", "UNCERTAIN")
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
 _SEVERITY = {"source_inconsistency": 0, "suspected_extraction_error": 1, "ambiguous": 2, "ungrounded": 3,
              "disagreement": 4, "narrative": 5, "printed_blank": 6, "ok": 7}
@@ -55,11 +55,11 @@ class Group:
     @property
     def blocking(self) -> bool:
         """A group blocks acceptance while any of its findings is FAIL or UNCERTAIN."""
-        return any(f.status in OPEN for f in self.findings)
+        return any(f.status in OPEN_STATUSES for f in self.findings)
 
     @property
     def classification(self) -> str:
-        blocking = [f for f in self.findings if f.status in OPEN] or self.findings
+        blocking = [f for f in self.findings if f.status in OPEN_STATUSES] or self.findings
         return min((f.classification for f in blocking), key=lambda c: _SEVERITY.get(c, 9))
 
     @property
@@ -285,8 +285,6 @@ def _totals(table: str) -> set[str]:
 
 
 def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> list[Finding]:
-    from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
-
     fails = [fl for f in rest if (fl := _failure(f)) is not None]
     narrative = [f for f in rest if f.rule == "N.TABLE_MATCH" and f.status in ("FAIL", "ADVISORY")]
     if not fails or len(fails) + len(narrative) < 2:

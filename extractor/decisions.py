@@ -27,26 +27,22 @@ No web framework here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from ..cells import classify
-from ..document import Document, normalize
-from ..model import Cell, Fact, Finding, Number, Record, Span
-from ..verify.decide import OPEN_STATUSES, decide
+from .document import Document, normalize
+from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
+from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
+from .verify.decide import decide
+from .verify.engine import check_identities
 
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
 CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "G.DISPLACED")
 
-# a printed number (thousands separators, decimals); not an enumerator such as "5." or "5、" before a label
-_NUM = re.compile(r"(?<!\d)(?<!\d[.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|,\d{3}(?!\d)|[.、])")
-# a printed not-applicable mark standing as a cell of its own — between spaces, bars or line ends
-# (not the 无 of 无法提供, nor the 无。 of a sentence)
-_NA_TOKEN = re.compile(r"(?<![^\s|])(?:不适用|无此项|无|[/\\]|[-—－─―]{1,3})(?![^\s|])")
-
+# Where a typed value is printed: numbers.STANDALONE_FIGURE (not an enumerator such as "5." before a
+# label) and numbers.NA_TOKEN (a mark standing as a cell of its own, not the 无 of 无法提供 nor 无。).
 
 @dataclass
 class Review:
@@ -141,22 +137,6 @@ class Reviewed:
 
 
 # ----------------------------------------------------------------------------- values
-def parse_value(text: str) -> tuple[str, Number | None]:
-    """A reviewer's value: ("number"|"zero", value) or ("not_applicable", None). ValueError otherwise.
-
-    Not-applicable is every mark the parser reads as one (``-``, ``/``, ``—``, ``无``, ``不适用``, …)."""
-    t = normalize((text or "").strip()).replace(" ", "")
-    if not t:
-        raise ValueError("no value entered")
-    if classify(t, 0, len(t)).kind == "na":
-        return "not_applicable", None
-    t = t.replace(",", "").replace("，", "")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", t):
-        raise ValueError(f"not a number: {text!r}")
-    v: Number = Decimal(t) if "." in t else int(t)
-    return ("zero" if v == 0 else "number"), v
-
-
 def _decimal(text: str) -> Decimal | None:
     try:
         return Decimal(text.replace(",", ""))
@@ -177,12 +157,12 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
     kind, value = parse_value(text)
     hits: list[tuple[int, int]] = []
     if kind == "not_applicable":
-        marks = [(m.start(), m.end()) for m in _NA_TOKEN.finditer(doc.text)]
+        marks = [(m.start(), m.end()) for m in NA_TOKEN.finditer(doc.text)]
         typed = normalize(text.strip()).replace(" ", "")
         hits.extend([h for h in marks if doc.text[h[0]:h[1]] == typed] or marks)  # the mark typed, else any
     else:
         want = Decimal(value)  # type: ignore[arg-type]
-        for m in _NUM.finditer(doc.text):
+        for m in STANDALONE_FIGURE.finditer(doc.text):
             d = _decimal(m.group())
             if d is not None and d == want:
                 hits.append((m.start(), m.end()))
@@ -319,7 +299,6 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
     reevaluated: set[str] = set()
     cell_refs = [k for k in corrected if not k.startswith("fact:")]
     if cell_refs:
-        from ..verify.engine import check_identities  # noqa: PLC0415
 
         fresh = {f.id: f for f in check_identities(rec)}
         reevaluated.update(fresh)
@@ -411,7 +390,7 @@ def reviews_by_document(store: Any) -> dict[str, list[Any]]:
     return by_doc
 
 
-def reviewed_records(store: Any) -> Iterable[Reviewed]:
+def reviewed_documents(store: Any) -> Iterable[Reviewed]:
     """Every stored record with its decisions applied (``store`` is an :class:`~extractor.store.Store`)."""
     by_doc = reviews_by_document(store)
     for rec in store.records():

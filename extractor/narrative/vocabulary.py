@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
+
 VOCABULARY_FILE = "narrative_vocabulary.yaml"
 
 
@@ -75,8 +77,6 @@ def load_vocabulary() -> Vocabulary:
 
 @lru_cache(maxsize=4)
 def _load(env_dir: str) -> Vocabulary:
-    from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
-
     data: dict[str, Any] = yaml.safe_load(Path(rules_dir() / VOCABULARY_FILE).read_text(encoding="utf-8"))
     scopes: list[tuple[str, re.Pattern[str]]] = []
     for kind in ("subset", "extra", "topic", "subunit", "period"):
@@ -181,7 +181,7 @@ def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_con
     return subject_scope(sentence, organ)
 
 
-def classify(
+def classify_label(
     label: str,
     post: str = "",
     unit: str = "",

@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ..crossyear import OPEN, CrossFinding
-from ..document import Document, normalize
-from ..model import Span
+from .crossyear import CrossFinding
+from .document import Document, normalize
+from .model import OPEN_STATUSES, Span
 from .decisions import DecisionError
 
 ACTION_LABELS = {"accept": "accepted", "confirm_source": "source inconsistency confirmed",
@@ -115,7 +115,7 @@ def apply_cross_reviews(findings: Iterable[CrossFinding], rows: Iterable[Mapping
         seen.add(f0.key)
         f = f0.model_copy(deep=True)
         f.values = {**f.values, "reviewer": rv.summary()}
-        if f.status not in OPEN:
+        if f.status not in OPEN_STATUSES:
             stale.append(Stale(rv, f"the check {f.status} now"))
         elif rv.arithmetic is not None and rv.arithmetic != f.arithmetic:
             why = f"decided on other numbers ({rv.arithmetic}); now {f.arithmetic}"
@@ -166,7 +166,7 @@ def prepare_cross_decision(
     if action not in f.decisions:
         allowed = " or ".join(ACTION_LABELS.get(a, a) for a in f.decisions)
         raise DecisionError(f"{f.rule} findings are settled by: {allowed} — not {action!r}")
-    if f.status not in OPEN:
+    if f.status not in OPEN_STATUSES:
         raise DecisionError(f"{f.id} {f.status}: only failing or uncertain checks are decided")
     if action == "explained" and not comment:
         raise DecisionError("say in the comment where the report explains it (e.g. the 清理 it states)")
