@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 from .crossyear import CrossFinding
 from .document import Document, normalize
 from .model import OPEN_STATUSES, Span
-from .decisions import DecisionError
+from .decisions import DecisionError, row_reader
 
 ACTION_LABELS = {"accept": "accepted", "confirm_source": "source inconsistency confirmed",
                  "explained": "explained by the report"}
@@ -53,11 +53,7 @@ class CrossReview:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "CrossReview":
-        keys = row.keys() if hasattr(row, "keys") else row
-        get = (lambda k: row[k] if k in keys else None)
-        span = None
-        if get("span_start") is not None and get("span_end") is not None:
-            span = Span(start=int(get("span_start")), end=int(get("span_end")), page=get("page"))
+        get, span = row_reader(row)
         return cls(prev_sha256=row["prev_sha256"], next_sha256=row["next_sha256"], finding_id=row["finding_id"],
                    action=row["action"], reviewer=get("reviewer") or "", created_at=float(get("created_at") or 0),
                    comment=get("comment") or "", arithmetic=get("arithmetic"), quote=get("quote"),

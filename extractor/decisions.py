@@ -44,6 +44,18 @@ CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "
 # Where a typed value is printed: numbers.STANDALONE_FIGURE (not an enumerator such as "5." before a
 # label) and numbers.NA_TOKEN (a mark standing as a cell of its own, not the 无 of 无法提供 nor 无。).
 
+
+def row_reader(row: Mapping[str, Any]) -> tuple[Any, Span | None]:
+    """A stored decision row read leniently (columns added later may be missing from older rows): a
+    getter giving None for an absent column, and the quoted span when the row has one."""
+    keys = row.keys() if hasattr(row, "keys") else row
+    get = (lambda k: row[k] if k in keys else None)
+    span = None
+    if get("span_start") is not None and get("span_end") is not None:
+        span = Span(start=int(get("span_start")), end=int(get("span_end")), page=get("page"))
+    return get, span
+
+
 @dataclass
 class Review:
     """One stored decision (a row of ``reviews``)."""
@@ -62,11 +74,7 @@ class Review:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Review":
-        keys = row.keys() if hasattr(row, "keys") else row
-        get = (lambda k: row[k] if k in keys else None)
-        span = None
-        if get("span_start") is not None and get("span_end") is not None:
-            span = Span(start=int(get("span_start")), end=int(get("span_end")), page=get("page"))
+        get, span = row_reader(row)
         g = get("grounded")
         return cls(
             sha256=row["sha256"], finding_id=row["finding_id"], action=row["action"],
