@@ -7,6 +7,9 @@ the same shards again (or a shard into a folder that already holds it) changes n
 - ``documents``/``records``/``cells``/``findings`` move per document (keyed by content SHA-256): a
   document's rows are replaced as a unit by the copy updated last, so no stale cells survive.
 - ``reviews`` and ``crossyear_reviews`` (decisions on cross-year findings): the later decision wins.
+  A document whose decisions changed, or whose copy was taken while decisions on it exist in
+  either database, has the merged decisions applied again: ``documents.decision``, the record's
+  decision and output head, its cells and findings, and its lines in the output files.
 - ``bodies`` and ``crossyear_findings`` are not copied: each shard saw only its own documents, so a
   body's years may be split over shards. They are evaluated again over the merged records (with the
   bodies mapping file beside the merged database, or ``mapping``), as ``extractor crossyear`` does.
@@ -115,7 +118,7 @@ def _merge_one(db: sqlite3.Connection, src: Path, res: MergeResult, seen: set[st
                                           "AND name NOT LIKE 'sqlite_%'")]
         with db:
             if "documents" in names:
-                taken = _merge_documents(db, names)
+                taken = _merge_documents(db, names, reviewed)
                 res.documents_taken += taken
                 changed += taken
             if "reviews" in names:
@@ -140,13 +143,20 @@ def _common(db: sqlite3.Connection, table: str) -> list[str]:
     return [r["name"] for r in _columns(db, "main", table) if r["name"] in src_cols]
 
 
-def _merge_documents(db: sqlite3.Connection, names: list[str]) -> int:
+def _merge_documents(db: sqlite3.Connection, names: list[str], reviewed: set[str]) -> int:
+    """Take the shard's copy of each document that is new or newer; ``reviewed`` gains those with
+    decisions in either database (the copy's decision columns and output head were made with the
+    shard's decisions, or none: they are applied again after the merge)."""
     db.execute("DROP TABLE IF EXISTS temp.pick")
     db.execute(
         "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
         "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at > m.updated_at"
     )
     n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
+    decided = ["main.reviews"] + (["src.reviews"] if "reviews" in names else [])
+    reviewed.update(r[0] for r in db.execute(
+        "SELECT p.sha256 FROM temp.pick p WHERE " + " OR ".join(
+            f"EXISTS (SELECT 1 FROM {t} r WHERE r.sha256 = p.sha256)" for t in decided)))
     for t in ("cells", "findings", "records"):
         db.execute(f"DELETE FROM main.{t} WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
     for t in ("documents", "records", "cells", "findings"):
