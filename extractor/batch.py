@@ -1,8 +1,7 @@
 """Batch processing: find report files, skip finished ones, extract, store — resumable.
 
-The library side of ``extractor run``: no printing here; progress goes through a callback. The
-per-file steps are in :mod:`.files`, URLs and bytes in :mod:`.inputs`, worker processes in
-:mod:`.parallel`.
+The library side of ``extractor run``: no printing here; progress goes through a callback. Every
+input goes through :func:`extractor.sources.process`; worker processes are in :mod:`.parallel`.
 """
 
 from __future__ import annotations
@@ -11,23 +10,17 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
-from .fetch import is_url
 from .files import (  # noqa: F401 - the batch API: extractor.batch.discover, …
     BatchResult,
     discover,
     display,
-    extract_bytes,
-    extract_loaded,
-    load_document,
     path_sha256,
-    process_file,
-    read_file,
     tally,
 )
-from .inputs import process_url
 from .model import Record
 from .parallel import run_parallel
 from .pipeline import ModelSteps, failed_record
+from .sources import Source, process
 from .store import Store, StoreError
 
 
@@ -37,8 +30,9 @@ def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: Mode
               concurrency: int = 1, downloads: Path | None = None,
               fetch_options: dict | None = None, worker_init: Callable | None = None,
               worker_init_args: tuple = ()) -> BatchResult:
-    """Process files (and http(s) URLs given as ``str``, see :func:`process_url`) one by one, or with
-    ``concurrency`` > 1 in worker processes, this process the only writer (see :mod:`extractor.parallel`;
+    """Process files and http(s) URLs given as ``str``, each through :func:`~extractor.sources.process`:
+    one by one, or with ``concurrency`` > 1 in worker processes, this process the only writer (see
+    :mod:`extractor.parallel`;
     there ``on_progress`` gets a :class:`~extractor.parallel.Summary` of a record built in a worker,
     and ``worker_init(*worker_init_args)`` runs in each worker process as it starts)."""
     downloads = Path(downloads) if downloads else store.path.parent / "downloads"
@@ -50,11 +44,9 @@ def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: Mode
     res = BatchResult()
     for f in files:
         try:
-            if is_url(f):
-                status, rec = process_url(str(f), store, downloads=downloads, force=force, llm=llm,
-                                          skipped_reason=skipped_reason, fetch_options=fetch_options)
-            else:
-                status, rec = process_file(f, store, force=force, llm=llm, skipped_reason=skipped_reason)
+            o = process(Source.of(f), store, force=force, llm=llm, skipped_reason=skipped_reason,
+                        downloads=downloads, fetch_options=fetch_options)
+            status, rec = o.status, o.record
         except sqlite3.Error as exc:  # the database itself fails: no document can be saved, stop here
             raise StoreError(f"cannot write {store.path}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - whatever one input does, the batch goes on

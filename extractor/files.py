@@ -1,6 +1,6 @@
-"""One input file (or its bytes) to a stored record, and what every batch mode shares: finding report
-files, skipping finished ones, the batch's tally. Used by :mod:`.batch` (one by one), :mod:`.inputs`
-(URLs, bytes) and :mod:`.parallel` (worker processes). No printing here.
+"""The stages of one document (load, extract: each within the time budget, an error a failed
+record), and what every batch mode shares: finding report files, the key of a file never read,
+the batch's tally. :func:`extractor.sources.process` runs the stages for every input. No printing here.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -20,7 +19,6 @@ from .errors import ExtractorError
 from .loaders import SUPPORTED_SUFFIXES, load_bytes
 from .model import Record
 from .pipeline import ModelSteps, extract_document, failed_record
-from .store import Store
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -69,23 +67,9 @@ def path_sha256(path: str | Path) -> str:
     return hashlib.sha256(os.fsencode(path)).hexdigest()
 
 
-def extract_bytes(raw: bytes, name: str, *, path: str | Path = "", url: str | None = None,
-                  llm: ModelSteps | None = None, skipped_reason: str | None = None) -> tuple[Record, str | None]:
-    """Load and extract one document within its time budget: ``(record, stage)`` where ``stage`` says
-    where a failed record failed ("load" | "extract"), None when it did not. Never raises for
-    anything a document does: a loader bug, a runaway check or the time budget make a failed record."""
-    seconds = doc_seconds()
-    start = time.monotonic()
-    doc = load_document(raw, name, path=path, url=url, seconds=seconds)
-    if not isinstance(doc, Document):
-        return doc
-    left = max(seconds - (time.monotonic() - start), 0.001) if seconds else 0.0
-    return extract_loaded(doc, llm=llm, skipped_reason=skipped_reason, seconds=left, budget=seconds)
-
-
 def load_document(raw: bytes, name: str, *, path: str | Path = "", url: str | None = None,
                   seconds: float | None = None) -> Document | tuple[Record, str]:
-    """The first stage of :func:`extract_bytes`: the loaded Document, or ``(failed record, "load")``.
+    """Load one document's bytes: the Document, or ``(failed record, "load")``.
     ``seconds``: its time budget (default the document's; 0 = none)."""
     seconds = doc_seconds() if seconds is None else seconds
     name, label = display(name), display(path or name)
@@ -107,7 +91,7 @@ def load_document(raw: bytes, name: str, *, path: str | Path = "", url: str | No
 
 def extract_loaded(doc: Document, *, llm: ModelSteps | None = None, skipped_reason: str | None = None,
                    seconds: float | None = None, budget: float | None = None) -> tuple[Record, str | None]:
-    """The second stage: a loaded document's record within ``seconds`` (what its time budget
+    """Extract a loaded document: its record within ``seconds`` (what its time budget
     ``budget`` left after loading); an error becomes a failed record ``(record, "extract")``."""
     seconds = doc_seconds() if seconds is None else seconds
     name, label = doc.name, doc.path or doc.name
@@ -130,42 +114,6 @@ def _failed(raw: bytes, name: str, label: str, url: str | None, msg: str) -> Rec
     rec.document.name = name
     rec.document.url = url
     return rec
-
-
-def process_file(path: Path, store: Store, *, force: bool = False, llm: ModelSteps | None = None,
-                 skipped_reason: str | None = None) -> tuple[str, Record | None]:
-    """Process one file; returns ("skipped"|"done"|"failed", record)."""
-    raw = read_file(path, store, force=force)
-    if not isinstance(raw, bytes):
-        return raw
-    rec, _stage = extract_bytes(raw, path.name, path=path, llm=llm, skipped_reason=skipped_reason)
-    store.save(rec)
-    return ("failed" if rec.decision == "failed" else "done"), rec
-
-
-def read_file(path: Path, store: Store, *, force: bool = False) -> bytes | tuple[str, Record | None]:
-    """The first step of :func:`process_file`: the file's bytes to extract, or ``("skipped", None)``
-    when it is already done, or ``("failed", record)`` (saved) when it must not or cannot be read."""
-    refused = refuse_before_reading(path)
-    if refused is not None:  # too large / not a regular file: fail by its path, never read it
-        psha = path_sha256(path)
-        if not force and store.is_done(psha):
-            return "skipped", None
-        rec = failed_record(display(path), refused)
-        rec.document.sha256 = psha
-        store.save(rec)
-        return "failed", rec
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        rec = failed_record(display(path), f"cannot read {display(path)}: {exc.strerror or exc}")
-        rec.document.sha256 = path_sha256(path)
-        store.save(rec)
-        return "failed", rec
-    sha = hashlib.sha256(raw).hexdigest()
-    if not force and store.is_done(sha):
-        return "skipped", None
-    return raw
 
 
 def refuse_before_reading(path: Path) -> str | None:

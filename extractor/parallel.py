@@ -29,7 +29,6 @@ import os
 import signal
 import sqlite3
 import threading
-import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -37,16 +36,13 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from .files import (BatchResult, display, extract_loaded, load_document, path_sha256, process_file, read_file,
-                    tally)
-from .budget import doc_seconds
-from .document import Document
 from .errors import ExtractorError
-from .fetch import Download, is_url
-from .inputs import fetch_input, load_input, process_bytes
+from .fetch import is_url
+from .files import BatchResult, display, path_sha256, tally
 from .model import DocumentInfo, Record
 from .pipeline import ModelSteps, failed_record
-from .store import DocumentRows, StoreError, document_rows
+from .sources import Outcome, Source, process, process_loaded
+from .store import DocumentRows, StoreError, document_done, document_rows
 
 # ------------------------------------------------------------------------------------ process pool
 
@@ -289,8 +285,8 @@ _readers: dict[str, sqlite3.Connection] = {}
 
 
 class _WorkerStore:
-    """What ``read_file``/``process_file``/``load_input`` need of a Store, inside a worker: reads
-    through a connection of its own, every save kept as rows for the writer."""
+    """What :func:`~extractor.sources.process` needs of a Store, inside a worker: reads through a
+    connection of its own, every save kept as rows for the writer."""
 
     def __init__(self, db: str) -> None:
         self.path = Path(db)
@@ -304,52 +300,21 @@ class _WorkerStore:
         return c
 
     def is_done(self, sha256: str) -> bool:
-        row = self.db.execute("SELECT status FROM documents WHERE sha256=?", (sha256,)).fetchone()
-        return row is not None and row[0] in ("done", "failed")
+        return document_done(self.db, sha256)
 
     def save(self, record: Record) -> None:
         self.saved.append((document_rows(record), Summary(record.document, record.decision, record.error)))
 
 
-def file_task(path: str, db: str, force: bool, skipped_reason: str | None, load_only: bool) -> tuple:
-    """In a worker: ``("loaded", (Document, seconds left, budget))`` (``load_only``) or
+def source_task(source: Source, db: str, force: bool, skipped_reason: str | None, load_only: bool) -> tuple:
+    """In a worker, :func:`~extractor.sources.process` of a file or downloaded bytes:
+    ``("loaded", Loaded)`` (``load_only``: the model extracts it in a thread of the writer) or
     ``(status, [(rows, summary)])``."""
     st = _WorkerStore(db)
-    if not load_only:
-        status, _rec = process_file(Path(path), st, force=force, skipped_reason=skipped_reason)
-        return status, st.saved
-    raw = read_file(Path(path), st, force=force)
-    if not isinstance(raw, bytes):
-        return raw[0], st.saved
-    got = _timed_load(lambda seconds: load_document(raw, Path(path).name, path=Path(path), seconds=seconds))
-    if got[0] == "loaded":
-        return got
-    st.save(got[1])
-    return "failed", st.saved
-
-
-def bytes_task(raw: bytes, name: str, path: str, url: str | None, db: str, force: bool,
-               skipped_reason: str | None, load_only: bool) -> tuple:
-    """:func:`file_task` for downloaded bytes."""
-    st = _WorkerStore(db)
-    if not load_only:
-        status = process_bytes(raw, name, st, path=path, url=url, force=force, skipped_reason=skipped_reason).status
-        return status, st.saved
-    got = _timed_load(lambda seconds: load_input(raw, name, st, path=path, url=url, force=force, seconds=seconds))
-    if got[0] == "loaded":
-        return got
-    return got[1].status, st.saved
-
-
-def _timed_load(load: Callable[[float], Any]) -> tuple:
-    """``("loaded", (doc, seconds left of its time budget, the budget))`` or ``("other", result)``."""
-    seconds = doc_seconds()
-    start = time.monotonic()
-    got = load(seconds)
-    if isinstance(got, Document):
-        left = max(seconds - (time.monotonic() - start), 0.001) if seconds else 0.0
-        return "loaded", (got, left, seconds)
-    return "other", got[0] if isinstance(got, tuple) else got
+    o = process(source, st, force=force, skipped_reason=skipped_reason, until="loaded" if load_only else None)
+    if o.status == "loaded":
+        return "loaded", o.loaded
+    return o.status, st.saved
 
 
 # ---------------------------------------------------------------------------------- thread side
@@ -380,7 +345,8 @@ class _Readers:
 
 
 class DeferredStore:
-    """What ``fetch_input`` needs of a Store, in a thread: reads, and every write queued for later."""
+    """What fetching a URL (:func:`~extractor.sources.process` ``until="fetched"``) needs of a Store,
+    in a thread: reads, and every write queued for later."""
 
     def __init__(self, readers: _Readers) -> None:
         self._readers = readers
@@ -392,8 +358,7 @@ class DeferredStore:
         return self._readers.get()
 
     def is_done(self, sha256: str) -> bool:
-        row = self.db.execute("SELECT status FROM documents WHERE sha256=?", (sha256,)).fetchone()
-        return row is not None and row["status"] in ("done", "failed")
+        return document_done(self.db, sha256)
 
     def save(self, record: Record) -> None:
         self.ops.append(lambda s: s.save(record))
@@ -404,7 +369,9 @@ class DeferredStore:
 
 def _fetch(url: str, readers: _Readers, downloads: Path, force: bool, fetch_options: dict | None):
     d = DeferredStore(readers)
-    return fetch_input(url, d, downloads=downloads, force=force, fetch_options=fetch_options), d.ops
+    o = process(Source.from_url(url), d, downloads=downloads, force=force, fetch_options=fetch_options,
+                until="fetched")
+    return o, d.ops
 
 
 # ------------------------------------------------------------------------------------ dispatcher
@@ -459,8 +426,8 @@ class _Dispatch:
                                               self.fetch_options))
         else:
             it.stage, it.path, it.name = "work", str(it.item), Path(it.item).name
-            self._run(it, self.pool.submit(file_task, it.path, self.db, self.force, self.skipped_reason,
-                                           self.load_only))
+            self._run(it, self.pool.submit(source_task, Source.from_path(it.path), self.db, self.force,
+                                           self.skipped_reason, self.load_only))
 
     def _run(self, it: _Item, fut: Future) -> None:
         self.state[fut] = it
@@ -500,12 +467,13 @@ class _Dispatch:
         if it.stage == "fetch":
             got, ops = out
             it.ops.extend(ops)
-            if not isinstance(got, Download):
+            if got.status != "fetched":
                 self.finish(it, got.status, got.record, [])
             elif not self.interrupted:
-                it.stage, it.raw, it.name, it.path = "work", got.raw, got.name, str(got.path)
-                self._run(it, self.pool.submit(bytes_task, got.raw, got.name, str(got.path), str(it.item).strip(),
-                                               self.db, self.force, self.skipped_reason, self.load_only))
+                src = got.fetched
+                it.stage, it.raw, it.name, it.path = "work", src.raw, src.name, str(src.path)
+                self._run(it, self.pool.submit(source_task, src, self.db, self.force, self.skipped_reason,
+                                               self.load_only))
         elif it.stage == "work":
             status, payload = out
             if status != "loaded":
@@ -513,13 +481,12 @@ class _Dispatch:
                 self.finish(it, status, summary, [lambda s, r=r: s.save_rows(r, commit=False) for r, _s in payload])
             elif not self.interrupted:
                 it.stage = "model"
-                doc, left, budget = payload
-                self._run(it, self.threads.submit(extract_loaded, doc, llm=self.llm, skipped_reason=self.skipped_reason,
-                                                  seconds=left, budget=budget))
-        else:  # model
-            rec: Record = out[0]
-            self.finish(it, "failed" if rec.decision == "failed" else "done", rec,
-                        [lambda s: s.save_rows(document_rows(rec), commit=False)])
+                self._run(it, self.threads.submit(process_loaded, payload, llm=self.llm,
+                                                  skipped_reason=self.skipped_reason))
+        else:  # model: extracted here, saved by the writer
+            o: Outcome = out
+            rec: Record = o.record
+            self.finish(it, o.status, rec, [lambda s: s.save_rows(document_rows(rec), commit=False)])
 
     # ------------------------------------------------------------------ the writer
     def commit(self, items: list[_Item]) -> None:

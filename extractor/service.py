@@ -20,7 +20,8 @@ writes. Endpoints (schema at ``/openapi.json``, browsable at ``/docs``):
 - ``GET /documents``: the documents in the database (paged), plus queue counts.
 - ``GET /jobs/{id}``, ``GET /health``.
 
-The queue is the ``jobs`` table of the same database (queued → running → done | failed). Jobs are
+The queue is the ``jobs`` table of the same database (queued → running → done | failed; its
+storage is :mod:`extractor.jobs`). Jobs are
 committed before the request is answered, and worker threads start by re-queueing jobs left
 ``running`` by a previous process, so a job accepted before a crash or restart is done after it. A
 job whose processing crashed the process ``MAX_ATTEMPTS`` times is failed instead of retried forever.
@@ -40,7 +41,7 @@ import re
 import sqlite3
 import threading
 import time
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -51,118 +52,17 @@ from pydantic import BaseModel, Field
 
 from . import __version__, loaders
 from .fetch import fix_name, unsupported_reason
-from .inputs import process_bytes
+from .jobs import MAX_ATTEMPTS, JobQueue  # noqa: F401 - the queue's storage; MAX_ATTEMPTS part of this API
 from .model import Finding, Record
 from .pipeline import ModelSteps
+from .sources import Source, process
 from .store import Store
 
-MAX_ATTEMPTS = 3
 MAX_QUEUE = 100  # jobs queued or running; past it POST /documents answers 503 + Retry-After
 UPLOAD_CHUNK = 256 * 1024
 SQLITE_MAX_INT = 2**63 - 1
 MULTIPART_SLACK = 64 * 1024  # multipart headers/boundaries on top of the file itself
 SHA_PATTERN = r"^[0-9a-f]{64}$"
-
-JOBS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  sha256 TEXT NOT NULL,
-  name TEXT NOT NULL,
-  path TEXT NOT NULL,                 -- the uploaded bytes, under <db folder>/uploads/
-  status TEXT NOT NULL,               -- queued | running | done | failed
-  attempts INTEGER NOT NULL DEFAULT 0,
-  stage TEXT,                         -- where a failure happened: load | extract | worker
-  decision TEXT,
-  error TEXT,
-  created_at REAL NOT NULL,
-  started_at REAL,
-  finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
-CREATE INDEX IF NOT EXISTS jobs_sha ON jobs(sha256, id);
-"""
-
-
-# ----------------------------------------------------------------------------- the queue
-
-
-class JobQueue:
-    """The ``jobs`` table. Every call opens its own short connection, so any thread may use it."""
-
-    def __init__(self, db_path: str | Path) -> None:
-        self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._conn()) as c:
-            c.executescript("PRAGMA journal_mode=WAL;" + JOBS_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        c = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        c.row_factory = sqlite3.Row
-        return c
-
-    def enqueue(self, sha256: str, name: str, path: str) -> dict:
-        """A job for these bytes: the pending one if there is one, else a new queued job."""
-        with closing(self._conn()) as c:
-            c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT * FROM jobs WHERE sha256=? AND status IN ('queued','running') "
-                            "ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
-            if row is None:
-                cur = c.execute("INSERT INTO jobs (sha256, name, path, status, created_at) VALUES (?,?,?,?,?)",
-                                (sha256, name, path, "queued", time.time()))
-                row = c.execute("SELECT * FROM jobs WHERE id=?", (cur.lastrowid,)).fetchone()
-            c.execute("COMMIT")
-            return dict(row)
-
-    def claim(self) -> dict | None:
-        """The oldest queued job, marked running (atomically), or None."""
-        with closing(self._conn()) as c:
-            c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                c.execute("COMMIT")
-                return None
-            c.execute("UPDATE jobs SET status='running', attempts=attempts+1, started_at=? WHERE id=?",
-                      (time.time(), row["id"]))
-            row = c.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
-            c.execute("COMMIT")
-            return dict(row)
-
-    def finish(self, job_id: int, status: str, *, decision: str | None = None, error: str | None = None,
-               stage: str | None = None) -> None:
-        with closing(self._conn()) as c:
-            c.execute("UPDATE jobs SET status=?, decision=?, error=?, stage=?, finished_at=? WHERE id=?",
-                      (status, decision, error, stage, time.time(), job_id))
-
-    def recover(self, max_attempts: int = MAX_ATTEMPTS) -> tuple[int, int]:
-        """Jobs left ``running`` by a process that died: back to ``queued``, or ``failed`` after too many
-        attempts. Returns (requeued, given up)."""
-        with closing(self._conn()) as c:
-            c.execute("BEGIN IMMEDIATE")
-            gave_up = c.execute(
-                "UPDATE jobs SET status='failed', stage='worker', finished_at=?, error='processing stopped the "
-                "server ' || attempts || ' times; given up' WHERE status='running' AND attempts>=?",
-                (time.time(), max_attempts)).rowcount
-            requeued = c.execute("UPDATE jobs SET status='queued' WHERE status='running'").rowcount
-            c.execute("COMMIT")
-            return requeued, gave_up
-
-    def get(self, job_id: int) -> dict | None:
-        with closing(self._conn()) as c:
-            row = c.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-            return dict(row) if row else None
-
-    def latest(self, sha256: str) -> dict | None:
-        with closing(self._conn()) as c:
-            row = c.execute("SELECT * FROM jobs WHERE sha256=? ORDER BY id DESC LIMIT 1", (sha256,)).fetchone()
-            return dict(row) if row else None
-
-    def counts(self) -> dict[str, int]:
-        with closing(self._conn()) as c:
-            out = {k: 0 for k in ("queued", "running", "done", "failed")}
-            for r in c.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
-                out[r["status"]] = r["n"]
-            return out
-
 
 # ----------------------------------------------------------------------------- workers
 
@@ -222,8 +122,8 @@ class Workers:
                 self.queue.finish(job["id"], "failed", stage="load", decision="failed",
                                   error=f"the uploaded bytes are gone ({job['path']}): {exc.strerror or exc}")
                 return
-            o = process_bytes(raw, job["name"], store, path=job["path"], force=True, llm=self.llm,
-                              skipped_reason=self.skipped_reason)
+            o = process(Source.from_bytes(raw, job["name"], path=job["path"]), store, force=True, llm=self.llm,
+                        skipped_reason=self.skipped_reason)
             rec = o.record
             if o.status == "failed":
                 self.queue.finish(job["id"], "failed", stage=o.stage, decision="failed",
@@ -590,11 +490,7 @@ def create_service_app(db_path: str | Path, *, workers: int = 1, llm: ModelSteps
         decision: Optional[Literal["accepted", "needs_review", "failed"]] = Query(None),
     ) -> DocumentList:
         """Documents in the database, most recent first."""
-        db = store().db
-        where, args = ("WHERE decision=?", [decision]) if decision else ("", [])
-        total = db.execute(f"SELECT COUNT(*) FROM documents {where}", args).fetchone()[0]
-        rows = db.execute(f"SELECT sha256, name, url, kind, status, decision, error, updated_at FROM documents "
-                          f"{where} ORDER BY updated_at DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        total, rows = store().document_page(limit, offset, decision)
         return DocumentList(total=total, items=[DocumentSummary(**dict(r)) for r in rows], jobs=queue.counts())
 
     @app.get("/jobs/{job_id}", tags=["service"], response_model=JobOut, responses={404: _ERR})

@@ -28,6 +28,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import time
 import zlib
@@ -424,8 +425,7 @@ class Store:
 
     # ----------------------------------------------------------------- documents
     def is_done(self, sha256: str) -> bool:
-        row = self.db.execute("SELECT status FROM documents WHERE sha256=?", (sha256,)).fetchone()
-        return row is not None and row["status"] in ("done", "failed")
+        return document_done(self.db, sha256)
 
     def save(self, record: Record) -> None:
         """Write one document's record, cells and findings atomically (replacing earlier ones).
@@ -900,6 +900,67 @@ class Store:
         decisions are applied on top by :func:`extractor.reviewed.reviewed_crossyear`."""
         return [CrossFinding.model_validate_json(unpack(r["json"])) for r in self.crossyear_findings(sha256)]
 
+    # ================================================================== SQL of other modules (issue 13)
+    # The statements of inputs.py, parallel.py, the service's document list and merge.py, moved here
+    # unchanged so that this class owns every statement on the extractor database. merge.py keeps
+    # the orchestration (which shards, downloads, output files, cross-year evaluation).
+
+    def forget_url_failure(self, sha256: str, url: str) -> None:
+        """Drop the failed record of a URL (keyed by the URL's hash) once its download succeeded."""
+        db = self.db
+        with db:
+            db.execute("DELETE FROM records WHERE sha256=? AND EXISTS "
+                       "(SELECT 1 FROM documents WHERE sha256=? AND url=? AND status IN ('failed','error'))",
+                       (sha256, sha256, url))
+            db.execute("DELETE FROM documents WHERE sha256=? AND url=? AND status IN ('failed','error')",
+                       (sha256, url))
+
+    def document_page(self, limit: int, offset: int, decision: str | None = None) -> tuple[int, list[sqlite3.Row]]:
+        """(how many documents, one page of their summaries), most recently updated first."""
+        db = self.db
+        where, args = ("WHERE decision=?", [decision]) if decision else ("", [])
+        total = db.execute(f"SELECT COUNT(*) FROM documents {where}", args).fetchone()[0]
+        rows = db.execute(f"SELECT sha256, name, url, kind, status, decision, error, updated_at FROM documents "
+                          f"{where} ORDER BY updated_at DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        return total, rows
+
+    def merge_from(self, src: Path, seen: set[str], reviewed: set[str]) -> "ShardMerge":
+        """Merge one shard database (see :mod:`extractor.merge`). ``seen``: auto-id tables whose rows
+        are indexed in temp for this merge (dropped by :meth:`end_merge`); ``reviewed`` gains the
+        documents whose decisions must be applied again."""
+        db = self.db
+        db.commit()
+        db.execute("ATTACH DATABASE ? AS src", (str(src),))
+        taken = changed = 0
+        tables: dict[str, int] = {}
+        try:
+            names = [r[0] for r in db.execute("SELECT name FROM src.sqlite_master WHERE type='table' "
+                                              "AND name NOT LIKE 'sqlite_%'")]
+            with db:
+                if "documents" in names:
+                    taken = _merge_documents(db, names, reviewed)
+                    changed += taken
+                if "reviews" in names:
+                    reviewed.update(r[0] for r in db.execute(
+                        "SELECT DISTINCT s.sha256 FROM src.reviews s WHERE NOT EXISTS (SELECT 1 FROM main.reviews m "
+                        "WHERE m.sha256 = s.sha256 AND m.finding_id = s.finding_id AND m.created_at >= s.created_at)"))
+                    changed += _merge_copy(db, "reviews", newer="created_at", key=("sha256", "finding_id"))
+                if "crossyear_reviews" in names:
+                    changed += _merge_copy(db, "crossyear_reviews", newer="created_at",
+                                           key=("prev_sha256", "next_sha256", "finding_id"))
+                for t in names:
+                    if t in MERGE_CORE or t in NOT_MERGED:
+                        continue
+                    tables[t] = tables.get(t, 0) + _merge_table(db, t, seen)
+        finally:
+            db.execute("DETACH DATABASE src")
+        return ShardMerge(taken, changed, tables)
+
+    def end_merge(self, seen: set[str]) -> None:
+        """Drop the temp indexes :meth:`merge_from` built."""
+        for t in seen:
+            self.db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
+
 
 def _csv_line(row: list[str]) -> bytes:
     buf = io.StringIO()
@@ -939,6 +1000,121 @@ def _iso(ts: float | None) -> str:
     import datetime as _dt  # noqa: PLC0415
 
     return "" if not ts else _dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+
+
+# ================================================================== SQL of other modules (issue 13)
+
+
+def document_done(db: sqlite3.Connection, sha256: str) -> bool:
+    """Whether a document is finished (done or failed), through any connection to the database
+    (a worker process's or a thread's own, read only)."""
+    row = db.execute("SELECT status FROM documents WHERE sha256=?", (sha256,)).fetchone()
+    return row is not None and row[0] in ("done", "failed")
+
+
+# Merging shard databases (extractor merge): the statements of merge.py, unchanged.
+MERGE_CORE = ("documents", "records", "cells", "findings", "reviews", "crossyear_reviews")
+# a server's queue; series results (re-evaluated); where the lines are in each folder's output files
+NOT_MERGED = {"jobs", "bodies", "crossyear_findings", "outputs", "output_files"}
+
+
+class ShardMerge(NamedTuple):
+    documents: int  # documents whose copy was taken
+    changed: int  # documents and decisions that changed (they show in the output files)
+    tables: dict[str, int]  # rows copied per other table
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[sqlite3.Row]:
+    return list(db.execute(f"PRAGMA {schema}.table_info({_q(table)})"))
+
+
+def _common(db: sqlite3.Connection, table: str) -> list[str]:
+    src_cols = {r["name"] for r in _columns(db, "src", table)}
+    return [r["name"] for r in _columns(db, "main", table) if r["name"] in src_cols]
+
+
+def _merge_documents(db: sqlite3.Connection, names: list[str], reviewed: set[str]) -> int:
+    """Take the shard's copy of each document that is new or newer; ``reviewed`` gains those with
+    decisions in either database (the copy's decision columns and output head were made with the
+    shard's decisions, or none: they are applied again after the merge)."""
+    db.execute("DROP TABLE IF EXISTS temp.pick")
+    db.execute(
+        "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
+        "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at > m.updated_at"
+    )
+    n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
+    decided = ["main.reviews"] + (["src.reviews"] if "reviews" in names else [])
+    reviewed.update(r[0] for r in db.execute(
+        "SELECT p.sha256 FROM temp.pick p WHERE " + " OR ".join(
+            f"EXISTS (SELECT 1 FROM {t} r WHERE r.sha256 = p.sha256)" for t in decided)))
+    for t in ("cells", "findings", "records"):
+        db.execute(f"DELETE FROM main.{t} WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("documents", "records", "cells", "findings"):
+        if t not in names:
+            continue
+        cols = ", ".join(_q(c) for c in _common(db, t))
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM src.{t} "
+                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    db.execute("DROP TABLE temp.pick")
+    return n
+
+
+def _merge_copy(db: sqlite3.Connection, table: str, *, newer: str, key: tuple[str, ...]) -> int:
+    """Rows of ``src.table`` newer than their twin in main (by ``key``; an equal time keeps main's)."""
+    cols = ", ".join(_q(c) for c in _common(db, table))
+    on = " AND ".join(f"m.{_q(k)} = s.{_q(k)}" for k in key)
+    before = db.total_changes
+    db.execute(
+        f"INSERT OR REPLACE INTO main.{_q(table)} ({cols}) SELECT {cols} FROM src.{_q(table)} AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{_q(table)} m WHERE {on} AND m.{_q(newer)} >= s.{_q(newer)})"
+    )
+    return db.total_changes - before
+
+
+def _merge_table(db: sqlite3.Connection, table: str, seen: set[str]) -> int:
+    """Copy one other table, work in proportion to the shard's rows (index lookups in main)."""
+    exists = db.execute("SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
+    if not exists:
+        sql = db.execute("SELECT sql FROM src.sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+        db.execute(re.sub(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?", "CREATE TABLE IF NOT EXISTS ", sql,
+                          flags=re.I))
+        for (isql,) in db.execute("SELECT sql FROM src.sqlite_master WHERE type='index' AND tbl_name=? "
+                                  "AND sql IS NOT NULL", (table,)).fetchall():
+            db.execute(re.sub(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?",
+                              lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS ", isql, flags=re.I))
+    info = _columns(db, "main", table)
+    pk = [r["name"] for r in sorted(info, key=lambda r: r["pk"]) if r["pk"]]
+    rowid_key = len(pk) == 1 and next(r for r in info if r["name"] == pk[0])["type"].upper() == "INTEGER"
+    unique = any(r["unique"] for r in db.execute(f"PRAGMA main.index_list({_q(table)})")
+                 if r["origin"] != "pk")
+    cols = _common(db, table)
+    t = _q(table)
+    before = db.total_changes
+    if pk and not rowid_key:  # a natural key: new rows and changed twins (found by the key's index)
+        c = ", ".join(_q(x) for x in cols)
+        same = " AND ".join(f"m.{_q(x)} IS s.{_q(x)}" for x in cols)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({c}) SELECT {c} FROM src.{t} AS s "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM main.{t} AS m WHERE {same})")
+    elif unique and not rowid_key:
+        c = ", ".join(_q(x) for x in cols)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} ({c}) SELECT {c} FROM src.{t}")
+    else:  # keyed by an auto-increment id (or nothing): add the rows not already present
+        data = [x for x in cols if x not in pk]
+        c = ", ".join(_q(x) for x in data)
+        idx = _q("seen_" + table)
+        if table not in seen:  # main's rows, indexed once for this merge (main has no index on them)
+            db.execute(f"CREATE TEMP TABLE {idx} AS SELECT DISTINCT {c} FROM main.{t}")
+            db.execute(f"CREATE INDEX temp.{_q('seen_i_' + table)} ON {idx} ({c})")
+            seen.add(table)
+        same = " AND ".join(f"x.{_q(x)} IS s.{_q(x)}" for x in data)
+        db.execute(f"INSERT INTO main.{t} ({c}) SELECT DISTINCT {c} FROM src.{t} AS s "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM temp.{idx} AS x WHERE {same})")
+        db.execute(f"INSERT INTO temp.{idx} SELECT DISTINCT {c} FROM src.{t}")
+    return db.total_changes - before
 
 
 # ----------------------------------------------------------------------------- one writer per folder

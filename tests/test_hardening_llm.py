@@ -160,7 +160,7 @@ def test_the_run_usage_line_counts_this_run_only(tmp_path):
 def test_waiting_for_the_model_does_not_count_against_the_time_budget(tmp_path, monkeypatch):
     """A 1 s budget and a model answering in 1.5 s: the document is not stopped (the wait is bounded
     by --llm-timeout and the attempts instead); its own work still is."""
-    from extractor.batch import extract_bytes
+    from extractor.sources import Source, process
 
     def slow(request: httpx.Request) -> httpx.Response:
         time.sleep(1.5)
@@ -170,7 +170,7 @@ def test_waiting_for_the_model_does_not_count_against_the_time_budget(tmp_path, 
                        tmp_path / "state.db", http_client=httpx.Client(transport=httpx.MockTransport(slow)),
                        sleep=lambda s: None)
     monkeypatch.setenv("EXTRACTOR_DOC_SECONDS", "1")
-    rec, _ = extract_bytes(TEXT.encode(), "slow-model.txt", llm=LLMSteps(client, tables="off"))
+    rec = process(Source.from_bytes(TEXT.encode(), "slow-model.txt"), llm=LLMSteps(client, tables="off")).record
     assert not (rec.error or "").startswith("time budget"), rec.error
     assert [r["outcome"] for r in client.ledger.rows()] == ["ok"]  # the model answered, and was waited for
     assert not any(r.startswith("model step failed") for r in rec.reasons)

@@ -149,7 +149,7 @@ def test_size_limit_413_before_reading(tmp_path):
 
 
 def test_worker_survives_internal_errors(client, monkeypatch):
-    import extractor.files as inputs  # load + extract of one document (inputs.process_bytes uses it)
+    import extractor.files as inputs  # load + extract of one document (sources.process uses it)
 
     real = inputs.extract_document
 

@@ -288,3 +288,47 @@ def test_cli_concurrency_option(tmp_path):
     d = corpus(tmp_path, n=3)
     cli("run", str(d), "--out", str(tmp_path / "o"), "--llm", "off", "--concurrency", "3")
     assert len(canon(tmp_path / "o")) == 5
+
+
+def test_merged_reviews_decide_the_document_everywhere(tmp_path):
+    """Reviews that decide a document hold in the merged store whichever copy of the document is
+    taken: the documents table, the records' decision and records.jsonl show the reviewed decision,
+    also when a newer copy without the reviews is merged in after them."""
+    from test_review_support import synthetic_report
+    from extractor.decisions import reviewed_record
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "report.txt").write_text(synthetic_report(), encoding="utf-8")
+    for name in ("reviewed", "rerun"):
+        cli("run", str(d), "--out", str(tmp_path / name), "--llm", "off")
+    with Store(tmp_path / "reviewed" / "extractor.db") as st:  # a reviewer decides every open finding
+        (rec,) = list(st.records())
+        sha = rec.document.sha256
+        assert rec.decision == "needs_review"
+        for f in reviewed_record(st, sha).open:
+            st.put_review(sha, f.id, "confirm_source", reviewer="ann", comment="as published")
+        assert st.counts() == {"accepted": 1}
+    with sqlite3.connect(tmp_path / "rerun" / "extractor.db") as c:  # the later copy, never reviewed
+        c.execute("UPDATE documents SET updated_at = updated_at + 1000")
+
+    def decided(out: Path) -> None:
+        with sqlite3.connect(out / "extractor.db") as c:
+            assert c.execute("SELECT decision FROM documents WHERE sha256=?", (sha,)).fetchone()[0] == "accepted"
+            assert c.execute("SELECT decision FROM records WHERE sha256=?", (sha,)).fetchone()[0] == "accepted"
+        (line,) = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+        assert json.loads(line)["decision"] == "accepted"
+        assert json.loads(line)["accepted_by"] == "review"
+        with Store(out / "extractor.db") as st:
+            assert st.counts() == {"accepted": 1}
+
+    for order in (("reviewed", "rerun"), ("rerun", "reviewed")):  # in one merge, either order
+        out = tmp_path / ("m-" + "-".join(order))
+        merge([tmp_path / n for n in order], out)
+        decided(out)
+    out = tmp_path / "m-later"  # the reviews merged first, the newer copy in a later merge
+    merge([tmp_path / "reviewed"], out)
+    decided(out)
+    res = merge([tmp_path / "rerun"], out)
+    assert res.documents_taken == 1
+    decided(out)

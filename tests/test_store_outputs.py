@@ -249,9 +249,9 @@ def test_stored_record_keeps_every_value_without_its_defaults(tmp_path):
     with Store(tmp_path / "o" / "extractor.db") as st:
         made = []
         for f in discover([src]):
-            from extractor.batch import extract_bytes
+            from extractor.sources import Source, process
 
-            rec = extract_bytes(f.read_bytes(), f.name, path=f)[0]
+            rec = process(Source.from_path(f)).record
             made.append(json.loads(rec.model_dump_json()))
             st.save(rec)
         assert [json.loads(r.model_dump_json()) for r in st.records()] == made

@@ -14,11 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RTable
 
 from . import app, console, out_console
-from ..batch import discover, display, extract_bytes, run_batch
-from ..files import refuse_before_reading
+from ..batch import discover, run_batch
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
-from ..pipeline import failed_record
+from ..sources import Source, process
 from ..verify.engine import check_identities
 from ..verify.groups import groups_of
 from ..store import Store, folder_lock
@@ -222,14 +221,7 @@ def check(
 
 def _extract_one(path: Path, llm=None):
     """One file's record, within its budgets; an unreadable file gives a failed record, never a traceback."""
-    refused = refuse_before_reading(path)
-    if refused is not None:
-        return failed_record(display(path), refused)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return failed_record(display(path), f"cannot read {display(path)}: {exc.strerror or exc}")
-    return extract_bytes(raw, path.name, path=path, llm=llm)[0]
+    return process(Source.from_path(path), llm=llm).record
 
 
 def _read_gold(path: Path) -> dict:
