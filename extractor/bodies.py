@@ -35,7 +35,7 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import ConfigError, ExtractorError
-from .templates import rules_dir
+from .templates import rules_dir, safe_load
 
 _CJK = r"\u4e00-\u9fff"
 
@@ -93,7 +93,7 @@ class Mapping:
 def _data(root: str) -> dict[str, Any]:
     path = Path(root) / "bodies.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     data.setdefault("misreads", {})
@@ -181,7 +181,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
         return Mapping()
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = safe_load(p.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ExtractorError(f"cannot read the bodies mapping {p}: {exc}") from exc
     except yaml.YAMLError as exc:

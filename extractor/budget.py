@@ -16,7 +16,7 @@ by ``extractor run`` see the value its options set):
                                          10 MB of XML took 330 MB, 20 MB 640 MB)
 =============================  =======  ==========================================================
 
-The time budget is enforced by a watchdog thread that raises :class:`TimeBudgetExceeded` in the
+The time budget is enforced by a watchdog thread (one per process) that raises :class:`TimeBudgetExceeded` in the
 thread doing the work (``PyThreadState_SetAsyncExc``): it stops pure-Python work anywhere (a runaway
 check, a slow loop) at the next bytecode; a call into C (an OCR inference, a socket read) finishes
 first. It derives from ``BaseException`` so no ``except Exception`` on the way swallows it; the
@@ -110,9 +110,9 @@ _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 class _Clock:
     """The time budget of the block running in one thread: a deadline that stands still while paused."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, tid: int) -> None:
         self.deadline = time.monotonic() + seconds
-        self.cond = threading.Condition()
+        self.tid = tid
         self.paused = 0  # depth of paused() blocks
         self.paused_at = 0.0
         self.done = False
@@ -120,6 +120,42 @@ class _Clock:
 
 
 _clock = threading.local()
+
+# One watchdog thread per process watches every running budget (a thread started per block cost
+# ~0.2 ms, more on a loaded machine, twice per document). All clock state is guarded by _cond.
+_cond = threading.Condition()
+_active: set[_Clock] = set()
+_watcher: threading.Thread | None = None
+_wake_at: float | None = None  # when the watcher wakes next (None: it waits until notified)
+
+
+def _watch() -> None:
+    global _wake_at
+    with _cond:
+        while True:
+            now = time.monotonic()
+            nxt: float | None = None
+            for clock in list(_active):
+                if clock.paused:
+                    continue
+                if clock.deadline <= now:
+                    clock.fired = True
+                    _active.discard(clock)
+                    _set_async_exc(clock.tid, ctypes.py_object(TimeBudgetExceeded))
+                elif nxt is None or clock.deadline < nxt:
+                    nxt = clock.deadline
+            _wake_at = nxt
+            _cond.wait(None if nxt is None else nxt - now)
+
+
+def _poke(deadline: float) -> None:
+    """Wake the watcher when ``deadline`` comes before its next wake-up (caller holds _cond)."""
+    global _watcher
+    if _watcher is None or not _watcher.is_alive():  # first use (or a forked child without it)
+        _watcher = threading.Thread(target=_watch, name="extractor-budget", daemon=True)
+        _watcher.start()
+    elif _wake_at is None or deadline < _wake_at:
+        _cond.notify_all()
 
 
 @contextmanager
@@ -132,36 +168,21 @@ def time_budget(seconds: float | None = None) -> Iterator[None]:
     if not seconds or seconds <= 0:
         yield
         return
-    tid = threading.get_ident()
-    clock = _Clock(seconds)
-
-    def watch() -> None:
-        with clock.cond:
-            while not clock.done:
-                if clock.paused:
-                    clock.cond.wait()
-                    continue
-                left = clock.deadline - time.monotonic()
-                if left <= 0:
-                    clock.fired = True
-                    _set_async_exc(tid, ctypes.py_object(TimeBudgetExceeded))
-                    return
-                clock.cond.wait(left)
-
+    clock = _Clock(seconds, threading.get_ident())
     outer = getattr(_clock, "current", None)
     _clock.current = clock
-    t = threading.Thread(target=watch, name="extractor-budget", daemon=True)
-    t.start()
+    with _cond:
+        _active.add(clock)
+        _poke(clock.deadline)
     try:
         yield
     finally:
         _clock.current = outer
-        with clock.cond:
+        with _cond:
             clock.done = True
+            _active.discard(clock)
             if clock.fired:  # fired but maybe not raised yet: never let it escape into unrelated code
-                _set_async_exc(tid, ctypes.py_object())  # NULL clears a pending exception
-            clock.cond.notify_all()
-        t.join()
+                _set_async_exc(clock.tid, ctypes.py_object())  # NULL clears a pending exception
 
 
 @contextmanager
@@ -172,18 +193,19 @@ def paused() -> Iterator[None]:
     if clock is None:
         yield
         return
-    with clock.cond:
+    with _cond:
         if clock.paused == 0:
             clock.paused_at = time.monotonic()
         clock.paused += 1
     try:
         yield
     finally:
-        with clock.cond:
+        with _cond:
             clock.paused -= 1
             if clock.paused == 0:
                 clock.deadline += time.monotonic() - clock.paused_at
-            clock.cond.notify_all()
+                if not clock.done:
+                    _poke(clock.deadline)
 
 
 # ----------------------------------------------------------------------------- degradations

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from .bodies import Assignment, DocKey, Mapping, assign
 from .errors import ConfigError
 from .model import OPEN_STATUSES, Cell, Finding, Number, Operand, Record
-from .templates import rules_dir
+from .templates import rules_dir, safe_load
 
 CROSSYEAR_RULES_FILE = "crossyear.yaml"
 _NUMERIC = ("number", "zero")
@@ -138,7 +138,7 @@ def _load(root: str) -> tuple[dict[str, Any], ...]:
     if not path.is_file():
         return ()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     out = []

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from .bodies import DocKey, Mapping, assign, default_mapping_path, load_mapping
 from .crossyear import CrossResult, Series, evaluate, evaluate_pairs, crossyear_rules, rules_fingerprint
-from .model import Record
+from pydantic import BaseModel
+
+from .model import DocumentInfo, Record, Table
 from .decisions import apply_reviews, reviewed_documents
 from .crossyear_reviews import apply_cross_reviews
 
@@ -113,8 +115,7 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     series: dict[str, Series] = {}
     for sha in sorted(read):
         a = new[sha]
-        rv = apply_reviews(store.record(sha), store.reviews(sha))
-        series.setdefault(a.body, Series(a.body)).years.setdefault(a.year, []).append(rv.record)
+        series.setdefault(a.body, Series(a.body)).years.setdefault(a.year, []).append(_for_pairs(store, sha))
     for s in series.values():
         for recs in s.years.values():
             recs.sort(key=lambda r: r.document.sha256)
@@ -125,3 +126,26 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     else:
         store.update_series([new[sha] for sha in changed], gone, touched, findings, stamps)
     return CrossUpdate(full, len(changed) + len(gone), pairs, len(findings), store.crossyear_counts())
+
+
+class PairView(BaseModel):
+    """What the cross-year rules read of a record (``Record``'s fields of the same names): its findings
+    and facts, most of a stored record's JSON, are not validated."""
+
+    document: DocumentInfo
+    organ: str | None = None
+    year: int | None = None
+    format: str = "unknown"
+    tables: dict[str, Table] = {}
+    decision: str = "needs_review"
+    error: str | None = None
+
+
+def _for_pairs(store: Any, sha: str) -> Record | PairView:
+    """A stored record as the cross-year rules see it: with the reviewers' decisions applied; a record
+    without decisions as saved (its decision is the one :func:`apply_reviews` would make again: the
+    record was decided by the same function before it was stored)."""
+    rows = store.reviews(sha)
+    if rows:
+        return apply_reviews(store.record(sha), rows).record
+    return PairView.model_validate_json(store.record_text(sha))

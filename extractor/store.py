@@ -512,6 +512,11 @@ class Store:
         row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
         return Record.model_validate_json(unpack(row["json"])) if row else None
 
+    def record_text(self, sha256: str) -> str | None:
+        """A stored record's JSON as saved (not validated; the default values left out)."""
+        row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
+        return unpack(row["json"]) if row else None
+
     def authoritative_record(self, sha256: str) -> Record | None:
         """The record as every output shows it: the reviewers' decisions on it applied."""
         rec = self.record(sha256)

@@ -20,12 +20,19 @@ import yaml
 from .errors import ConfigError
 
 
+# libyaml's parser when PyYAML has it (the same safe constructor and resolver, ~10x faster to start)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 def rules_dir() -> Path:
     env = os.environ.get("EXTRACTOR_RULES_DIR")
     return Path(env) if env else _DEFAULT_RULES
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml's parser when available."""
+    return yaml.load(text, Loader=_SafeLoader)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -35,7 +42,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, dict):

@@ -158,3 +158,26 @@ def test_corpus_003_flags_its_narrative_sum_and_asks_once_about_the_displaced_ro
     assert any(k.startswith("N.SUM:") for k in keys)  # 1744 + 393 + 21 + 2 = 2160 ≠ 2139
     assert "G.DISPLACED:table3.carried_forward" in keys  # seven displaced cells: one question
     assert len(keys) == 2
+
+
+def test_a_record_grouped_again_under_another_rule_set_is_grouped_by_the_new_rules(tmp_path, monkeypatch):
+    """The identities re-evaluated on a corrected copy are remembered per record state; a changed rules
+    directory (EXTRACTOR_RULES_DIR) is still what the next grouping of the same record uses."""
+    import shutil
+
+    from extractor.templates import rules_dir
+
+    v = _values()
+    for col in T3_COLS:
+        v["table3"]["total"][col] = 0
+    rec = _extract_values(v)
+    assert "line:table3:row:total" in [g.key for g in group_findings(rec)]
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    with open(rules / "table3.yaml", "a", encoding="utf-8") as fh:  # an identity the correction would break
+        fh.write("  - id: T3.TOTAL_IS_NATURAL\n    version: 1\n    table: table3\n    title: test\n"
+                 "    each: row\n    lhs: [total]\n    rhs: [natural_person]\n")
+    monkeypatch.setenv("EXTRACTOR_RULES_DIR", str(rules))
+    assert "line:table3:row:total" not in [g.key for g in group_findings(rec)]
+    monkeypatch.delenv("EXTRACTOR_RULES_DIR")
+    assert "line:table3:row:total" in [g.key for g in group_findings(rec)]

@@ -24,9 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..templates import rules_dir  # EXTRACTOR_RULES_DIR or the packaged rules/
+from ..templates import rules_dir, safe_load  # EXTRACTOR_RULES_DIR or the packaged rules/
 
 VOCABULARY_FILE = "narrative_vocabulary.yaml"
 
@@ -77,7 +75,7 @@ def load_vocabulary() -> Vocabulary:
 
 @lru_cache(maxsize=4)
 def _load(env_dir: str) -> Vocabulary:
-    data: dict[str, Any] = yaml.safe_load(Path(rules_dir() / VOCABULARY_FILE).read_text(encoding="utf-8"))
+    data: dict[str, Any] = safe_load(Path(rules_dir() / VOCABULARY_FILE).read_text(encoding="utf-8"))
     scopes: list[tuple[str, re.Pattern[str]]] = []
     for kind in ("subset", "extra", "topic", "subunit", "period"):
         pats = data.get("scope", {}).get(kind, [])

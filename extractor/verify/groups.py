@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from ..model import OPEN_STATUSES, Finding, Record, set_field
-from ..tablespec import table_specs
+from ..tablespec import identities, table_specs
 from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
 
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
@@ -278,6 +278,41 @@ def _narrative_join(f: Finding, corrections: dict[str, Decimal]) -> bool:
         return False
 
 
+# The identities failing after a correction, by what they depend on: a record is decided more than
+# once (the pipeline, then every output applies the reviews and decides again), and re-evaluating
+# every identity on a corrected copy per candidate line is most of a decision's cost.
+_AFTER: dict[tuple, dict[tuple, frozenset[str]]] = {}
+_AFTER_MAX = 2048  # records remembered (cleared when full)
+_AFTER_RULES: list[Any] = [None]  # the identities the memo was made with (a new rule set clears it)
+
+
+def _after_memo(record: Record) -> dict[tuple, frozenset[str]]:
+    """The memo of :func:`_failing_after` for the record's tables as they are now: keyed by everything
+    an identity's status reads (the document key, each cell's place, kind, value, decimals)."""
+    rules = identities()
+    if rules is not _AFTER_RULES[0]:
+        _AFTER.clear()
+        _AFTER_RULES[0] = rules
+    key = (record.document.sha256,
+           tuple((k, t.template, tuple((c.row, c.col, c.key, c.kind, c.value, c.decimals) for c in t.cells))
+                 for k, t in record.tables.items()))
+    memo = _AFTER.get(key)
+    if memo is None:
+        if len(_AFTER) >= _AFTER_MAX:
+            _AFTER.clear()
+        memo = _AFTER[key] = {}
+    return memo
+
+
+def _failing_after(record: Record, corr: dict[str, Decimal], memo: dict[tuple, frozenset[str]]) -> frozenset[str]:
+    """The ids of the identities that FAIL on the record with ``corr`` applied."""
+    k = tuple(sorted(corr.items()))
+    after = memo.get(k)
+    if after is None:
+        after = memo[k] = frozenset(f.id for f in check_identities(_corrected(record, corr)) if f.status == "FAIL")
+    return after
+
+
 def _totals(table: str) -> set[str]:
     """The keys of a table's totals: the one left-hand operand of an identity (its 总计 row or column)."""
     specs = table_specs()
@@ -290,6 +325,7 @@ def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> li
     if not fails or len(fails) + len(narrative) < 2:
         return rest
     taken: set[int] = set()
+    memo = _after_memo(record)
     while True:
         live = [fl for fl in fails if id(fl.finding) not in taken]
         if not live:
@@ -303,7 +339,7 @@ def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> li
             corr = _corrections(live, line)
             if corr is None or _negative(record, corr):
                 continue
-            after = {f.id for f in check_identities(_corrected(record, corr)) if f.status == "FAIL"}
+            after = _failing_after(record, corr, memo)
             if after - all_failing:
                 continue  # the correction would break an identity that holds
             fixed = [fl.finding for fl in live if fl.finding.id in before - after]
