@@ -5,7 +5,10 @@ shard's documents into one database and regenerates the output files from it. Id
 the same shards again (or a shard into a folder that already holds it) changes nothing.
 
 - ``documents``/``records``/``cells``/``findings`` move per document (keyed by content SHA-256): a
-  document's rows are replaced as a unit by the copy updated last, so no stale cells survive.
+  document's rows are replaced as a unit by the copy updated last, so no stale cells survive. Each
+  database numbers its documents itself (``documents.id``, which ``cells``/``findings`` rows name):
+  a shard's numbers are mapped to the merged database's through the SHA-256.
+- The output files keep the kind the merged folder has (gzip unless it holds plain ones).
 - ``reviews`` and ``crossyear_reviews`` (decisions on cross-year findings): the later decision wins.
 - ``bodies`` and ``crossyear_findings`` are not copied: each shard saw only its own documents, so a
   body's years may be split over shards. They are evaluated again over the merged records (with the
@@ -29,7 +32,7 @@ from typing import Any
 
 from .errors import ExtractorError
 from .reviewed import evaluate_store  # across years, over every merged record
-from .store import Store
+from .store import DOCUMENT_COLUMNS, Store, output_paths
 
 DB_NAME = "extractor.db"
 CORE = ("documents", "records", "cells", "findings", "reviews", "crossyear_reviews")
@@ -64,9 +67,6 @@ def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[sqlite3.Ro
     return list(db.execute(f"PRAGMA {schema}.table_info({_q(table)})"))
 
 
-OUTPUT_FILES = ("records.jsonl", "cells.csv", "findings.csv")
-
-
 def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> MergeResult:
     """Merge shard databases into ``out`` and evaluate the cross-year rules over the result
     (``mapping``: the bodies mapping; default the file beside the merged database)."""
@@ -95,11 +95,12 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
             db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
         for sha in sorted(reviewed):  # decisions merged without their document: its rows and lines again
             store.refresh(sha)
-        if changed or not all((out / f).exists() for f in OUTPUT_FILES):
+        files = output_paths(out, bool(store.output_kind(out)))  # the kind there (gzip in a new folder)
+        if changed or not all(p.exists() for p in files.values()):
             res.outputs = store.write_outputs(out)  # the new and changed documents appended
             res.outputs_rewritten = True
         else:  # nothing new: the output files already say it (no pass over every record for them)
-            res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
+            res.outputs = files
         res.crossyear = evaluate_store(store, mapping)
     return res
 
@@ -141,21 +142,44 @@ def _common(db: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _merge_documents(db: sqlite3.Connection, names: list[str]) -> int:
+    """Take the shard's documents that main lacks or holds an older copy of, with their records,
+    cells and findings. ``cells``/``findings`` name a document by its number, which differs between
+    databases: the shard's numbers are mapped to main's through the SHA-256."""
     db.execute("DROP TABLE IF EXISTS temp.pick")
+    db.execute("DROP TABLE IF EXISTS temp.idmap")
+    db.execute("CREATE TEMP TABLE pick (sha256 TEXT PRIMARY KEY)")
     db.execute(
-        "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
+        "INSERT INTO temp.pick SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
         "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at > m.updated_at"
     )
     n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
-    for t in ("cells", "findings", "records"):
-        db.execute(f"DELETE FROM main.{t} WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
-    for t in ("documents", "records", "cells", "findings"):
+    if not n:
+        db.execute("DROP TABLE temp.pick")
+        return 0
+    cols = ", ".join(DOCUMENT_COLUMNS)
+    db.execute(  # a document main already has keeps its number
+        f"INSERT INTO main.documents ({cols}) SELECT {cols} FROM src.documents "
+        "WHERE sha256 IN (SELECT sha256 FROM temp.pick) ORDER BY id "
+        "ON CONFLICT(sha256) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in DOCUMENT_COLUMNS[1:]))
+    db.execute("CREATE TEMP TABLE idmap AS SELECT s.id AS src_id, m.id AS main_id FROM src.documents s "
+               "JOIN main.documents m ON m.sha256 = s.sha256 WHERE s.sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("cells", "findings"):
+        db.execute(f"DELETE FROM main.{t} WHERE doc_id IN (SELECT main_id FROM temp.idmap)")
+    db.execute("DELETE FROM main.records WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    if "records" in names:
+        c = ", ".join(_q(x) for x in _common(db, "records"))
+        db.execute(f"INSERT OR REPLACE INTO main.records ({c}) SELECT {c} FROM src.records "
+                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("cells", "findings"):
         if t not in names:
             continue
-        cols = ", ".join(_q(c) for c in _common(db, t))
-        db.execute(f"INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM src.{t} "
-                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+        rest = [x for x in _common(db, t) if x != "doc_id"]
+        c = ", ".join(_q(x) for x in rest)
+        sc = ", ".join("s." + _q(x) for x in rest)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} (doc_id, {c}) SELECT i.main_id, {sc} "
+                   f"FROM temp.idmap i JOIN src.{t} s ON s.doc_id = i.src_id")
     db.execute("DROP TABLE temp.pick")
+    db.execute("DROP TABLE temp.idmap")
     return n
 
 

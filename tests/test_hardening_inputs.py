@@ -27,6 +27,7 @@ from extractor.batch import discover, run_batch
 from extractor.loaders import load_bytes
 from extractor.store import Store
 from fakereport import report_bytes, report_html
+from outputs import output_lines
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -400,5 +401,5 @@ def test_a_batch_of_every_bad_input_finishes_with_one_line_each_and_good_documen
             json.loads(want.model_dump_json(include={"tables", "findings", "facts"})), want.document.name
     if weird is not None:
         assert any(x.document.name == "report-\\xff\\xfe.html" and x.decision == "accepted" for x in recs)
-    lines = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = output_lines(out)
     assert len(lines) == len(recs)
