@@ -27,7 +27,7 @@ from extractor.batch import discover, run_batch
 from extractor.loaders import load_bytes
 from extractor.store import Store
 from fakereport import report_bytes, report_html
-from outputs import output_lines
+from outputs import output_lines, output_text
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -319,7 +319,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_saved(tmp_path):
     assert res.processed == 2
     assert recs["report-\\xff\\xfe.html"].decision == "accepted"
     assert recs["zz-good.html"].decision == "accepted"
-    assert "report-\\\\xff\\\\xfe.html" in paths["records"].read_text(encoding="utf-8")
+    assert "report-\\\\xff\\\\xfe.html" in output_text(paths["records"].parent, "records.jsonl")
 
 
 # --- everything together -------------------------------------------------------------------------
