@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import gzip
 import io
 import json
 import os
@@ -56,7 +57,8 @@ CELLS_DDL = """CREATE TABLE IF NOT EXISTS cells (
   doc_id INTEGER NOT NULL,          -- documents.id
   tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
   value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
-  producer TEXT, grounded INTEGER, unit TEXT, key TEXT,
+  producer TEXT,                    -- NULL: parser (the default, as in the record; the view says it)
+  grounded INTEGER, unit TEXT, key TEXT,
   review TEXT,                      -- the finding id of the reviewer's decision that set the value (reviews)
   PRIMARY KEY (doc_id, tbl, row, col)
 ) WITHOUT ROWID"""
@@ -175,7 +177,7 @@ VIEWS = """
 -- cells and findings with their document's SHA-256 and name and the reviewer's decision, for SQL users
 CREATE VIEW IF NOT EXISTS document_cells AS
   SELECT d.sha256, d.name AS document, c.tbl, c.row, c.col, c.value, c.kind, c.raw, c.span_start, c.span_end,
-    c.page, c.producer, c.grounded, c.unit, c.key, r.reviewer, r.created_at AS reviewed_at,
+    c.page, COALESCE(c.producer, 'parser') AS producer, c.grounded, c.unit, c.key, r.reviewer, r.created_at AS reviewed_at,
     r.comment AS review_comment
   FROM cells c JOIN documents d ON d.id = c.doc_id
   LEFT JOIN reviews r ON c.review IS NOT NULL AND r.sha256 = d.sha256 AND r.finding_id = c.review;
@@ -323,8 +325,8 @@ class DocumentRows(NamedTuple):
     record: tuple  # (sha256, format, organ, year, decision, json, head): json and head compressed
     cells: list[tuple]  # rows of ``cells`` without the document id (the writer knows it)
     findings: list[tuple]  # rows of ``findings`` without the document id
-    csv: tuple[str, str]  # its rows of cells.csv and findings.csv
-    gz: tuple[bytes, bytes, bytes]  # its blocks of records.jsonl.gz, cells.csv.gz, findings.csv.gz
+    gz: tuple[bytes, bytes, bytes]  # its blocks of records.jsonl.gz, cells.csv.gz, findings.csv.gz (the
+    # plain files' blocks are these decompressed: one form to send between processes)
 
 
 def document_rows(record: Record) -> DocumentRows:
@@ -341,7 +343,6 @@ def document_rows(record: Record) -> DocumentRows:
         (sha, record.format, record.organ, record.year, record.decision, blob, pack(head)),
         cell_rows(record),
         finding_rows(record),
-        (cells, findings),
         (gz_line(head, blob, text), gz_member(cells.encode("utf-8")), gz_member(findings.encode("utf-8"))),
     )
 
@@ -353,7 +354,7 @@ def cell_rows(record: Record, corrected: dict[str, Any] | None = None) -> list[t
     return [
         (c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
          c.span.start if c.span else None, c.span.end if c.span else None,
-         c.span.page if c.span else None, c.producer,
+         c.span.page if c.span else None, None if c.producer == "parser" else c.producer,
          None if c.grounded is None else int(c.grounded), c.unit, c.key,
          by[c.ref].finding_id if c.producer == "reviewer" and c.ref in by else None)
         for c in record.cells()
@@ -595,11 +596,7 @@ class Store:
         if self._sink is not None and not self.db.execute("SELECT 1 FROM outputs WHERE sha256=?", (sha,)).fetchone():
             # a new document: its lines go to the end of the files once this transaction commits
             # (a document already in the files is written again by write_outputs, without its old lines)
-            if self._plain:
-                line = output_line(unpack(rows.record[6]), unpack(rows.record[5]))
-                parts = (line.encode("utf-8"), rows.csv[0].encode("utf-8"), rows.csv[1].encode("utf-8"))
-            else:
-                parts = rows.gz
+            parts = tuple(gzip.decompress(x) if x else b"" for x in rows.gz) if self._plain else rows.gz
             self._blocks.append(_Block(sha, now, parts))
 
     def _doc_id(self, sha: str) -> int:
