@@ -19,7 +19,8 @@ third real, two thirds synthetic.
 * **merge**: the N documents run as 4 shards (``--shard i/4``), merged into a new folder (and the
   part of that spent writing the output files), and merged again (nothing new).
 * **resume**: one new document added to the N finished ones, against a 1-document run.
-* **output size**: bytes of the output folder (database + files) per document.
+* **output size**: bytes of the output folder (database + files) per document, per file and for
+  the biggest tables (default settings: gzip output files).
 
 Figures only, no assertions. The machine may be shared: every figure is the best of ``--repeat``
 runs (as ``timeit`` does), and the load average is printed before and after.
@@ -150,6 +151,21 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def table_sizes(db: Path, n: int) -> str:
+    """KB per document of the biggest tables and indexes of a database (SQLite's dbstat)."""
+    import sqlite3  # noqa: PLC0415
+
+    c = sqlite3.connect(db)
+    try:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows = c.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 4").fetchall()
+    except sqlite3.Error:  # an SQLite without dbstat
+        return "?"
+    finally:
+        c.close()
+    return ", ".join(f"{name} {size / n / 1024:.1f} KB" for name, size in rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=600, help="documents in the batch (and done before the resume)")
@@ -198,8 +214,13 @@ def run(args, tmp: Path) -> None:
     size = folder_bytes(tmp / "out1")
     db = (tmp / "out1" / "extractor.db").stat().st_size
     print(f"output folder: {size / n / 1024:.1f} KB per document (extractor.db {db / n / 1024:.1f} KB)")
-    same = all((tmp / "out1" / f).read_bytes() == (tmp / "outN" / f).read_bytes()
-               for f in ("records.jsonl", "cells.csv", "findings.csv"))
+    from extractor.store import output_paths  # noqa: PLC0415
+
+    files = {k: p.name for k, p in output_paths(tmp / "out1").items()}
+    sizes = {name: (tmp / "out1" / name).stat().st_size for name in files.values()}
+    print("  of which " + ", ".join(f"{name} {b / n / 1024:.1f} KB" for name, b in sizes.items())
+          + f", database tables: {table_sizes(tmp / 'out1' / 'extractor.db', n)}")
+    same = all((tmp / "out1" / f).read_bytes() == (tmp / "outN" / f).read_bytes() for f in files.values())
     print(f"outputs of --concurrency {conc} identical to the sequential run's: {same}")
 
     # phases, in this process

@@ -5,7 +5,10 @@ shard's documents into one database and regenerates the output files from it. Id
 the same shards again (or a shard into a folder that already holds it) changes nothing.
 
 - ``documents``/``records``/``cells``/``findings`` move per document (keyed by content SHA-256): a
-  document's rows are replaced as a unit by the copy updated last, so no stale cells survive.
+  document's rows are replaced as a unit by the copy updated last, so no stale cells survive. Each
+  database numbers its documents itself (``documents.id``, which ``cells``/``findings`` rows name):
+  a shard's numbers are mapped to the merged database's through the SHA-256.
+- The output files keep the kind the merged folder has (gzip unless it holds plain ones).
 - ``reviews`` and ``crossyear_reviews`` (decisions on cross-year findings): the later decision wins.
   A document whose decisions changed, or whose copy was taken while decisions on it exist in
   either database, has the merged decisions applied again: ``documents.decision``, the record's
@@ -25,12 +28,11 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Any
 
 from .errors import ExtractorError
 from .reviewed import evaluate_store  # across years, over every merged record
-from .store import Store
+from .store import Store, output_paths
 
 DB_NAME = "extractor.db"
 
@@ -54,7 +56,6 @@ def _db_of(src: Path) -> Path:
     return db
 
 
-OUTPUT_FILES = ("records.jsonl", "cells.csv", "findings.csv")
 
 
 def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> MergeResult:
@@ -87,11 +88,12 @@ def merge(sources: list[str | Path], out: str | Path, mapping: Any = None) -> Me
         store.end_merge(seen)
         for sha in sorted(reviewed):  # decisions merged, or a copy taken of a decided document: applied again
             store.refresh(sha)
-        if changed or not all((out / f).exists() for f in OUTPUT_FILES):
+        files = output_paths(out, bool(store.output_kind(out)))  # the kind there (gzip in a new folder)
+        if changed or not all(p.exists() for p in files.values()):
             res.outputs = store.write_outputs(out)  # the new and changed documents appended
             res.outputs_rewritten = True
         else:  # nothing new: the output files already say it (no pass over every record for them)
-            res.outputs = {f.split(".")[0]: out / f for f in OUTPUT_FILES}
+            res.outputs = files
         res.crossyear = evaluate_store(store, mapping)
     return res
 

@@ -4,32 +4,39 @@ Every document is keyed by the SHA-256 of its bytes. A document's record, cells 
 written in one transaction, so a run killed at any point leaves either all of a document or none
 of it; the next run skips documents already done (``force`` redoes them).
 
-Storage (schema version 2): a record is stored once, as zlib-compressed JSON without its default
+Storage (schema version 3): a record is stored once, as zlib-compressed JSON without its default
 values (``records.json``); beside it the head of its ``records.jsonl`` line (the canonical form,
 reviewers' decisions applied, compressed) and, when reviewers changed it, the reviewed record
 (``records.reviewed``). ``cells`` holds every cell, ``findings`` the checks that did not pass (every
-check is in the record). A database written before (schema 1) is migrated when it is opened.
+check is in the record), both keyed by the document's number (``documents.id``); the views
+``document_cells`` and ``document_findings`` add its SHA-256, name and the reviewers' decisions. A
+database written before (schema 1 or 2) is migrated when it is opened.
 
-Output files (``records.jsonl``, ``cells.csv``, ``findings.csv``) grow by appending: each new
-document's block is appended after its transaction committed, and its byte ranges are committed
-with it (table ``outputs``; sizes and inodes of the files in ``output_files``). A tail beyond the
+Output files (``records.jsonl.gz``, ``cells.csv.gz``, ``findings.csv.gz``; uncompressed
+``records.jsonl``, ... with ``extractor run --plain-outputs``) grow by appending: each new
+document's block (a gzip member of its own in the compressed files, the CSV header row another) is
+appended after its transaction committed, and its byte ranges are committed with it (table
+``outputs``; names, sizes and inodes of the files in ``output_files``). A tail beyond the
 committed size (a kill between the append and the commit, or a transaction lost with
 ``synchronous=NORMAL``) is cut off when the files are next opened and the document is written
 again. A document whose record or decisions changed is written again at the end of the run: the
 files are copied without its old lines (bytes, no parsing) and the new ones appended, then renamed
 into place, so a reader never sees two versions of a document. A full rewrite from the database
-only on request (``extractor run --rewrite-outputs``) or when the files do not match the database.
+only on request (``extractor run --rewrite-outputs``), when the files do not match the database,
+or when the other kind of files is asked for.
 """
 
 from __future__ import annotations
 
 import bisect
 import csv
+import gzip
 import io
 import json
 import os
 import re
 import sqlite3
+import struct
 import time
 import zlib
 from contextlib import contextmanager
@@ -41,24 +48,31 @@ from .decisions import apply_reviews, canonical, reviews_by_document  # the one 
 from .errors import ExtractorError
 from .model import Record
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
+# Rows of a document in ``cells`` and ``findings`` name it by ``documents.id`` (a small integer, not the
+# 64-character SHA-256); the views ``document_cells`` and ``document_findings`` give them with the
+# document's SHA-256 and name and the reviewer's decision. What the record says and these rows would
+# only repeat (a cell's printed label, how it was read) is in the record (``records.json``) only.
 CELLS_DDL = """CREATE TABLE IF NOT EXISTS cells (
-  sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  doc_id INTEGER NOT NULL,          -- documents.id
+  tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
   value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
-  producer TEXT, label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT,
-  PRIMARY KEY (sha256, tbl, row, col)
+  producer TEXT,                    -- NULL: parser (the default, as in the record; the view says it)
+  grounded INTEGER, unit TEXT, key TEXT,
+  review TEXT,                      -- the finding id of the reviewer's decision that set the value (reviews)
+  PRIMARY KEY (doc_id, tbl, row, col)
 ) WITHOUT ROWID"""
 FINDINGS_DDL = """CREATE TABLE IF NOT EXISTS findings (
-  sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
-  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
-  PRIMARY KEY (sha256, id)
+  doc_id INTEGER NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT,
+  group_key TEXT,                   -- the cause it belongs to (one question for a reviewer); NULL: none
+  settled_by TEXT,                  -- the finding id of the reviewer's decision that settles it (reviews)
+  PRIMARY KEY (doc_id, id)
 ) WITHOUT ROWID"""
-
-SCHEMA = """
-PRAGMA journal_mode=WAL;
-CREATE TABLE IF NOT EXISTS documents (
-  sha256 TEXT PRIMARY KEY,
+DOCUMENTS_DDL = """CREATE TABLE IF NOT EXISTS documents (
+  id INTEGER PRIMARY KEY,           -- this database's number for the document (cells/findings rows name it)
+  sha256 TEXT NOT NULL UNIQUE,
   name TEXT NOT NULL,
   path TEXT,
   url TEXT,
@@ -67,7 +81,19 @@ CREATE TABLE IF NOT EXISTS documents (
   decision TEXT,
   error TEXT,
   updated_at REAL NOT NULL
-);
+)"""
+DOCUMENT_COLUMNS = ("sha256", "name", "path", "url", "kind", "status", "decision", "error", "updated_at")
+# a document saved again keeps its id (an INSERT OR REPLACE would give it a new one)
+UPSERT_DOCUMENT = (f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * 9)}) "
+                   "ON CONFLICT(sha256) DO UPDATE SET "
+                   + ", ".join(f"{c}=excluded.{c}" for c in DOCUMENT_COLUMNS[1:]) + " RETURNING id")
+
+INSERT_CELL = "INSERT OR REPLACE INTO cells VALUES (" + ", ".join("?" * 15) + ")"
+INSERT_FINDING = "INSERT OR REPLACE INTO findings VALUES (" + ", ".join("?" * 12) + ")"
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+%DOCUMENTS%;
 -- json: the record as the extractor made it (zlib of its JSON without default values);
 -- head: its records.jsonl line without the record (zlib), reviewed: the record with the reviewers'
 -- decisions applied (zlib; NULL when no decision changes it); out_stamp: when head/reviewed changed
@@ -145,7 +171,30 @@ CREATE VIEW IF NOT EXISTS crossyear_decided AS
   FROM crossyear_findings f LEFT JOIN crossyear_reviews r
     ON r.prev_sha256 = f.prev_sha256 AND r.next_sha256 = f.next_sha256 AND r.finding_id = f.id;
 """
-SCHEMA = SCHEMA.replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL)
+SCHEMA = SCHEMA.replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL).replace("%DOCUMENTS%", DOCUMENTS_DDL)
+
+# Made once the tables are in their current form (after a migration).
+VIEWS = """
+-- cells and findings with their document's SHA-256 and name and the reviewer's decision, for SQL users
+CREATE VIEW IF NOT EXISTS document_cells AS
+  SELECT d.sha256, d.name AS document, c.tbl, c.row, c.col, c.value, c.kind, c.raw, c.span_start, c.span_end,
+    c.page, COALESCE(c.producer, 'parser') AS producer, c.grounded, c.unit, c.key, r.reviewer, r.created_at AS reviewed_at,
+    r.comment AS review_comment
+  FROM cells c JOIN documents d ON d.id = c.doc_id
+  LEFT JOIN reviews r ON c.review IS NOT NULL AND r.sha256 = d.sha256 AND r.finding_id = c.review;
+CREATE VIEW IF NOT EXISTS document_findings AS
+  SELECT d.sha256, d.name AS document, f.id, f.rule || '@' || f.version AS ref, f.rule, f.version, f.status,
+    f.classification, f.severity, f.scope, f.group_key, f.message, f.arithmetic,
+    CASE WHEN f.status IN ('FAIL', 'UNCERTAIN') AND f.settled_by IS NULL THEN 1 ELSE 0 END AS open,
+    r.reviewer AS decision_by, r.action AS decision, r.created_at AS decided_at
+  FROM findings f JOIN documents d ON d.id = f.doc_id
+  LEFT JOIN reviews r ON f.settled_by IS NOT NULL AND r.sha256 = d.sha256 AND r.finding_id = f.settled_by;
+-- a document removed takes its cells and findings with it (recursive_triggers: a REPLACE too)
+CREATE TRIGGER IF NOT EXISTS documents_gone AFTER DELETE ON documents BEGIN
+  DELETE FROM cells WHERE doc_id = OLD.id;
+  DELETE FROM findings WHERE doc_id = OLD.id;
+END;
+"""
 
 # Columns added to existing tables after their first release (additive migration, see _migrate).
 ADDED_COLUMNS = {
@@ -210,6 +259,18 @@ def pack(text: str) -> bytes:
     return zlib.compress(text.encode("utf-8"), 6)
 
 
+def pack_spliced(data: bytes) -> bytes:
+    """zlib of ``data`` whose deflate data ends on a byte boundary before an empty last block: still
+    an ordinary zlib stream (:func:`unpack` reads it), and its deflate data can go unchanged into a
+    gzip member around it (:func:`gz_around`), so a record is compressed once for the database and
+    ``records.jsonl.gz``."""
+    c = zlib.compressobj(6)
+    return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH) + c.flush(zlib.Z_FINISH)
+
+
+_SPLICE_TAIL = b"\x00\x00\xff\xff\x03\x00"  # sync flush (empty stored block), empty final block; then adler32
+
+
 def unpack(blob: bytes | str | None) -> str:
     """The text of a JSON column (plain text as written before schema 2 is read as it is)."""
     if blob is None:
@@ -224,16 +285,49 @@ def record_json(record: Record) -> str:
     return record.model_dump_json(exclude_defaults=True)
 
 
+# ----------------------------------------------------------------------------- gzip members
+# Compressed output files are gzip files of one member per document (and one for a CSV's header row):
+# a document's block can be appended, cut out by a byte copy and a torn tail cut off, exactly as in
+# the plain files, and the file is still one gzip file to every reader (gzip, pandas, DuckDB, zcat).
+GZIP_LEVEL = 6  # of the CSV members; the records line's record is compressed as stored (level 6)
+_GZ_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0: the same bytes every run
+
+
+def gz_member(data: bytes) -> bytes:
+    """``data`` as one gzip member (nothing for nothing)."""
+    if not data:
+        return b""
+    c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    return (_GZ_HEADER + c.compress(data) + c.flush()
+            + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF))
+
+
+def gz_around(before: bytes, blob: bytes, inner: bytes, after: bytes) -> bytes:
+    """The gzip member of ``before + inner + after`` where ``blob`` is ``inner`` as
+    :func:`pack_spliced` stored it: its deflate data is used as it is (no second compression of the
+    record); ``before`` and ``after`` are compressed around it. Any other zlib blob: compressed anew."""
+    data_len = len(before) + len(inner) + len(after)
+    crc = zlib.crc32(after, zlib.crc32(inner, zlib.crc32(before)))
+    if len(blob) < 8 or blob[-10:-4] != _SPLICE_TAIL or blob[1] & 0x20:  # not spliceable (or a preset dict)
+        return gz_member(before + inner + after)
+    c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    head = c.compress(before) + c.flush(zlib.Z_SYNC_FLUSH)
+    t = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    tail = t.compress(after) + t.flush()
+    return _GZ_HEADER + head + blob[2:-6] + tail + struct.pack("<II", crc, data_len & 0xFFFFFFFF)
+
+
 class DocumentRows(NamedTuple):
     """One record as the rows :meth:`Store.save` writes (plain values: cheap to send between processes),
     with its lines for the output files (written as made: the writer redoes them when the document has
     reviewers' decisions)."""
 
-    document: tuple  # documents row without updated_at
+    document: tuple  # documents row (DOCUMENT_COLUMNS) without updated_at
     record: tuple  # (sha256, format, organ, year, decision, json, head): json and head compressed
-    cells: list[tuple]
-    findings: list[tuple]
-    csv: tuple[str, str]  # its rows of cells.csv and findings.csv
+    cells: list[tuple]  # rows of ``cells`` without the document id (the writer knows it)
+    findings: list[tuple]  # rows of ``findings`` without the document id
+    gz: tuple[bytes, bytes, bytes]  # its blocks of records.jsonl.gz, cells.csv.gz, findings.csv.gz (the
+    # plain files' blocks are these decompressed: one form to send between processes)
 
 
 def document_rows(record: Record) -> DocumentRows:
@@ -241,32 +335,40 @@ def document_rows(record: Record) -> DocumentRows:
     sha = d.sha256
     status = "failed" if record.decision == "failed" else "done"
     rv = apply_reviews(record, [])  # no decisions: decided again, as every output shows it
+    text = record_json(record).encode("utf-8")
+    blob = pack_spliced(text)
+    head = line_head(rv)
+    cells, findings = csv_blocks(rv)
     return DocumentRows(
         (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error),
-        (sha, record.format, record.organ, record.year, record.decision, pack(record_json(record)),
-         pack(line_head(rv))),
-        cell_rows(sha, record),
-        finding_rows(sha, record),
-        csv_blocks(rv),
+        (sha, record.format, record.organ, record.year, record.decision, blob, pack(head)),
+        cell_rows(record),
+        finding_rows(record),
+        (gz_line(head, blob, text), gz_member(cells.encode("utf-8")), gz_member(findings.encode("utf-8"))),
     )
 
 
-def cell_rows(sha: str, record: Record) -> list[tuple]:
+def cell_rows(record: Record, corrected: dict[str, Any] | None = None) -> list[tuple]:
+    """The ``cells`` rows of a record (without the document id): ``corrected`` maps a cell's ref to
+    the reviewer's decision that set its value."""
+    by = corrected or {}
     return [
-        (sha, c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
+        (c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
          c.span.start if c.span else None, c.span.end if c.span else None,
-         c.span.page if c.span else None, c.producer, c.label, c.unit, c.key,
-         None if c.grounded is None else int(c.grounded), c.note)
+         c.span.page if c.span else None, None if c.producer == "parser" else c.producer,
+         None if c.grounded is None else int(c.grounded), c.unit, c.key,
+         by[c.ref].finding_id if c.producer == "reviewer" and c.ref in by else None)
         for c in record.cells()
     ]
 
 
-def finding_rows(sha: str, record: Record, settled: Iterable[str] = ()) -> list[tuple]:
-    """The rows of the checks that did not pass, and of those a reviewer settled (``settled`` ids)."""
-    keep = set(settled)
+def finding_rows(record: Record, settled: dict[str, Any] | None = None) -> list[tuple]:
+    """The ``findings`` rows (without the document id) of the checks that did not pass, and of those
+    a reviewer settled (``settled``: finding id -> the decision settling it)."""
+    keep = settled or {}
     return [
-        (sha, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
-         f.arithmetic, None)
+        (f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
+         f.arithmetic, f.group or None, keep[f.id].finding_id if f.id in keep else None)
         for f in record.findings if f.status != "PASS" or f.id in keep
     ]
 
@@ -275,7 +377,8 @@ CELLS_HEADER = ["document", "sha256", "table", "row", "col", "value", "kind", "r
                 "span_end", "page", "producer", "grounded", "label", "unit", "key", "note",
                 "reviewer", "reviewed_at", "review_comment"]
 FINDINGS_HEADER = ["document", "sha256", "id", "rule", "version", "status", "classification", "severity",
-                   "scope", "message", "arithmetic", "open", "decision_by", "decision", "decided_at"]
+                   "scope", "message", "arithmetic", "open", "decision_by", "decision", "decided_at",
+                   "ref", "group"]
 
 
 def line_head(rv: Any) -> str:
@@ -288,6 +391,11 @@ def line_head(rv: Any) -> str:
 def output_line(head: str, record_text: str) -> str:
     """The ``records.jsonl`` line: the head with the record (its stored JSON) as the last key."""
     return head[:-1] + ', "record": ' + record_text + "}\n"
+
+
+def gz_line(head: str, blob: bytes, record_text: bytes) -> bytes:
+    """:func:`output_line` as a gzip member, the record's deflate data taken from its stored ``blob``."""
+    return gz_around((head[:-1] + ', "record": ').encode("utf-8"), blob, record_text, b"}\n")
 
 
 def csv_blocks(rv: Any) -> tuple[str, str]:
@@ -313,11 +421,21 @@ def csv_blocks(rv: Any) -> tuple[str, str]:
                      f.scope, f.message, f.arithmetic,
                      "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
                      by.reviewer if by else "", by.action if by else "",
-                     _iso(by.created_at) if by else ""])
+                     _iso(by.created_at) if by else "", f.ref, f.group])
     return cbuf.getvalue(), fbuf.getvalue()
 
 
-OUTPUT_FILES = {"records": "records.jsonl", "cells": "cells.csv", "findings": "findings.csv"}
+# the output files, by kind: compressed (the default) or plain (``extractor run --plain-outputs``)
+OUTPUT_NAMES = {
+    "gzip": {"records": "records.jsonl.gz", "cells": "cells.csv.gz", "findings": "findings.csv.gz"},
+    "plain": {"records": "records.jsonl", "cells": "cells.csv", "findings": "findings.csv"},
+}
+OUTPUT_FILES = tuple(OUTPUT_NAMES["gzip"])  # records, cells, findings
+
+
+def output_paths(out_dir: str | Path, plain: bool = False) -> dict[str, Path]:
+    """Where the output files of a folder are (``plain``: the uncompressed kind)."""
+    return {k: Path(out_dir) / n for k, n in OUTPUT_NAMES["plain" if plain else "gzip"].items()}
 
 
 class _Block(NamedTuple):
@@ -344,15 +462,19 @@ class Store:
             self.db.executescript(SCHEMA)
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commits
             self._migrate()
+            self.db.executescript(VIEWS)
+            self.db.execute("PRAGMA recursive_triggers=ON")  # a replaced document row drops its cells too
         except sqlite3.Error as exc:
             self.db.close()
             raise StoreError(database_problem(self.path, exc)) from exc
         self._sink: Path | None = None  # output folder whose files grow as documents are saved
+        self._plain = False  # the kind of output files the sink gets
         self._blocks: list[_Block] = []  # lines of the documents in the open transaction
 
     def _migrate(self) -> None:
-        """Add columns introduced after a database was created; bring a schema-1 database (records as
-        plain JSON, every finding's JSON again in ``findings``) to schema 2."""
+        """Add columns introduced after a database was created; bring a database of an earlier schema
+        (1: records as plain JSON, every finding's JSON again in ``findings``; 2: ``cells`` and
+        ``findings`` keyed by SHA-256) to the current one."""
         with self.db:
             for table, cols in ADDED_COLUMNS.items():
                 have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
@@ -361,31 +483,39 @@ class Store:
                         self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return
-        have = {r["name"] for r in self.db.execute("PRAGMA table_info(records)")}
-        if "head" in have:  # created with this schema
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(documents)")}
+        if "id" in have:  # created with this schema
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
-        self._migrate_1_to_2()
+        self._migrate_to_3()
 
-    def _migrate_1_to_2(self) -> None:
-        """Records compressed without defaults, the head of each output line stored, ``cells`` and
-        ``findings`` without rowid (no second index), findings' JSON dropped (it is in the record),
-        cross-year findings compressed; then VACUUM to give the space back. One transaction: a
-        migration cut short leaves the schema-1 database as it was."""
+    def _migrate_to_3(self) -> None:
+        """From schema 1 or 2: documents numbered (``documents.id``, in the order stored); ``cells``
+        and ``findings`` rebuilt from the records, keyed by that number, without the columns the
+        record alone keeps; records compressed without defaults (and so that ``records.jsonl.gz``
+        reuses their deflate data), the head of each output line stored, cross-year findings
+        compressed; then VACUUM to give the space back. One transaction: a migration cut short leaves
+        the database as it was."""
         db = self.db
         db.execute("BEGIN")
         with db:
+            have = {r["name"] for r in db.execute("PRAGMA table_info(records)")}
             for col, decl in (("head", "BLOB"), ("reviewed", "BLOB"), ("out_stamp", "REAL")):
-                db.execute(f"ALTER TABLE records ADD COLUMN {col} {decl}")
-            for t in ("cells", "findings"):
-                db.execute(f"ALTER TABLE {t} RENAME TO old_{t}")
+                if col not in have:
+                    db.execute(f"ALTER TABLE records ADD COLUMN {col} {decl}")
+            cols = ", ".join(DOCUMENT_COLUMNS)
+            db.execute(DOCUMENTS_DDL.replace("IF NOT EXISTS documents", "new_documents"))
+            db.execute(f"INSERT INTO new_documents ({cols}) SELECT {cols} FROM documents ORDER BY rowid")
+            db.execute("DROP TABLE documents")
+            db.execute("ALTER TABLE new_documents RENAME TO documents")
+            db.execute("DROP TABLE cells")
+            db.execute("DROP TABLE findings")
             db.execute(CELLS_DDL)
             db.execute(FINDINGS_DDL)
-            db.execute("DROP TABLE old_cells")
-            db.execute("DROP TABLE old_findings")
             for row in db.execute("SELECT sha256, json FROM records").fetchall():
                 rec = Record.model_validate_json(unpack(row["json"]))
-                db.execute("UPDATE records SET json=? WHERE sha256=?", (pack(record_json(rec)), row["sha256"]))
+                db.execute("UPDATE records SET json=? WHERE sha256=?",
+                           (pack_spliced(record_json(rec).encode("utf-8")), row["sha256"]))
                 self._write_authoritative(row["sha256"], rec)
             for row in db.execute("SELECT rowid, json FROM crossyear_findings WHERE typeof(json) = 'text'").fetchall():
                 f = CrossFinding.model_validate_json(row["json"])
@@ -453,39 +583,41 @@ class Store:
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
         now = time.time()
-        self.db.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)", (*rows.document, now))
+        doc_id = self.db.execute(UPSERT_DOCUMENT, (*rows.document, now)).fetchall()[0][0]
         self.db.execute("INSERT OR REPLACE INTO records (sha256, format, organ, year, decision, json, head, "
                         "created_at, out_stamp) VALUES (?,?,?,?,?,?,?,?,?)", (*rows.record, now, now))
         if self.db.execute("SELECT 1 FROM reviews WHERE sha256=? LIMIT 1", (sha,)).fetchone():
-            self._write_authoritative(sha, record if record is not None else self.record(sha))
+            self._write_authoritative(sha, record if record is not None else self.record(sha), doc_id)
             return
-        self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))  # no reviews: the rows as made
-        self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
-        self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.cells)
-        self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.findings)
+        self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))  # no reviews: the rows as made
+        self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
+        self.db.executemany(INSERT_CELL, [(doc_id, *r) for r in rows.cells])
+        self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in rows.findings])
         if self._sink is not None and not self.db.execute("SELECT 1 FROM outputs WHERE sha256=?", (sha,)).fetchone():
             # a new document: its lines go to the end of the files once this transaction commits
             # (a document already in the files is written again by write_outputs, without its old lines)
-            line = output_line(unpack(rows.record[6]), unpack(rows.record[5]))
-            self._blocks.append(_Block(sha, now, (line.encode("utf-8"), rows.csv[0].encode("utf-8"),
-                                                  rows.csv[1].encode("utf-8"))))
+            parts = tuple(gzip.decompress(x) if x else b"" for x in rows.gz) if self._plain else rows.gz
+            self._blocks.append(_Block(sha, now, parts))
 
-    def _write_authoritative(self, sha: str, record: Record) -> None:
+    def _doc_id(self, sha: str) -> int:
+        return self.db.execute("SELECT id FROM documents WHERE sha256=?", (sha,)).fetchone()[0]
+
+    def _write_authoritative(self, sha: str, record: Record, doc_id: int | None = None) -> None:
         """Decision columns, ``cells`` and ``findings`` rows and the output line's head of the record
         with its reviews applied (inside the caller's transaction)."""
         rows = self.reviews(sha)
         rv = apply_reviews(record, rows)
         reviewed = rv.record
-        self.db.execute("UPDATE documents SET decision=? WHERE sha256=?", (reviewed.decision, sha))
+        if doc_id is None:
+            doc_id = self._doc_id(sha)
+        self.db.execute("UPDATE documents SET decision=? WHERE id=?", (reviewed.decision, doc_id))
         self.db.execute("UPDATE records SET decision=?, head=?, reviewed=?, out_stamp=? WHERE sha256=?",
                         (reviewed.decision, pack(line_head(rv)),
-                         pack(record_json(reviewed)) if rows else None, time.time(), sha))
-        self.db.execute("DELETE FROM cells WHERE sha256=?", (sha,))
-        self.db.execute("DELETE FROM findings WHERE sha256=?", (sha,))
-        self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            cell_rows(sha, reviewed))
-        self.db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            finding_rows(sha, reviewed, rv.settled_by))
+                         pack_spliced(record_json(reviewed).encode("utf-8")) if rows else None, time.time(), sha))
+        self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))
+        self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
+        self.db.executemany(INSERT_CELL, [(doc_id, *r) for r in cell_rows(reviewed, rv.corrected)])
+        self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in finding_rows(reviewed, rv.settled_by)])
 
     def refresh(self, sha256: str) -> None:
         """Re-apply the stored decisions on one document (the decision columns, cells, findings)."""
@@ -499,10 +631,8 @@ class Store:
 
     def save_error(self, sha256: str, name: str, path: str, error: str) -> None:
         with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                (sha256, name, path, None, None, "error", "failed", error, time.time()),
-            )
+            self.db.execute(UPSERT_DOCUMENT, (sha256, name, path, None, None, "error", "failed", error,
+                                              time.time())).fetchall()
 
     def records(self) -> Iterator[Record]:
         for row in self.db.execute("SELECT json FROM records ORDER BY rowid"):
@@ -588,17 +718,35 @@ class Store:
 
     def documents(self) -> list[sqlite3.Row]:
         """Every document of the run (failed ones included), in the order they were first stored."""
-        return list(self.db.execute("SELECT * FROM documents ORDER BY rowid"))
+        return list(self.db.execute("SELECT * FROM documents ORDER BY id"))
 
     # ----------------------------------------------------------------- outputs
-    def open_outputs(self, out_dir: str | Path, *, rewrite: bool = False) -> None:
+    def open_outputs(self, out_dir: str | Path, *, rewrite: bool = False, plain: bool = False) -> None:
         """Make the output files in ``out_dir`` match the database (cut an uncommitted tail; a full
-        rewrite when ``rewrite`` or when they do not match) and append each document saved from now
-        on as its transaction commits."""
+        rewrite when ``rewrite``, when they do not match, or when they are of the other kind) and
+        append each document saved from now on as its transaction commits. ``plain``: uncompressed
+        files (``records.jsonl``, ...) instead of the gzip ones (``records.jsonl.gz``, ...)."""
         out = Path(out_dir)
-        if rewrite or not self._outputs_match(out):
-            self.rewrite_outputs(out)
-        self._sink = out
+        if rewrite or not self._outputs_match(out, plain):
+            self.rewrite_outputs(out, plain=plain)
+        self._sink, self._plain = out, plain
+
+    def output_kind(self, out_dir: str | Path) -> bool | None:
+        """True when the database last wrote plain output files in ``out_dir``, False for gzip ones,
+        None when it wrote none there."""
+        folder = str(Path(out_dir).resolve())
+        names = {r["name"] for r in self.db.execute("SELECT name FROM output_files WHERE folder=?", (folder,))}
+        for kind, files in OUTPUT_NAMES.items():
+            if names == set(files.values()):
+                return kind == "plain"
+        return None
+
+    def _plain_for(self, out: Path, plain: bool | None) -> bool:
+        if plain is not None:
+            return plain
+        if self._sink is not None and self._sink.resolve() == out.resolve():
+            return self._plain
+        return bool(self.output_kind(out))
 
     def flush_outputs(self) -> None:
         """Append the lines of the documents just committed and commit where they are."""
@@ -606,9 +754,10 @@ class Store:
         if not blocks or self._sink is None:
             return
         out = self._sink
-        state = self._file_state(out)
+        state = self._file_state(out, self._plain)
         if state is None:  # the files changed under us: write_outputs puts them right
             return
+        names = OUTPUT_NAMES["plain" if self._plain else "gzip"]
         sizes = {k: state[k][0] for k in OUTPUT_FILES}
         offsets = []
         for b in blocks:
@@ -616,64 +765,82 @@ class Store:
                                                  for x in (sizes[k], len(b.parts[i]))]))
             for i, k in enumerate(OUTPUT_FILES):
                 sizes[k] += len(b.parts[i])
-        for i, (k, name) in enumerate(OUTPUT_FILES.items()):
-            with open(out / name, "ab") as fh:  # one write per file: a kill leaves whole documents or none
+        for i, k in enumerate(OUTPUT_FILES):
+            with open(out / names[k], "ab") as fh:  # one write per file: a kill leaves whole documents or none
                 fh.write(b"".join(b.parts[i] for b in blocks))
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
             self.db.executemany("UPDATE output_files SET size=? WHERE name=?",
-                                [(sizes[k], k) for k in OUTPUT_FILES])
+                                [(sizes[k], names[k]) for k in OUTPUT_FILES])
 
     def discard_outputs(self) -> None:
         """Forget the lines of a transaction that was rolled back."""
         self._blocks = []
 
-    def _file_state(self, out: Path) -> dict[str, tuple[int, int]] | None:
+    def _file_state(self, out: Path, plain: bool) -> dict[str, tuple[int, int]] | None:
+        """Committed size and inode of each output file of the kind asked for in ``out`` (None: the
+        database wrote other files, or elsewhere)."""
+        names = OUTPUT_NAMES["plain" if plain else "gzip"]
         rows = {r["name"]: r for r in self.db.execute("SELECT * FROM output_files")}
         folder = str(out.resolve())
-        if set(rows) != set(OUTPUT_FILES) or any(r["folder"] != folder for r in rows.values()):
+        if set(rows) != set(names.values()) or any(r["folder"] != folder for r in rows.values()):
             return None
-        return {k: (r["size"], r["ino"]) for k, r in rows.items()}
+        return {k: (rows[n]["size"], rows[n]["ino"]) for k, n in names.items()}
 
-    def _outputs_match(self, out: Path) -> bool:
+    def _outputs_match(self, out: Path, plain: bool) -> bool:
         """True when the files in ``out`` are the ones the database describes (an uncommitted tail
-        beyond the committed size, from a kill or a lost transaction, is cut off)."""
-        state = self._file_state(out)
+        beyond the committed size, from a kill or a lost transaction, is cut off: for gzip files a
+        partial member)."""
+        state = self._file_state(out, plain)
         if state is None:
             return False
-        for k, name in OUTPUT_FILES.items():
+        paths = output_paths(out, plain)
+        for k, p in paths.items():
             size, ino = state[k]
             try:
-                st = (out / name).stat()
+                st = p.stat()
             except OSError:
                 return False
             if st.st_ino != ino or st.st_size < size:
                 return False
-        for k, name in OUTPUT_FILES.items():
-            if (out / name).stat().st_size > state[k][0]:
-                os.truncate(out / name, state[k][0])
+        for k, p in paths.items():
+            if p.stat().st_size > state[k][0]:
+                os.truncate(p, state[k][0])
         return True
 
-    def _block_of(self, sha: str) -> _Block:
+    def _block_of(self, sha: str, plain: bool) -> _Block:
         """A stored document's output lines: the records.jsonl line from the stored head and JSON (no
-        parsing); the CSV rows from the record with its reviews applied."""
+        parsing; compressed: the stored record's deflate data reused); the CSV rows from the record
+        with its reviews applied."""
         row = self.db.execute("SELECT json, head, reviewed, out_stamp FROM records WHERE sha256=?", (sha,)).fetchone()
         raw = unpack(row["json"])
         rv = apply_reviews(Record.model_validate_json(raw), self.reviews(sha))
         head = unpack(row["head"]) if row["head"] is not None else line_head(rv)
-        line = output_line(head, unpack(row["reviewed"]) if row["reviewed"] is not None else raw)
+        blob = row["reviewed"] if row["reviewed"] is not None else row["json"]
+        text = unpack(row["reviewed"]) if row["reviewed"] is not None else raw
         cells, findings = csv_blocks(rv)
-        return _Block(sha, row["out_stamp"] or 0.0, (line.encode("utf-8"), cells.encode("utf-8"),
-                                                     findings.encode("utf-8")))
+        if plain:
+            parts = (output_line(head, text).encode("utf-8"), cells.encode("utf-8"), findings.encode("utf-8"))
+        elif isinstance(blob, bytes):
+            parts = (gz_line(head, blob, text.encode("utf-8")), gz_member(cells.encode("utf-8")),
+                     gz_member(findings.encode("utf-8")))
+        else:
+            parts = (gz_member(output_line(head, text).encode("utf-8")), gz_member(cells.encode("utf-8")),
+                     gz_member(findings.encode("utf-8")))
+        return _Block(sha, row["out_stamp"] or 0.0, parts)
 
-    def rewrite_outputs(self, out_dir: str | Path) -> dict[str, Path]:
-        """records.jsonl, cells.csv and findings.csv written again from the database (every record,
-        in the order saved)."""
+    def rewrite_outputs(self, out_dir: str | Path, *, plain: bool | None = None) -> dict[str, Path]:
+        """The output files written again from the database (every record, in the order saved);
+        ``plain``: uncompressed files (None: the kind written there before, else gzip). Files of the
+        other kind that this database wrote there are removed (they would be out of date)."""
         out = Path(out_dir)
+        plain = self._plain_for(out, plain)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {k: out / name for k, name in OUTPUT_FILES.items()}
+        paths = output_paths(out, plain)
         tmp = {k: p.with_name(p.name + ".tmp") for k, p in paths.items()}
         heads = {"records": b"", "cells": _csv_line(CELLS_HEADER), "findings": _csv_line(FINDINGS_HEADER)}
+        if not plain:  # the header row: a gzip member of its own
+            heads = {k: gz_member(h) for k, h in heads.items()}
         sizes = {k: len(h) for k, h in heads.items()}
         offsets = []
         fhs = {k: open(tmp[k], "wb") for k in OUTPUT_FILES}
@@ -681,7 +848,7 @@ class Store:
             for k in OUTPUT_FILES:
                 fhs[k].write(heads[k])
             for (sha,) in self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall():
-                b = self._block_of(sha)
+                b = self._block_of(sha, plain)
                 offsets.append((sha, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
                                                 for x in (sizes[k], len(b.parts[i]))]))
                 for i, k in enumerate(OUTPUT_FILES):
@@ -690,7 +857,11 @@ class Store:
         finally:
             for fh in fhs.values():
                 fh.close()
+        was = self.output_kind(out)
         self._commit_files(out, paths, tmp, offsets, sizes, replace_all=True)
+        if was is not None and was != plain:  # switched kind: the other files are out of date
+            for p in output_paths(out, was).values():
+                p.unlink(missing_ok=True)
         return paths
 
     def _commit_files(self, out: Path, paths: dict[str, Path], tmp: dict[str, Path], offsets: list[tuple],
@@ -705,19 +876,22 @@ class Store:
             self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
             self.db.execute("DELETE FROM output_files")
             self.db.executemany("INSERT INTO output_files VALUES (?,?,?,?)",
-                                [(k, folder, sizes[k], paths[k].stat().st_ino) for k in OUTPUT_FILES])
+                                [(paths[k].name, folder, sizes[k], paths[k].stat().st_ino) for k in OUTPUT_FILES])
 
-    def write_outputs(self, out_dir: str | Path, *, rewrite: bool = False) -> dict[str, Path]:
-        """Bring records.jsonl, cells.csv and findings.csv up to date with the database: the
-        authoritative records, i.e. each record with the reviewers' decisions applied. Documents not
-        yet in the files are appended; those whose record or decisions changed (and those no longer
-        stored) are dropped from the files by a byte copy and appended again; unchanged documents are
-        not read. ``rewrite``: write every file again from the database."""
+    def write_outputs(self, out_dir: str | Path, *, rewrite: bool = False, plain: bool | None = None
+                      ) -> dict[str, Path]:
+        """Bring the output files up to date with the database: the authoritative records, i.e.
+        each record with the reviewers' decisions applied. Documents not yet in the files are
+        appended; those whose record or decisions changed (and those no longer stored) are dropped
+        from the files by a byte copy and appended again; unchanged documents are not read.
+        ``rewrite``: write every file again from the database. ``plain``: uncompressed files (None:
+        the kind written there before, else gzip); another kind than the files there: a rewrite."""
         out = Path(out_dir)
         self.flush_outputs()
-        paths = {k: out / name for k, name in OUTPUT_FILES.items()}
-        if rewrite or not self._outputs_match(out):
-            return self.rewrite_outputs(out)
+        plain = self._plain_for(out, plain)
+        paths = output_paths(out, plain)
+        if rewrite or not self._outputs_match(out, plain):
+            return self.rewrite_outputs(out, plain=plain)
         todo = [r["sha256"] for r in self.db.execute(
             "SELECT r.sha256 FROM records r LEFT JOIN outputs o ON o.sha256 = r.sha256 "
             "WHERE o.sha256 IS NULL OR o.stamp IS NOT r.out_stamp ORDER BY r.rowid")]
@@ -726,8 +900,8 @@ class Store:
             "WHERE r.sha256 IS NULL OR o.stamp IS NOT r.out_stamp")}
         if not todo and not old:
             return paths
-        blocks = [self._block_of(sha) for sha in todo]
-        state = self._file_state(out)
+        blocks = [self._block_of(sha, plain) for sha in todo]
+        state = self._file_state(out, plain)
         assert state is not None
         sizes = {k: state[k][0] for k in OUTPUT_FILES}
         offsets: list[tuple] = []
@@ -767,7 +941,8 @@ class Store:
         else:
             with self.db:
                 self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
-                self.db.executemany("UPDATE output_files SET size=? WHERE name=?", [(sizes[k], k) for k in OUTPUT_FILES])
+                self.db.executemany("UPDATE output_files SET size=? WHERE name=?",
+                                    [(sizes[k], paths[k].name) for k in OUTPUT_FILES])
         return paths
 
     # ----------------------------------------------------------------- series across years
@@ -1043,28 +1218,50 @@ def _common(db: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _merge_documents(db: sqlite3.Connection, names: list[str], reviewed: set[str]) -> int:
-    """Take the shard's copy of each document that is new or newer; ``reviewed`` gains those with
-    decisions in either database (the copy's decision columns and output head were made with the
-    shard's decisions, or none: they are applied again after the merge)."""
+    """Take the shard's copy of each document that is new or newer, with its record, cells and
+    findings; ``reviewed`` gains those with decisions in either database (the copy's decision columns
+    and output head were made with the shard's decisions, or none: they are applied again after the
+    merge). ``cells``/``findings`` name a document by its number, which differs between databases:
+    the shard's numbers are mapped to main's through the SHA-256 (a document main has keeps its own)."""
     db.execute("DROP TABLE IF EXISTS temp.pick")
+    db.execute("DROP TABLE IF EXISTS temp.idmap")
+    db.execute("CREATE TEMP TABLE pick (sha256 TEXT PRIMARY KEY)")
     db.execute(
-        "CREATE TEMP TABLE pick AS SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
+        "INSERT INTO temp.pick SELECT s.sha256 FROM src.documents s LEFT JOIN main.documents m "
         "ON m.sha256 = s.sha256 WHERE m.sha256 IS NULL OR s.updated_at > m.updated_at"
     )
     n = db.execute("SELECT COUNT(*) FROM temp.pick").fetchone()[0]
+    if not n:
+        db.execute("DROP TABLE temp.pick")
+        return 0
     decided = ["main.reviews"] + (["src.reviews"] if "reviews" in names else [])
     reviewed.update(r[0] for r in db.execute(
         "SELECT p.sha256 FROM temp.pick p WHERE " + " OR ".join(
             f"EXISTS (SELECT 1 FROM {t} r WHERE r.sha256 = p.sha256)" for t in decided)))
-    for t in ("cells", "findings", "records"):
-        db.execute(f"DELETE FROM main.{t} WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
-    for t in ("documents", "records", "cells", "findings"):
+    cols = ", ".join(DOCUMENT_COLUMNS)
+    db.execute(  # an UPSERT: a document main already has keeps its number (never INSERT OR REPLACE)
+        f"INSERT INTO main.documents ({cols}) SELECT {cols} FROM src.documents "
+        "WHERE sha256 IN (SELECT sha256 FROM temp.pick) ORDER BY id "
+        "ON CONFLICT(sha256) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in DOCUMENT_COLUMNS[1:]))
+    db.execute("CREATE TEMP TABLE idmap AS SELECT s.id AS src_id, m.id AS main_id FROM src.documents s "
+               "JOIN main.documents m ON m.sha256 = s.sha256 WHERE s.sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("cells", "findings"):
+        db.execute(f"DELETE FROM main.{t} WHERE doc_id IN (SELECT main_id FROM temp.idmap)")
+    db.execute("DELETE FROM main.records WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    if "records" in names:
+        c = ", ".join(_q(x) for x in _common(db, "records"))
+        db.execute(f"INSERT OR REPLACE INTO main.records ({c}) SELECT {c} FROM src.records "
+                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+    for t in ("cells", "findings"):
         if t not in names:
             continue
-        cols = ", ".join(_q(c) for c in _common(db, t))
-        db.execute(f"INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM src.{t} "
-                   "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
+        rest = [x for x in _common(db, t) if x != "doc_id"]
+        c = ", ".join(_q(x) for x in rest)
+        sc = ", ".join("s." + _q(x) for x in rest)
+        db.execute(f"INSERT OR REPLACE INTO main.{t} (doc_id, {c}) SELECT i.main_id, {sc} "
+                   f"FROM temp.idmap i JOIN src.{t} s ON s.doc_id = i.src_id")
     db.execute("DROP TABLE temp.pick")
+    db.execute("DROP TABLE temp.idmap")
     return n
 
 

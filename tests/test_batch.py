@@ -6,6 +6,7 @@ import pytest
 
 from extractor.batch import discover, run_batch
 from extractor.store import Store
+from outputs import output_lines, output_rows
 from synth import make_values, render
 
 
@@ -44,7 +45,7 @@ def test_interrupted_batch_resumes_without_duplicates_or_loss(tmp_path):
         res = run_batch(files, st)
         paths = st.write_outputs(tmp_path / "out")
     assert res.skipped == 2 and res.processed == 3
-    lines = paths["records"].read_text(encoding="utf-8").strip().split("\n")
+    lines = output_lines(paths["records"].parent)
     assert len(lines) == 5
     assert len({json.loads(ln)["sha256"] for ln in lines}) == 5
 
@@ -67,9 +68,7 @@ def test_outputs_carry_every_cell_with_span_and_producer(tmp_path):
     with Store(tmp_path / "o" / "extractor.db") as st:
         run_batch(discover([src]), st)
         paths = st.write_outputs(tmp_path / "o")
-    import csv
-
-    rows = list(csv.DictReader(paths["cells"].open(encoding="utf-8")))
+    rows = output_rows(paths["cells"].parent, "cells.csv")
     assert len(rows) == 200
     text = (src / "r0.txt").read_text(encoding="utf-8")
     for r in rows:

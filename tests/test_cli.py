@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from extractor.cli import app
 from synth import make_values, render
+from outputs import output_lines, output_path
 
 runner = CliRunner()
 
@@ -25,9 +26,9 @@ def test_run_writes_jsonl_csv_and_sqlite_and_prints_a_summary(tmp_path):
     out = tmp_path / "out"
     r = runner.invoke(app, ["run", str(d), "--out", str(out), "--llm", "off"])
     assert r.exit_code == 0, r.output
-    for name in ("records.jsonl", "cells.csv", "findings.csv", "extractor.db"):
+    for name in ("records.jsonl.gz", "cells.csv.gz", "findings.csv.gz", "extractor.db"):
         assert (out / name).exists()
-    recs = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    recs = [json.loads(x) for x in output_lines(out)]
     assert {x["document"]: x["decision"] for x in recs} == {"a.txt": "accepted", "b.txt": "needs_review"}
     assert "accepted" in r.output and "needs_review" in r.output
 
@@ -39,7 +40,7 @@ def test_run_says_once_that_model_steps_were_skipped_without_a_key(tmp_path, mon
     r = runner.invoke(app, ["run", str(d), "--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
     assert r.output.count("skipped") >= 1
-    rec = json.loads((tmp_path / "o" / "records.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    rec = json.loads(output_lines(tmp_path / "o")[0])
     assert rec["skipped"], "each document records that the model steps were skipped"
 
 

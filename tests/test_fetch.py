@@ -32,6 +32,7 @@ from extractor.model import Record
 from extractor.store import Store
 from fakereport import report_bytes, report_html
 from localhttp import LocalServer
+from outputs import output_lines
 
 ORGAN = "青禾县数据资源局"  # made up in fakereport.py
 GBK_HTML = "text/html; charset=GBK"
@@ -250,7 +251,7 @@ def test_run_mixes_urls_url_files_and_paths(server, tmp_path):
     bad = recs[missing]
     assert bad.decision == "failed" and bad.error.startswith("download failed: HTTP 404")
     assert bad.document.sha256 == hashlib.sha256(missing.encode()).hexdigest()
-    line = next(json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    line = next(json.loads(x) for x in output_lines(out)
                 if json.loads(x)["record"]["document"]["url"] == good)
     assert line["decision"] == "accepted"
 

@@ -27,6 +27,7 @@ from extractor.batch import discover, run_batch
 from extractor.loaders import load_bytes
 from extractor.store import Store
 from fakereport import report_bytes, report_html
+from outputs import output_lines, output_text
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -318,7 +319,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_saved(tmp_path):
     assert res.processed == 2
     assert recs["report-\\xff\\xfe.html"].decision == "accepted"
     assert recs["zz-good.html"].decision == "accepted"
-    assert "report-\\\\xff\\\\xfe.html" in paths["records"].read_text(encoding="utf-8")
+    assert "report-\\\\xff\\\\xfe.html" in output_text(paths["records"].parent, "records.jsonl")
 
 
 # --- everything together -------------------------------------------------------------------------
@@ -400,5 +401,5 @@ def test_a_batch_of_every_bad_input_finishes_with_one_line_each_and_good_documen
             json.loads(want.model_dump_json(include={"tables", "findings", "facts"})), want.document.name
     if weird is not None:
         assert any(x.document.name == "report-\\xff\\xfe.html" and x.decision == "accepted" for x in recs)
-    lines = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = output_lines(out)
     assert len(lines) == len(recs)

@@ -28,6 +28,7 @@ from extractor.llm.client import LLMClient, LLMConfig
 from extractor.llm.facts import NarrativeFactsOut
 from extractor.pipeline import extract_document
 from llm_fixtures import ScriptedModelServer, error_answer, make, tool_answer
+from outputs import output_lines
 
 TEXT = "一、总体情况\n本年度共收到政府信息公开申请12件，办结12件。\n五、存在的主要问题及改进情况\n无。\n"
 GOOD = {"facts": [{"metric": "applications_received", "value": 12, "unit": "件",
@@ -57,7 +58,7 @@ def test_llm_local_without_a_server_is_skipped_at_once_and_recorded(tmp_path):
     took = time.monotonic() - t
     assert p.returncode == 0, p.stderr
     assert "no model server answers" in p.stderr and "local_llm.sh start" in p.stderr
-    rec = json.loads((tmp_path / "out" / "records.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    rec = json.loads(output_lines(tmp_path / "out")[0])
     assert any("no model server answers" in s for s in rec["skipped"]), rec["skipped"]
     assert took < 30, f"took {took:.0f} s"
 

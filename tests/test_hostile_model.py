@@ -23,6 +23,7 @@ from extractor.cli import app
 from extractor.evaluate import evaluate_record, find_gold, summarize
 from extractor.model import Record
 from llm_fixtures import HostileTableModel, OpenAIStub
+from outputs import output_lines
 from synth import make_values, render
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -35,7 +36,7 @@ CORPORA = {
 def scores(out: Path, gold: Path) -> dict:
     """Cell accuracy and acceptance precision of a run's records.jsonl against the gold files."""
     evals = []
-    for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in output_lines(out):
         rec = Record.model_validate(json.loads(line)["record"])
         gp = find_gold(gold, rec)
         if gp is not None:

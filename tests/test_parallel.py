@@ -16,6 +16,7 @@ import pytest
 from extractor.batch import discover, run_batch
 from extractor.store import Store
 from fakereport import report_bytes
+from outputs import output_lines, output_path, output_text
 from synth import make_values, render
 
 OUTPUTS = ("records.jsonl", "cells.csv", "findings.csv")
@@ -52,7 +53,7 @@ def test_worker_processes_give_the_outputs_of_a_sequential_run_byte_for_byte(tmp
         (seq.processed, seq.skipped, seq.failed, seq.decisions)
     assert seq.skipped == 1 and seq.failed == 2  # the copy; the empty and the garbage file
     for name in OUTPUTS:
-        assert (tmp_path / "par" / name).read_bytes() == (tmp_path / "seq" / name).read_bytes(), name
+        assert output_path(tmp_path / "par", name).read_bytes() == output_path(tmp_path / "seq", name).read_bytes(), name
     again = run_into(tmp_path / "par", files, concurrency=3)
     assert again.processed == 0 and again.skipped == len(files)
 
@@ -105,8 +106,8 @@ def test_urls_with_model_steps_are_loaded_by_workers_and_extracted_in_threads(tm
     assert sorted(par_model.names) == sorted(seq_model.names) and len(par_model.names) == 4
     assert (par.processed, par.decisions) == (seq.processed, seq.decisions)
     for name in OUTPUTS:
-        assert (tmp_path / "par" / name).read_text(encoding="utf-8").replace(str(tmp_path / "par"), "") == \
-            (tmp_path / "seq" / name).read_text(encoding="utf-8").replace(str(tmp_path / "seq"), ""), name
+        assert output_text(tmp_path / "par", name).replace(str(tmp_path / "par"), "") == \
+            output_text(tmp_path / "seq", name).replace(str(tmp_path / "seq"), ""), name
 
 
 # --- signals, on the real command line ------------------------------------------------------------
@@ -176,7 +177,7 @@ def test_a_parallel_run_stopped_by_ctrl_c_or_kill_leaves_no_workers_and_resumes(
     q = _cli("run", str(src), "--out", str(out), "--llm", "off", "--concurrency", "2")
     _, err = q.communicate(timeout=300)
     assert q.returncode == 0, err.decode()
-    lines = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = output_lines(out)
     assert len(lines) == 300 and _saved(out / "extractor.db") == 300
 
 

@@ -6,7 +6,6 @@ one every output shows (records.jsonl, cells.csv, findings.csv, the run summary)
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import warnings
@@ -19,6 +18,7 @@ from extractor.errors import ExtractorError
 from extractor.decisions import apply_reviews, parse_value, reviewed_record
 from extractor.store import Store
 from test_review_support import SAMPLES, make_batch, synthetic_report
+from outputs import output_lines, output_rows
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -252,7 +252,7 @@ def test_a_review_decision_shows_in_records_jsonl_after_run_force(tmp_path):
     assert res.exit_code == 0, res.output
     assert re.search(r"accepted \(all in .*?\)\s*│\s*1", res.output)  # the run summary counts it accepted
 
-    (line,) = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    (line,) = output_lines(out)
     rec = json.loads(line)
     assert rec["decision"] == "accepted" and rec["accepted_by"] == "review"
     assert rec["table3"]["total"]["total"] == 7
@@ -262,11 +262,9 @@ def test_a_review_decision_shows_in_records_jsonl_after_run_force(tmp_path):
     assert rv["cell"] == "table3.total.total" and rv["reviewer"] == "ann" and rv["at"] and rv["was"] == "0"
     assert {r["finding_id"] for r in rec["reviews"]} >= {FID}
 
-    with open(out / "cells.csv", encoding="utf-8", newline="") as fh:
-        row = next(r for r in csv.DictReader(fh) if (r["table"], r["row"], r["col"]) == ("table3", "total", "total"))
+    row = next(r for r in output_rows(out, "cells.csv") if (r["table"], r["row"], r["col"]) == ("table3", "total", "total"))
     assert row["value"] == "7" and row["producer"] == "reviewer" and row["reviewer"] == "ann" and row["reviewed_at"]
-    with open(out / "findings.csv", encoding="utf-8", newline="") as fh:
-        rows = {r["id"]: r for r in csv.DictReader(fh)}
+    rows = {r["id"]: r for r in output_rows(out, "findings.csv")}
     assert rows[FID]["decision_by"] == "ann" and rows[FID]["open"] == "no"
     assert all(r["open"] == "no" for r in rows.values())
     with Store(db) as st:

@@ -19,6 +19,7 @@ from extractor.merge import merge
 from extractor.store import Store
 from fakereport import report_bytes
 from localhttp import LocalServer
+from outputs import output_lines, output_path, output_text
 
 
 def corpus(tmp_path: Path, n: int = 9) -> Path:
@@ -39,7 +40,7 @@ def cli(*args: str):
 
 def canon(out: Path) -> dict[str, dict]:
     """sha256 → the canonical record (what records.jsonl holds), for comparing runs."""
-    rows = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(x) for x in output_lines(out)]
     return {r["sha256"]: {k: v for k, v in r.items() if k != "record"} for r in rows}
 
 
@@ -106,12 +107,12 @@ def test_sharded_runs_merge_to_the_unsharded_result(tmp_path):
     cli("merge", *map(str, shards), "--out", str(merged))
     assert canon(merged) == canon(tmp_path / "whole")
     first = table_counts(merged / "extractor.db")
-    cells_csv = (merged / "cells.csv").read_text(encoding="utf-8")
+    cells_csv = output_text(merged, "cells.csv")
 
     # idempotent: merging again (and the merged folder into itself) changes nothing
     cli("merge", *map(str, shards), str(merged), "--out", str(merged))
     assert table_counts(merged / "extractor.db") == first
-    assert (merged / "cells.csv").read_text(encoding="utf-8") == cells_csv
+    assert output_text(merged, "cells.csv") == cells_csv
     whole = table_counts(tmp_path / "whole" / "extractor.db")
     for t in ("documents", "records", "cells", "findings"):
         assert first[t] == whole[t], t
@@ -156,7 +157,7 @@ def test_merge_keeps_the_newer_copy_of_a_document_as_a_unit(tmp_path):
         cli("run", str(d), "--out", str(tmp_path / name), "--llm", "off")
     with sqlite3.connect(tmp_path / "old" / "extractor.db") as c:  # an older run that read one more cell
         c.execute("UPDATE documents SET updated_at = updated_at - 1000")
-        c.execute("INSERT INTO cells (sha256, tbl, row, col, value) SELECT sha256, 'table9', 'x', 'y', '1' "
+        c.execute("INSERT INTO cells (doc_id, tbl, row, col, value) SELECT id, 'table9', 'x', 'y', '1' "
                   "FROM documents")
     merged = tmp_path / "m"
     merge([tmp_path / "new", tmp_path / "old"], merged)  # the older one comes last, and loses
@@ -176,10 +177,10 @@ def test_merging_nothing_new_leaves_the_output_files_alone(tmp_path):
         outs.append(tmp_path / f"s{i}")
     first = merge(outs[:1], tmp_path / "m")
     assert first.outputs_rewritten and first.documents_taken == len(canon(outs[0]))
-    stamp = {f: (tmp_path / "m" / f).stat().st_mtime_ns for f in ("records.jsonl", "cells.csv", "findings.csv")}
+    stamp = {f: output_path(tmp_path / "m", f).stat().st_mtime_ns for f in ("records.jsonl", "cells.csv", "findings.csv")}
     again = merge(outs[:1], tmp_path / "m")  # the same shard again: nothing to copy, nothing to rewrite
     assert again.documents_taken == 0 and not again.outputs_rewritten
-    assert {f: (tmp_path / "m" / f).stat().st_mtime_ns for f in stamp} == stamp
+    assert {f: output_path(tmp_path / "m", f).stat().st_mtime_ns for f in stamp} == stamp
     second = merge(outs, tmp_path / "m")  # a new shard: its documents only, outputs regenerated
     assert second.documents_taken == len(canon(outs[1])) and second.outputs_rewritten
     assert len(canon(tmp_path / "m")) == len(canon(outs[0])) + len(canon(outs[1]))
@@ -316,7 +317,7 @@ def test_merged_reviews_decide_the_document_everywhere(tmp_path):
         with sqlite3.connect(out / "extractor.db") as c:
             assert c.execute("SELECT decision FROM documents WHERE sha256=?", (sha,)).fetchone()[0] == "accepted"
             assert c.execute("SELECT decision FROM records WHERE sha256=?", (sha,)).fetchone()[0] == "accepted"
-        (line,) = (out / "records.jsonl").read_text(encoding="utf-8").splitlines()
+        (line,) = output_lines(out)
         assert json.loads(line)["decision"] == "accepted"
         assert json.loads(line)["accepted_by"] == "review"
         with Store(out / "extractor.db") as st:

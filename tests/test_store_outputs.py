@@ -23,9 +23,10 @@ from extractor.cli import app as cli  # noqa: E402
 from extractor.model import Record  # noqa: E402
 from extractor.reviewed import evaluate_store, mapping_of, update_store  # noqa: E402
 from extractor.store import SCHEMA_VERSION, Store  # noqa: E402
+from outputs import output_lines  # noqa: E402
 
 runner = CliRunner()
-FILES = ("records.jsonl", "cells.csv", "findings.csv")
+FILES = ("records.jsonl.gz", "cells.csv.gz", "findings.csv.gz")  # the default kind
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -61,7 +62,7 @@ def _rewritten(out: Path, tmp: Path) -> dict[str, bytes]:
 
 
 def _shas(out: Path) -> list[str]:
-    return [json.loads(x)["sha256"] for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [json.loads(x)["sha256"] for x in output_lines(out)]
 
 
 def test_new_documents_are_appended_and_match_a_full_rewrite(tmp_path):
@@ -74,7 +75,8 @@ def test_new_documents_are_appended_and_match_a_full_rewrite(tmp_path):
     after = _files(out)
     for f in FILES:  # the earlier bytes untouched, the new documents after them
         assert after[f].startswith(before[f])
-    assert len(after["records.jsonl"]) > len(before["records.jsonl"]) and len(after["cells.csv"]) > len(before["cells.csv"])
+    assert len(after["records.jsonl.gz"]) > len(before["records.jsonl.gz"])
+    assert len(after["cells.csv.gz"]) > len(before["cells.csv.gz"])
     assert len(_shas(out)) == 5 == len(set(_shas(out)))
     assert after == _rewritten(out, tmp_path)
     _run(src, out)  # nothing new: the files stay as they are
@@ -89,7 +91,7 @@ def test_a_rerun_document_replaces_its_lines_never_two_versions(tmp_path):
     shas = _shas(out)
     assert len(shas) == 4 == len(set(shas))
     assert _files(out) == _rewritten(out, tmp_path)
-    cells = (out / "cells.csv").read_text(encoding="utf-8").splitlines()
+    cells = output_lines(out, "cells.csv")
     assert len(cells) == len(set(cells))  # no cell row twice
 
 
@@ -103,11 +105,12 @@ def test_a_review_decision_replaces_the_documents_lines(tmp_path):
         fid = rec.findings[0].id
         st.put_review(sha, fid, "accept", reviewer="ana", comment="seen")
     _run(src, out)
-    lines = [json.loads(x) for x in (out / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(x) for x in output_lines(out)]
     mine = [x for x in lines if x["sha256"] == sha]
     assert len(mine) == 1 and len(lines) == 3
     assert any(r["reviewer"] == "ana" for r in mine[0]["reviews"] + mine[0]["open_decisions"])
-    assert sorted(_files(out)["cells.csv"].splitlines()) == sorted(_rewritten(out, tmp_path)["cells.csv"].splitlines())
+    _rewritten(out, tmp_path)
+    assert sorted(output_lines(out, "cells.csv")) == sorted(output_lines(tmp_path / "rewrite", "cells.csv"))
 
 
 def test_a_torn_tail_from_a_kill_is_cut_and_the_documents_written_again(tmp_path):
@@ -128,7 +131,7 @@ def test_a_torn_tail_from_a_kill_is_cut_and_the_documents_written_again(tmp_path
         run_batch(discover([src]), st)
         st.db.execute("DELETE FROM outputs WHERE sha256 = (SELECT sha256 FROM records ORDER BY rowid DESC LIMIT 1)")
         st.db.executemany("UPDATE output_files SET size = ? WHERE name = ?",
-                          [(len(good[f]), f.split(".")[0]) for f in FILES])
+                          [(len(good[f]), f) for f in FILES])
         st.db.commit()
     _run(src, out)
     assert len(_shas(out)) == 4 == len(set(_shas(out)))
@@ -140,7 +143,7 @@ def test_files_that_do_not_match_the_database_are_written_again(tmp_path):
     _reports(src, range(3))
     _run(src, out)
     good = _files(out)
-    (out / "cells.csv").write_text("edited by hand\n", encoding="utf-8")  # shorter: not the committed file
+    (out / "cells.csv.gz").write_text("edited by hand\n", encoding="utf-8")  # shorter: not the committed file
     _run(src, out)
     assert _files(out) == good
     _run(src, out, "--rewrite-outputs")
@@ -231,16 +234,103 @@ def test_a_schema_1_database_is_migrated_on_open(tmp_path):
         assert [r.model_dump() for r in st.records()] == [r.model_dump() for r in recs]
         blob = st.db.execute("SELECT json FROM records LIMIT 1").fetchone()[0]
         assert isinstance(blob, bytes) and zlib.decompress(blob)
-        assert st.db.execute("SELECT COUNT(*) FROM findings WHERE json IS NOT NULL").fetchone()[0] == 0
+        assert "json" not in {r[1] for r in st.db.execute("PRAGMA table_info(findings)")}
         assert st.db.execute("SELECT COUNT(*) FROM findings WHERE status = 'PASS'").fetchone()[0] <= 1  # settled only
         assert st.reviews(recs[0].document.sha256)[0]["reviewer"] == "bo"
     _run(src, old)  # the migrated store goes on: nothing to redo, the decision shows
-    lines = [json.loads(x) for x in (old / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(x) for x in output_lines(old)]
     assert len(lines) == 3
     first = next(x for x in lines if x["sha256"] == recs[0].document.sha256)
     assert any(r["reviewer"] == "bo" for r in first["reviews"] + first["open_decisions"])
     res = runner.invoke(cli, ["report", "--db", str(old / "extractor.db"), "--out", str(tmp_path / "report")])
     assert res.exit_code == 0, res.output
+
+
+SCHEMA_2 = """
+CREATE TABLE documents (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, path TEXT, url TEXT, kind TEXT,
+  status TEXT NOT NULL, decision TEXT, error TEXT, updated_at REAL NOT NULL);
+CREATE TABLE records (sha256 TEXT PRIMARY KEY REFERENCES documents(sha256), format TEXT, organ TEXT,
+  year INTEGER, decision TEXT, json BLOB NOT NULL, created_at REAL NOT NULL, head BLOB, reviewed BLOB, out_stamp REAL);
+CREATE TABLE cells (sha256 TEXT NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER, producer TEXT,
+  label TEXT, unit TEXT, key TEXT, grounded INTEGER, note TEXT, PRIMARY KEY (sha256, tbl, row, col)) WITHOUT ROWID;
+CREATE TABLE findings (sha256 TEXT NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
+  classification TEXT, severity TEXT, scope TEXT, message TEXT, arithmetic TEXT, json TEXT,
+  PRIMARY KEY (sha256, id)) WITHOUT ROWID;
+CREATE TABLE outputs (sha256 TEXT PRIMARY KEY, stamp REAL, r0 INTEGER, rn INTEGER, c0 INTEGER, cn INTEGER,
+  f0 INTEGER, fn INTEGER) WITHOUT ROWID;
+CREATE TABLE output_files (name TEXT PRIMARY KEY, folder TEXT NOT NULL, size INTEGER NOT NULL, ino INTEGER NOT NULL);
+CREATE TABLE reviews (sha256 TEXT NOT NULL, finding_id TEXT NOT NULL, action TEXT NOT NULL, cell TEXT,
+  value TEXT, grounded INTEGER, comment TEXT, reviewer TEXT, created_at REAL NOT NULL,
+  span_start INTEGER, span_end INTEGER, page INTEGER, prior TEXT, PRIMARY KEY (sha256, finding_id));
+PRAGMA user_version = 2;
+"""
+
+
+def _schema_2_db(path: Path, records: list[Record], review: tuple[str, str, str]) -> None:
+    """A database as the store wrote it with schema 2 (cells and findings keyed by SHA-256, a cell's
+    label and note in its row, plain output files described in output_files)."""
+    from extractor.decisions import apply_reviews
+    from extractor.store import line_head, pack, record_json
+
+    c = sqlite3.connect(path)
+    c.executescript(SCHEMA_2)
+    for r in records:
+        d = r.document
+        c.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                  (d.sha256, d.name, d.path, d.url, d.kind, "done", r.decision, r.error, 1.0))
+        c.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  (d.sha256, r.format, r.organ, r.year, r.decision, pack(record_json(r)), 1.0,
+                   pack(line_head(apply_reviews(r, []))), None, 1.0))
+        for x in r.cells():
+            c.execute("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (d.sha256, x.table, x.row, x.col, None if x.value is None else str(x.value), x.kind, x.raw,
+                       None, None, None, x.producer, x.label, x.unit, x.key, None, x.note))
+        for f in r.findings:
+            if f.status != "PASS":
+                c.execute("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          (d.sha256, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope,
+                           f.message, f.arithmetic, None))
+    sha, fid, value = review
+    c.execute("INSERT INTO reviews (sha256, finding_id, action, cell, value, comment, reviewer, created_at) "
+              "VALUES (?,?,?,?,?,?,?,?)", (sha, fid, "correct", "table3.total.total", value, "misprinted", "bo", 2.0))
+    c.commit()
+    c.close()
+
+
+def test_a_schema_2_database_is_migrated_to_numbered_documents(tmp_path):
+    src, made = tmp_path / "src", tmp_path / "made"
+    _reports(src, range(3))
+    with Store(made / "extractor.db") as st:
+        run_batch(discover([src]), st)
+        recs = list(st.records())
+    f = next(x for x in recs[1].findings if x.rule.startswith("T3"))  # a decision on it sets a table-3 cell
+    old = tmp_path / "old"
+    old.mkdir()
+    _schema_2_db(old / "extractor.db", recs, (recs[1].document.sha256, f.id, "999"))
+    with Store(old / "extractor.db") as st:
+        assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [r.model_dump() for r in st.records()] == [r.model_dump() for r in recs]
+        docs = st.documents()
+        assert [d["sha256"] for d in docs] == [r.document.sha256 for r in recs]  # numbered in the order stored
+        assert [d["id"] for d in docs] == [1, 2, 3]
+        cols = {r[1] for r in st.db.execute("PRAGMA table_info(cells)")}
+        assert "sha256" not in cols and "label" not in cols and "doc_id" in cols
+        n = st.db.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        assert n == sum(len(r.cells()) for r in recs)
+        # the view gives each cell its document and, for the corrected one, who set it
+        set_by = st.db.execute("SELECT sha256, value, producer, reviewer, review_comment FROM document_cells "
+                               "WHERE tbl='table3' AND row='total' AND col='total' AND sha256=?",
+                               (recs[1].document.sha256,)).fetchone()
+        assert tuple(set_by) == (recs[1].document.sha256, "999", "reviewer", "bo", "misprinted")
+        assert st.db.execute("SELECT COUNT(*) FROM document_cells").fetchone()[0] == n
+        assert st.db.execute("SELECT COUNT(*) FROM document_cells WHERE reviewer IS NOT NULL").fetchone()[0] == 1
+        refs = {r["ref"] for r in st.db.execute("SELECT ref FROM document_findings")}
+        assert f"{f.rule}@{f.version}" in refs
+    _run(src, old)  # the migrated store goes on: nothing to redo, the correction shows, gzip outputs
+    assert not (old / "records.jsonl").exists() and (old / "records.jsonl.gz").exists()
+    line = next(json.loads(x) for x in output_lines(old) if json.loads(x)["sha256"] == recs[1].document.sha256)
+    assert line["table3"]["total"]["total"] == 999
 
 
 def test_stored_record_keeps_every_value_without_its_defaults(tmp_path):
@@ -324,15 +414,17 @@ def test_output_folder_per_document_stays_small_on_real_reports(tmp_path):
     assert files
     src = tmp_path / "src"
     src.mkdir()
-    for p in files:
-        shutil.copyfile(p, src / p.name)
+    for k in range(1, 6):  # five distinct copies of each (trailing newlines): the tables' own pages count less
+        for p in files:
+            (src / f"c{k}_{p.name}").write_bytes(p.read_bytes() + b"\n" * k)
     out = tmp_path / "out"
     _run(src, out)
     with Store(out / "extractor.db") as st:
-        st.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         n = len(st.documents())
     db = (out / "extractor.db").stat().st_size
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    # schema 1 took ~240 KB of database and ~400 KB in all per document on these reports
-    assert db / n < 120 * 1024, f"{db / n / 1024:.0f} KB of database per document"
-    assert total / n < 300 * 1024, f"{total / n / 1024:.0f} KB per document"
+    assert n == 5 * len(files)
+    # schema 1 took ~240 KB of database and ~400 KB in all per document on these reports, schema 2
+    # ~60 and ~170 (plain files); now ~28 and ~41 (measured with 10 copies)
+    assert db / n < 34 * 1024, f"{db / n / 1024:.0f} KB of database per document"
+    assert total / n < 48 * 1024, f"{total / n / 1024:.0f} KB per document"

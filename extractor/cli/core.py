@@ -65,7 +65,7 @@ def steps_for_options(llm, model: Optional[str], tables, db_path: Path, mode=Non
 @app.command()
 def run(
     paths: Optional[list[str]] = typer.Argument(None, help="report files and/or folders (searched recursively) and/or http(s) URLs"),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="output folder (records.jsonl, cells.csv, findings.csv, extractor.db)"),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="output folder (records.jsonl.gz, cells.csv.gz, findings.csv.gz, extractor.db)"),
     force: bool = typer.Option(False, "--force", help="redo documents already finished in this output folder"),
     llm: LLMChoice = typer.Option(LLMChoice.auto, "--llm", help="auto (use OPENAI_* if set) | off | local"),
     model: Optional[str] = typer.Option(None, "--model", help="model name for the OpenAI-compatible endpoint"),
@@ -77,7 +77,8 @@ def run(
     allow_private: bool = typer.Option(False, "--allow-private", help="allow URLs on loopback/private/link-local addresses (refused by default)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: process only slice i (0-based) of N, by content hash"),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64, help="worker processes loading and extracting documents (also bounds concurrent model calls)"),
-    rewrite_outputs: bool = typer.Option(False, "--rewrite-outputs", help="write records.jsonl, cells.csv and findings.csv again from the database (otherwise new and changed documents are appended)"),
+    rewrite_outputs: bool = typer.Option(False, "--rewrite-outputs", help="write the output files again from the database (otherwise new and changed documents are appended)"),
+    plain_outputs: bool = typer.Option(False, "--plain-outputs", help="write records.jsonl, cells.csv, findings.csv uncompressed (default: .gz files, about 10x smaller, read as they are by gzip, pandas, DuckDB); switching kind rewrites the files"),
 ) -> None:
     """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
     table_specs()  # a malformed rule set stops here, once, not on every document
@@ -102,11 +103,11 @@ def run(
     with folder_lock(out):
         _run(files, out, force=force, llm=llm, model=model, tables=tables, mode=mode, llm_timeout=llm_timeout,
              concurrency=concurrency, fetch_options={"allow_private": True} if allow_private else None,
-             rewrite_outputs=rewrite_outputs)
+             rewrite_outputs=rewrite_outputs, plain_outputs=plain_outputs)
 
 
 def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout, concurrency: int,
-         fetch_options: dict | None, rewrite_outputs: bool = False) -> None:
+         fetch_options: dict | None, rewrite_outputs: bool = False, plain_outputs: bool = False) -> None:
     db_path = out / "extractor.db"
     with Store(db_path) as store:
         store.check_writable()
@@ -121,7 +122,8 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
         )
         interrupted = False
         res = None
-        store.open_outputs(out, rewrite=rewrite_outputs)  # each document's lines appended as it is saved
+        # each document's lines appended as it is saved
+        store.open_outputs(out, rewrite=rewrite_outputs, plain=plain_outputs)
         with progress:
             task = progress.add_task("extracting", total=len(files), current="")
 

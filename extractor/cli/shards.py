@@ -21,7 +21,7 @@ def merge_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="merged output folder (created; may already hold a merge)"),
     bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years for the checks across years (default: bodies.yaml beside the merged database)"),
 ) -> None:
-    """Merge shard databases into one (idempotent) and regenerate records.jsonl, cells.csv, findings.csv.
+    """Merge shard databases into one (idempotent) and bring the output files up to date.
 
     Fan-out (a Slurm array, a Kubernetes Indexed Job or GNU parallel; see docs/urls-shards-service.md):
     extractor run reports/ --shard $I/8 --out out/shard-$I   for I in 0..7, then
