@@ -1,6 +1,7 @@
 """Are a change's outputs byte-identical to another checkout's? Runs ``extractor run --llm off`` (and
 ``extractor check --json`` per file) with this checkout and with a reference checkout on the same inputs
-and compares ``records.jsonl``, ``cells.csv``, ``findings.csv`` and the ``check --json`` text.
+and compares ``records.jsonl``, ``cells.csv``, ``findings.csv`` (decompressed when the run wrote the
+``.gz`` kind, so a change of compression level alone compares equal) and the ``check --json`` text.
 
     python bench/compare_outputs.py --ref /tmp/main-checkout INPUT [INPUT ...] [--check-json]
 
@@ -12,6 +13,7 @@ Not a test: a tool for performance work that must not change any output.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import subprocess
 import sys
@@ -29,6 +31,14 @@ def run(tree: Path, *args: str) -> bytes:
                           check=False, capture_output=True, env=env, cwd=tree).stdout
 
 
+def content(out: Path, name: str) -> bytes:
+    """The bytes of output file ``name`` in ``out``, decompressed if the run wrote ``name.gz``."""
+    gz = out / (name + ".gz")
+    if gz.exists():
+        return gzip.decompress(gz.read_bytes())
+    return (out / name).read_bytes() if (out / name).exists() else b""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref", type=Path, required=True, help="the reference checkout (a source tree)")
@@ -44,7 +54,7 @@ def main() -> int:
             run(tree, "run", *inputs, "--out", str(out), "--llm", "off")
             outs[label] = out
         for f in FILES:
-            a, b = (outs["ref"] / f).read_bytes(), (outs["new"] / f).read_bytes()
+            a, b = content(outs["ref"], f), content(outs["new"], f)
             same = a == b
             bad += not same
             print(f"{f:14s} {'identical' if same else 'DIFFERS'} ({len(a)} / {len(b)} bytes)")
