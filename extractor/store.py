@@ -9,8 +9,9 @@ values (``records.json``); beside it the head of its ``records.jsonl`` line (the
 reviewers' decisions applied, compressed) and, when reviewers changed it, the reviewed record
 (``records.reviewed``). ``cells`` holds every cell, ``findings`` the checks that did not pass (every
 check is in the record), both keyed by the document's number (``documents.id``); the views
-``document_cells`` and ``document_findings`` add its SHA-256, name and the reviewers' decisions. A
-database written before (schema 1 or 2) is migrated when it is opened.
+``document_cells`` and ``document_findings`` add its SHA-256, name and the reviewers' decisions (and a
+cell's table, row and column, which ``cells`` names by a number from ``cell_names``). A
+database written before (schema 1, 2 or 3) is migrated when it is opened.
 
 Output files (``records.jsonl.gz``, ``cells.csv.gz``, ``findings.csv.gz``; uncompressed
 ``records.jsonl``, ... with ``extractor run --plain-outputs``) grow by appending: each new
@@ -48,20 +49,27 @@ from .decisions import apply_reviews, canonical, reviews_by_document  # the one 
 from .errors import ExtractorError
 from .model import Record
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Rows of a document in ``cells`` and ``findings`` name it by ``documents.id`` (a small integer, not the
 # 64-character SHA-256); the views ``document_cells`` and ``document_findings`` give them with the
 # document's SHA-256 and name and the reviewer's decision. What the record says and these rows would
 # only repeat (a cell's printed label, how it was read) is in the record (``records.json``) only.
+# A cell names its place by a number too (``cell_names``: table, row, column, the same few hundred
+# in every report): the names would be most of a row's bytes.
+CELL_NAMES_DDL = """CREATE TABLE IF NOT EXISTS cell_names (
+  id INTEGER PRIMARY KEY,           -- cells.cell
+  tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  UNIQUE (tbl, row, col)
+)"""
 CELLS_DDL = """CREATE TABLE IF NOT EXISTS cells (
   doc_id INTEGER NOT NULL,          -- documents.id
-  tbl TEXT NOT NULL, row TEXT NOT NULL, col TEXT NOT NULL,
+  cell INTEGER NOT NULL,            -- cell_names.id: the table, row and column
   value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
   producer TEXT,                    -- NULL: parser (the default, as in the record; the view says it)
   grounded INTEGER, unit TEXT, key TEXT,
   review TEXT,                      -- the finding id of the reviewer's decision that set the value (reviews)
-  PRIMARY KEY (doc_id, tbl, row, col)
+  PRIMARY KEY (doc_id, cell)
 ) WITHOUT ROWID"""
 FINDINGS_DDL = """CREATE TABLE IF NOT EXISTS findings (
   doc_id INTEGER NOT NULL, id TEXT NOT NULL, rule TEXT, version INTEGER, status TEXT,
@@ -88,7 +96,7 @@ UPSERT_DOCUMENT = (f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) VALUE
                    "ON CONFLICT(sha256) DO UPDATE SET "
                    + ", ".join(f"{c}=excluded.{c}" for c in DOCUMENT_COLUMNS[1:]) + " RETURNING id")
 
-INSERT_CELL = "INSERT OR REPLACE INTO cells VALUES (" + ", ".join("?" * 15) + ")"
+INSERT_CELL = "INSERT OR REPLACE INTO cells VALUES (" + ", ".join("?" * 13) + ")"
 INSERT_FINDING = "INSERT OR REPLACE INTO findings VALUES (" + ", ".join("?" * 12) + ")"
 
 SCHEMA = """
@@ -104,6 +112,7 @@ CREATE TABLE IF NOT EXISTS records (
   created_at REAL NOT NULL,
   head BLOB, reviewed BLOB, out_stamp REAL
 );
+%CELL_NAMES%;
 %CELLS%;
 -- the checks that did not pass (and those a reviewer settled); every check is in the record
 %FINDINGS%;
@@ -171,16 +180,16 @@ CREATE VIEW IF NOT EXISTS crossyear_decided AS
   FROM crossyear_findings f LEFT JOIN crossyear_reviews r
     ON r.prev_sha256 = f.prev_sha256 AND r.next_sha256 = f.next_sha256 AND r.finding_id = f.id;
 """
-SCHEMA = SCHEMA.replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL).replace("%DOCUMENTS%", DOCUMENTS_DDL)
+SCHEMA = SCHEMA.replace("%CELL_NAMES%", CELL_NAMES_DDL).replace("%CELLS%", CELLS_DDL).replace("%FINDINGS%", FINDINGS_DDL).replace("%DOCUMENTS%", DOCUMENTS_DDL)
 
 # Made once the tables are in their current form (after a migration).
 VIEWS = """
 -- cells and findings with their document's SHA-256 and name and the reviewer's decision, for SQL users
 CREATE VIEW IF NOT EXISTS document_cells AS
-  SELECT d.sha256, d.name AS document, c.tbl, c.row, c.col, c.value, c.kind, c.raw, c.span_start, c.span_end,
+  SELECT d.sha256, d.name AS document, n.tbl, n.row, n.col, c.value, c.kind, c.raw, c.span_start, c.span_end,
     c.page, COALESCE(c.producer, 'parser') AS producer, c.grounded, c.unit, c.key, r.reviewer, r.created_at AS reviewed_at,
     r.comment AS review_comment
-  FROM cells c JOIN documents d ON d.id = c.doc_id
+  FROM cells c JOIN documents d ON d.id = c.doc_id JOIN cell_names n ON n.id = c.cell
   LEFT JOIN reviews r ON c.review IS NOT NULL AND r.sha256 = d.sha256 AND r.finding_id = c.review;
 CREATE VIEW IF NOT EXISTS document_findings AS
   SELECT d.sha256, d.name AS document, f.id, f.rule || '@' || f.version AS ref, f.rule, f.version, f.status,
@@ -457,6 +466,8 @@ class Store:
             self.db = sqlite3.connect(str(self.path), timeout=30)
         except sqlite3.Error as exc:
             raise StoreError(database_problem(self.path, exc)) from exc
+        self._names: dict[tuple[str, str, str], int] | None = None  # cell_names, read once
+        self._new_names: dict[tuple[str, str, str], int] = {}  # added since: kept if their transaction commits
         try:
             self.db.row_factory = sqlite3.Row
             self.db.executescript(SCHEMA)
@@ -484,13 +495,33 @@ class Store:
         if self.db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return
         have = {r["name"] for r in self.db.execute("PRAGMA table_info(documents)")}
-        if "id" in have:  # created with this schema
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            return
-        self._migrate_to_3()
+        if "id" not in have:
+            self._migrate_from_2()  # the cells rebuilt in their current form
+        elif "tbl" in {r["name"] for r in self.db.execute("PRAGMA table_info(cells)")}:
+            self._migrate_3_to_4()
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _migrate_to_3(self) -> None:
-        """From schema 1 or 2: documents numbered (``documents.id``, in the order stored); ``cells``
+    def _migrate_3_to_4(self) -> None:
+        """From schema 3: a cell's table, row and column named by a number (``cell_names``), then VACUUM.
+        One transaction: a migration cut short leaves the database as it was."""
+        db = self.db
+        db.execute("BEGIN")
+        with db:
+            db.execute("DROP VIEW IF EXISTS document_cells")  # made again on the new table (VIEWS)
+            db.execute("DROP TRIGGER IF EXISTS documents_gone")
+            db.execute("INSERT OR IGNORE INTO cell_names (tbl, row, col) "
+                       "SELECT DISTINCT tbl, row, col FROM cells ORDER BY tbl, row, col")
+            db.execute(CELLS_DDL.replace("IF NOT EXISTS cells", "new_cells"))
+            db.execute("INSERT INTO new_cells SELECT c.doc_id, n.id, c.value, c.kind, c.raw, c.span_start, c.span_end, "
+                       "c.page, c.producer, c.grounded, c.unit, c.key, c.review FROM cells c "
+                       "JOIN cell_names n ON n.tbl = c.tbl AND n.row = c.row AND n.col = c.col")
+            db.execute("DROP TABLE cells")
+            db.execute("ALTER TABLE new_cells RENAME TO cells")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("VACUUM")
+
+    def _migrate_from_2(self) -> None:
+        """From schema 1 or 2 to the current one: documents numbered (``documents.id``, in the order stored); ``cells``
         and ``findings`` rebuilt from the records, keyed by that number, without the columns the
         record alone keeps; records compressed without defaults (and so that ``records.jsonl.gz``
         reuses their deflate data), the head of each output line stored, cross-year findings
@@ -510,6 +541,7 @@ class Store:
             db.execute("ALTER TABLE new_documents RENAME TO documents")
             db.execute("DROP TABLE cells")
             db.execute("DROP TABLE findings")
+            db.execute(CELL_NAMES_DDL)
             db.execute(CELLS_DDL)
             db.execute(FINDINGS_DDL)
             for row in db.execute("SELECT sha256, json FROM records").fetchall():
@@ -591,7 +623,7 @@ class Store:
             return
         self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))  # no reviews: the rows as made
         self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
-        self.db.executemany(INSERT_CELL, [(doc_id, *r) for r in rows.cells])
+        self._insert_cells(doc_id, rows.cells)
         self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in rows.findings])
         if self._sink is not None and not self.db.execute("SELECT 1 FROM outputs WHERE sha256=?", (sha,)).fetchone():
             # a new document: its lines go to the end of the files once this transaction commits
@@ -616,8 +648,38 @@ class Store:
                          pack_spliced(record_json(reviewed).encode("utf-8")) if rows else None, time.time(), sha))
         self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))
         self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
-        self.db.executemany(INSERT_CELL, [(doc_id, *r) for r in cell_rows(reviewed, rv.corrected)])
+        self._insert_cells(doc_id, cell_rows(reviewed, rv.corrected))
         self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in finding_rows(reviewed, rv.settled_by)])
+
+    def _insert_cells(self, doc_id: int, rows: list[tuple]) -> None:
+        """``cells`` rows of one document (rows of :func:`cell_rows`: table, row and column by name),
+        inside the caller's transaction."""
+        names = self._cell_names()
+        if any(r[:3] not in names for r in rows):  # a place no report stored before: numbered now
+            new = sorted({r[:3] for r in rows if r[:3] not in names})
+            self.db.executemany("INSERT OR IGNORE INTO cell_names (tbl, row, col) VALUES (?, ?, ?)", new)
+            for r in self.db.execute("SELECT id, tbl, row, col FROM cell_names"):
+                key = (r[1], r[2], r[3])
+                if key not in names:
+                    names[key] = self._new_names[key] = r[0]
+        self.db.executemany(INSERT_CELL, [(doc_id, names[r[:3]], *r[3:]) for r in rows])
+
+    def _cell_names(self) -> dict[tuple[str, str, str], int]:
+        """The numbers of the cells' places. Names numbered in a transaction that was rolled back
+        since are forgotten (their numbers may be given to other names)."""
+        if self._names is None:
+            self._names = {(r[1], r[2], r[3]): r[0] for r in self.db.execute("SELECT id, tbl, row, col FROM cell_names")}
+            self._new_names = {}
+        elif self._new_names:
+            new = self._new_names
+            there = {(r[1], r[2], r[3]): r[0] for r in self.db.execute(
+                f"SELECT id, tbl, row, col FROM cell_names WHERE id IN ({', '.join('?' * len(new))})", list(new.values()))}
+            if there != new:  # rolled back: read them all again
+                self._names = None
+                return self._cell_names()
+            if not self.db.in_transaction:  # committed
+                self._new_names = {}
+        return self._names
 
     def refresh(self, sha256: str) -> None:
         """Re-apply the stored decisions on one document (the decision columns, cells, findings)."""
@@ -1193,7 +1255,7 @@ def document_done(db: sqlite3.Connection, sha256: str) -> bool:
 
 
 # Merging shard databases (extractor merge): the statements of merge.py, unchanged.
-MERGE_CORE = ("documents", "records", "cells", "findings", "reviews", "crossyear_reviews")
+MERGE_CORE = ("documents", "records", "cell_names", "cells", "findings", "reviews", "crossyear_reviews")
 # a server's queue; series results (re-evaluated); where the lines are in each folder's output files
 NOT_MERGED = {"jobs", "bodies", "crossyear_findings", "outputs", "output_files"}
 
@@ -1252,7 +1314,15 @@ def _merge_documents(db: sqlite3.Connection, names: list[str], reviewed: set[str
         c = ", ".join(_q(x) for x in _common(db, "records"))
         db.execute(f"INSERT OR REPLACE INTO main.records ({c}) SELECT {c} FROM src.records "
                    "WHERE sha256 IN (SELECT sha256 FROM temp.pick)")
-    for t in ("cells", "findings"):
+    if "cells" in names:  # a cell's place by its name: the shard numbers them itself too
+        db.execute("INSERT OR IGNORE INTO main.cell_names (tbl, row, col) SELECT tbl, row, col FROM src.cell_names")
+        rest = [x for x in _common(db, "cells") if x not in ("doc_id", "cell")]
+        c = ", ".join(_q(x) for x in rest)
+        sc = ", ".join("s." + _q(x) for x in rest)
+        db.execute(f"INSERT OR REPLACE INTO main.cells (doc_id, cell, {c}) SELECT i.main_id, mn.id, {sc} "
+                   "FROM temp.idmap i JOIN src.cells s ON s.doc_id = i.src_id JOIN src.cell_names sn ON sn.id = s.cell "
+                   "JOIN main.cell_names mn ON mn.tbl = sn.tbl AND mn.row = sn.row AND mn.col = sn.col")
+    for t in ("findings",):
         if t not in names:
             continue
         rest = [x for x in _common(db, t) if x != "doc_id"]

@@ -21,7 +21,7 @@ from outputs import output_lines, output_rows  # noqa: E402
 
 from extractor.cli import app as cli  # noqa: E402
 from extractor.merge import merge  # noqa: E402
-from extractor.store import Store, gz_around, gz_member, pack_spliced  # noqa: E402
+from extractor.store import Store, document_rows, gz_around, gz_member, pack_spliced  # noqa: E402
 
 runner = CliRunner()
 NAMES = ("records.jsonl", "cells.csv", "findings.csv")
@@ -181,6 +181,9 @@ def test_merge_maps_each_shards_document_numbers_by_sha256(tmp_path):
         rec = st.record(sha)
         fid = next(f.id for f in rec.findings if f.rule.startswith("T3"))
         st.put_review(sha, fid, "correct", reviewer="cy", cell="table3.total.total", value="4242", comment="c")
+    with sqlite3.connect(tmp_path / "sb" / "extractor.db") as c:  # b numbers the cells' places otherwise too
+        c.execute("UPDATE cell_names SET id = 1000 - id")
+        c.execute("UPDATE cells SET cell = 1000 - cell")
     res = merge([tmp_path / "sa", tmp_path / "sb"], tmp_path / "m")
     assert res.documents_taken == 6  # r002 twice: the copy updated last wins
     want = {**_doc_cells(tmp_path / "sa" / "extractor.db"), **_doc_cells(tmp_path / "sb" / "extractor.db")}
@@ -218,3 +221,24 @@ def test_findings_csv_names_the_rule_entry_and_the_group(tmp_path):
     rows = {r["id"]: (r["ref"], r["group"]) for r in output_rows(out, "findings.csv")}
     assert want and any(g for _, g in want.values()) and all("@" in ref for ref, _ in want.values())
     assert rows == want == view
+
+
+def test_a_cell_place_numbered_in_a_rolled_back_transaction_is_numbered_again(tmp_path):
+    """The store remembers the numbers of the cells' places (``cell_names``); one numbered in a
+    transaction that was rolled back is not trusted afterwards, even when its number went to another."""
+    src = _reports(tmp_path / "in", [0])
+    _run(src, tmp_path / "out")
+    with Store(tmp_path / "out" / "extractor.db") as st:
+        rec = next(st.records())
+        rows = document_rows(rec)
+        place = ("table9", "x", "y")
+        odd = rows._replace(cells=rows.cells + [(*place, "1", "number", "1", None, None, None, None, 1, None, None, None)])
+        with pytest.raises(RuntimeError):
+            with st.db:
+                st.save_rows(odd, commit=False)
+                raise RuntimeError("cut short")
+        st.db.execute("INSERT INTO cell_names (tbl, row, col) VALUES ('table8', 'p', 'q')")  # takes that number
+        st.db.commit()
+        st.save_rows(odd)
+        got = st.db.execute("SELECT tbl, row, col, value FROM document_cells WHERE tbl IN ('table8', 'table9')").fetchall()
+        assert [tuple(r) for r in got] == [("table9", "x", "y", "1")]

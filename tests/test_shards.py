@@ -157,16 +157,17 @@ def test_merge_keeps_the_newer_copy_of_a_document_as_a_unit(tmp_path):
         cli("run", str(d), "--out", str(tmp_path / name), "--llm", "off")
     with sqlite3.connect(tmp_path / "old" / "extractor.db") as c:  # an older run that read one more cell
         c.execute("UPDATE documents SET updated_at = updated_at - 1000")
-        c.execute("INSERT INTO cells (doc_id, tbl, row, col, value) SELECT id, 'table9', 'x', 'y', '1' "
-                  "FROM documents")
+        c.execute("INSERT INTO cell_names (tbl, row, col) VALUES ('table9', 'x', 'y')")
+        c.execute("INSERT INTO cells (doc_id, cell, value) SELECT d.id, n.id, '1' FROM documents d "
+                  "JOIN cell_names n ON n.tbl = 'table9'")
     merged = tmp_path / "m"
     merge([tmp_path / "new", tmp_path / "old"], merged)  # the older one comes last, and loses
     with sqlite3.connect(merged / "extractor.db") as c:
-        assert c.execute("SELECT COUNT(*) FROM cells WHERE tbl='table9'").fetchone()[0] == 0
+        assert c.execute("SELECT COUNT(*) FROM document_cells WHERE tbl='table9'").fetchone()[0] == 0
     merge([tmp_path / "old"], tmp_path / "m2")
     merge([tmp_path / "new"], tmp_path / "m2")  # the newer one replaces all of it
     with sqlite3.connect(tmp_path / "m2" / "extractor.db") as c:
-        assert c.execute("SELECT COUNT(*) FROM cells WHERE tbl='table9'").fetchone()[0] == 0
+        assert c.execute("SELECT COUNT(*) FROM document_cells WHERE tbl='table9'").fetchone()[0] == 0
 
 
 def test_merging_nothing_new_leaves_the_output_files_alone(tmp_path):

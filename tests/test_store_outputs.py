@@ -333,6 +333,48 @@ def test_a_schema_2_database_is_migrated_to_numbered_documents(tmp_path):
     assert line["table3"]["total"]["total"] == 999
 
 
+SCHEMA_3_CELLS = """CREATE TABLE cells (doc_id INTEGER NOT NULL, tbl TEXT NOT NULL, row TEXT NOT NULL,
+  col TEXT NOT NULL, value TEXT, kind TEXT, raw TEXT, span_start INTEGER, span_end INTEGER, page INTEGER,
+  producer TEXT, grounded INTEGER, unit TEXT, key TEXT, review TEXT, PRIMARY KEY (doc_id, tbl, row, col)) WITHOUT ROWID"""
+SCHEMA_3_VIEW = """CREATE VIEW document_cells AS SELECT d.sha256, c.tbl, c.row, c.col, c.value
+  FROM cells c JOIN documents d ON d.id = c.doc_id"""
+
+
+def test_a_schema_3_database_is_migrated_to_numbered_cell_places(tmp_path):
+    """Schema 3 named each cell's table, row and column in every row; schema 4 numbers them
+    (``cell_names``). The cells, the view over them and a reviewer's correction come through."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(3))
+    _run(src, out)
+    db = out / "extractor.db"
+    with Store(db) as st:
+        recs = list(st.records())
+        f = next(x for x in recs[1].findings if x.rule.startswith("T3"))
+        st.put_review(recs[1].document.sha256, f.id, "correct", reviewer="bo", cell="table3.total.total",
+                      value="999", comment="misprinted")
+        want = [tuple(r) for r in st.db.execute("SELECT * FROM document_cells ORDER BY sha256, tbl, row, col")]
+    c = sqlite3.connect(db)  # the same rows in schema 3's form
+    c.execute("CREATE TABLE old_cells AS SELECT c.doc_id, n.tbl, n.row, n.col, c.value, c.kind, c.raw, c.span_start, "
+              "c.span_end, c.page, c.producer, c.grounded, c.unit, c.key, c.review FROM cells c "
+              "JOIN cell_names n ON n.id = c.cell")
+    c.executescript("DROP VIEW document_cells; DROP TRIGGER documents_gone; DROP TABLE cells; DROP TABLE cell_names; "
+                    + SCHEMA_3_CELLS + "; INSERT INTO cells SELECT * FROM old_cells; DROP TABLE old_cells; "
+                    + SCHEMA_3_VIEW + "; PRAGMA user_version = 3;")
+    c.close()
+    with Store(db) as st:
+        assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        cols = [r[1] for r in st.db.execute("PRAGMA table_info(cells)")]
+        assert cols[:2] == ["doc_id", "cell"] and "tbl" not in cols
+        got = [tuple(r) for r in st.db.execute("SELECT * FROM document_cells ORDER BY sha256, tbl, row, col")]
+        assert got == want and len(got) == sum(len(r.cells()) for r in recs)
+        assert ("999", "bo") in {(r[0], r[1]) for r in st.db.execute("SELECT value, reviewer FROM document_cells")}
+    _run(src, out)  # the migrated store goes on: a document deleted takes its cells with it (the trigger again)
+    with Store(db) as st:
+        st.db.execute("DELETE FROM documents WHERE sha256=?", (recs[0].document.sha256,))
+        left = st.db.execute("SELECT COUNT(*) FROM cells WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+        assert left == 0
+
+
 def test_stored_record_keeps_every_value_without_its_defaults(tmp_path):
     src = tmp_path / "src"
     _reports(src, range(4))
