@@ -123,6 +123,20 @@ def test_grouping_is_idempotent():
     assert [(g.key, [f.id for f in g.findings]) for g in group_findings(rec)] == first
 
 
+def test_grouping_a_record_with_a_column_printed_blank_again_keeps_its_one_advisory_group():
+    """A record is grouped when it is made and again by every output (its decision applied): the
+    findings a printed-blank column made advisory stay one group with the status the check gave."""
+    v = copy.deepcopy(_values())
+    for row, _ in T3_ROWS:
+        v["table3"][row]["total"] -= v["table3"][row]["commercial"]
+        v["table3"][row]["commercial"] = 0
+    rec = _table3(v, ["commercial"])
+    first = [(g.key, [f.id for f in g.findings]) for g in group_findings(rec)]
+    again = group_findings(rec)
+    assert [(g.key, [f.id for f in g.findings]) for g in again] == first
+    assert len(again) == 1 and {f.values["checked_status"] for f in again[0].findings} == {"UNCERTAIN"}
+
+
 # --- the real reports ----------------------------------------------------------------------------
 
 # Reports whose tables are read 100 % and that print no inconsistency: accepted. The others carry

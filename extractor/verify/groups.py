@@ -146,8 +146,8 @@ def _blank_columns(record: Record, rest: list[Finding], groups: list[Group]) -> 
                  f"be evaluated); kept blank, never read as 0")
         if holds:
             title += "; with the blanks read as 0 every one of them holds — advisory"
-            for f in fs:
-                set_field(f, "values", {**(f.values or {}), "checked_status": f.status})
+            for f in fs:  # (grouped again: the status the check gave is the one kept)
+                set_field(f, "values", {"checked_status": f.status, **(f.values or {})})
                 set_field(f, "status", "ADVISORY")
                 set_field(f, "classification", "printed_blank")
                 set_field(f, "severity", "info")
@@ -156,8 +156,10 @@ def _blank_columns(record: Record, rest: list[Finding], groups: list[Group]) -> 
 
 
 def _blank_operand_table(f: Finding, blanks: dict[str, list[str]]) -> str | None:
-    """The table whose blank columns are the only non-numbers of an UNCERTAIN identity."""
-    if f.status != "UNCERTAIN" or not f.operands:
+    """The table whose blank columns are the only non-numbers of an UNCERTAIN identity (or of one
+    this step made advisory before: grouping a record again gives the same groups)."""
+    checked = f.status if f.status != "ADVISORY" else (f.values or {}).get("checked_status")
+    if checked != "UNCERTAIN" or not f.operands:
         return None
     odd = [o for o in f.operands if o.kind not in ("number", "zero")]
     if not odd:
