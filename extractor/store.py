@@ -16,11 +16,11 @@ database written before (schema 1, 2 or 3) is migrated when it is opened.
 Output files (``records.jsonl.gz``, ``cells.csv.gz``, ``findings.csv.gz``; uncompressed
 ``records.jsonl``, ... with ``extractor run --plain-outputs``) grow by appending: each new
 document's block (a gzip member of its own in the compressed files, the CSV header row another) is
-appended after its transaction committed, and its byte ranges are committed with it (table
-``outputs``; names, sizes and inodes of the files in ``output_files``). A tail beyond the
-committed size (a kill between the append and the commit, or a transaction lost with
-``synchronous=NORMAL``) is cut off when the files are next opened and the document is written
-again. A document whose record or decisions changed is written again at the end of the run: the
+written at the files' committed sizes inside its transaction, and its byte ranges are committed
+with it (table ``outputs``; names, sizes and inodes of the files in ``output_files``): one commit
+per document. A tail beyond the committed size (a kill between the append and the commit, a
+transaction rolled back, or one lost with ``synchronous=NORMAL``) is overwritten by the next
+append, cut off when the files are next opened, and the document is written again. A document whose record or decisions changed is written again at the end of the run: the
 files are copied without its old lines (bytes, no parsing) and the new ones appended, then renamed
 into place, so a reader never sees two versions of a document. A full rewrite from the database
 only on request (``extractor run --rewrite-outputs``), when the files do not match the database,
@@ -603,18 +603,18 @@ class Store:
 
     def save_rows(self, rows: "DocumentRows", *, commit: bool = True, record: Record | None = None) -> None:
         """:meth:`save` for a record already turned into rows (by a worker process). With
-        ``commit=False`` the rows join the open transaction (the caller commits several whole
-        documents at once, then calls :meth:`flush_outputs`)."""
+        ``commit=False`` the rows join the open transaction (the caller saves several whole
+        documents at once, calls :meth:`flush_outputs`, then commits)."""
         if not commit:
             self._write_rows(rows, record)
             return
         try:
             with self.db:
                 self._write_rows(rows, record)
+                self.flush_outputs()
         except BaseException:
             self.discard_outputs()
             raise
-        self.flush_outputs()
 
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
@@ -815,7 +815,9 @@ class Store:
         return bool(self.output_kind(out))
 
     def flush_outputs(self) -> None:
-        """Append the lines of the documents just committed and commit where they are."""
+        """Append the lines of the documents saved in the open transaction to the output files, at
+        their committed sizes (a tail a kill or a rollback left is overwritten and cut), and record
+        where they are in that transaction: the caller's commit makes both hold."""
         blocks, self._blocks = self._blocks, []
         if not blocks or self._sink is None:
             return
@@ -832,12 +834,12 @@ class Store:
             for i, k in enumerate(OUTPUT_FILES):
                 sizes[k] += len(b.parts[i])
         for i, k in enumerate(OUTPUT_FILES):
-            with open(out / names[k], "ab") as fh:  # one write per file: a kill leaves whole documents or none
+            with open(out / names[k], "r+b") as fh:  # one write per file: a kill leaves a tail beyond the commit
+                fh.seek(state[k][0])
                 fh.write(b"".join(b.parts[i] for b in blocks))
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
-            self.db.executemany("UPDATE output_files SET size=? WHERE name=?",
-                                [(sizes[k], names[k]) for k in OUTPUT_FILES])
+                fh.truncate()
+        self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
+        self.db.executemany("UPDATE output_files SET size=? WHERE name=?", [(sizes[k], names[k]) for k in OUTPUT_FILES])
 
     def discard_outputs(self) -> None:
         """Forget the lines of a transaction that was rolled back."""
@@ -951,7 +953,8 @@ class Store:
         ``rewrite``: write every file again from the database. ``plain``: uncompressed files (None:
         the kind written there before, else gzip); another kind than the files there: a rewrite."""
         out = Path(out_dir)
-        self.flush_outputs()
+        with self.db:
+            self.flush_outputs()
         plain = self._plain_for(out, plain)
         paths = output_paths(out, plain)
         if rewrite or not self._outputs_match(out, plain):
