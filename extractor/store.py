@@ -20,9 +20,10 @@ written at the files' committed sizes inside its transaction, and its byte range
 with it (table ``outputs``; names, sizes and inodes of the files in ``output_files``): one commit
 per document. A tail beyond the committed size (a kill between the append and the commit, a
 transaction rolled back, or one lost with ``synchronous=NORMAL``) is overwritten by the next
-append, cut off when the files are next opened, and the document is written again. A document whose record or decisions changed is written again at the end of the run: the
-files are copied without its old lines (bytes, no parsing) and the new ones appended, then renamed
-into place, so a reader never sees two versions of a document. A full rewrite from the database
+append, cut off when the files are next opened, and the document is written again. A document
+whose record or decisions changed is written again at the end of the run: the files are copied
+without its old lines (bytes, no parsing) and the new ones appended, then renamed into place, so a
+reader never sees two versions of a document. A full rewrite from the database
 only on request (``extractor run --rewrite-outputs``), when the files do not match the database,
 or when the other kind of files is asked for.
 """
@@ -827,16 +828,12 @@ class Store:
             return
         names = OUTPUT_NAMES["plain" if self._plain else "gzip"]
         sizes = {k: state[k][0] for k in OUTPUT_FILES}
-        offsets = []
-        for b in blocks:
-            offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                 for x in (sizes[k], len(b.parts[i]))]))
-            for i, k in enumerate(OUTPUT_FILES):
-                sizes[k] += len(b.parts[i])
-        for i, k in enumerate(OUTPUT_FILES):
+        bufs = {k: io.BytesIO() for k in OUTPUT_FILES}
+        offsets = _append_blocks(bufs, blocks, sizes)
+        for k in OUTPUT_FILES:
             with open(out / names[k], "r+b") as fh:  # one write per file: a kill leaves a tail beyond the commit
                 fh.seek(state[k][0])
-                fh.write(b"".join(b.parts[i] for b in blocks))
+                fh.write(bufs[k].getvalue())
                 fh.truncate()
         self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
         self.db.executemany("UPDATE output_files SET size=? WHERE name=?", [(sizes[k], names[k]) for k in OUTPUT_FILES])
@@ -908,18 +905,12 @@ class Store:
         if not plain:  # the header row: a gzip member of its own
             heads = {k: gz_member(h) for k, h in heads.items()}
         sizes = {k: len(h) for k, h in heads.items()}
-        offsets = []
         fhs = {k: open(tmp[k], "wb") for k in OUTPUT_FILES}
         try:
             for k in OUTPUT_FILES:
                 fhs[k].write(heads[k])
-            for (sha,) in self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall():
-                b = self._block_of(sha, plain)
-                offsets.append((sha, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                for x in (sizes[k], len(b.parts[i]))]))
-                for i, k in enumerate(OUTPUT_FILES):
-                    fhs[k].write(b.parts[i])
-                    sizes[k] += len(b.parts[i])
+            shas = self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall()
+            offsets = _append_blocks(fhs, (self._block_of(sha, plain) for (sha,) in shas), sizes)
         finally:
             for fh in fhs.values():
                 fh.close()
@@ -994,12 +985,7 @@ class Store:
             tmp = paths
             fhs = {k: open(paths[k], "ab") for k in OUTPUT_FILES}
         try:
-            for b in blocks:
-                offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                     for x in (sizes[k], len(b.parts[i]))]))
-                for i, k in enumerate(OUTPUT_FILES):
-                    fhs[k].write(b.parts[i])
-                    sizes[k] += len(b.parts[i])
+            offsets.extend(_append_blocks(fhs, blocks, sizes))
         finally:
             for fh in fhs.values():
                 fh.close()
@@ -1207,6 +1193,18 @@ class Store:
         """Drop the temp indexes :meth:`merge_from` built."""
         for t in seen:
             self.db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
+
+
+def _append_blocks(files: dict[str, Any], blocks: Iterable[_Block], sizes: dict[str, int]) -> list[tuple]:
+    """Write each document's lines to ``files`` (by output file) after their ``sizes`` (advanced as
+    they grow); the ``outputs`` rows that say where they are."""
+    offsets = []
+    for b in blocks:
+        offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES) for x in (sizes[k], len(b.parts[i]))]))
+        for i, k in enumerate(OUTPUT_FILES):
+            files[k].write(b.parts[i])
+            sizes[k] += len(b.parts[i])
+    return offsets
 
 
 def _copy_without(src: Path, dst: Path, cut: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:

@@ -148,7 +148,8 @@ def test_a_document_whose_commit_fails_leaves_no_lines_and_is_saved_by_the_next_
     third, fourth = _reports(src, range(2, 4))
     with Store(out / "extractor.db") as st:
         st.open_outputs(out)
-        st.db.execute("CREATE TEMP TRIGGER no_room BEFORE INSERT ON outputs BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        st.db.execute("CREATE TEMP TRIGGER no_room BEFORE INSERT ON outputs "
+                      "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
         with pytest.raises(StoreError, match="disk full"):
             run_batch([third], st)
         assert st.db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 2
