@@ -359,7 +359,8 @@ def document_rows(record: Record) -> DocumentRows:
         (sha, record.format, record.organ, record.year, record.decision, blob, pack(head)),
         cells,
         findings,
-        (gz_line(head, blob, text), gz_member(_csv_text(cell_lines)), gz_member(_csv_text(finding_lines))),
+        (gz_line(head, blob, text), gz_member(_csv_text(cell_lines, _lead(record))),
+         gz_member(_csv_text(finding_lines, _lead(record)))),
     )
 
 
@@ -367,9 +368,9 @@ def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
     """A reviewed record's ``cells`` rows (without the document id; ``review``: the finding id of
     the reviewer's decision that set the value) and its ``cells.csv`` rows (values a reviewer set
     have producer ``reviewer`` and carry who and when), from one pass over its cells. A CSV field
-    ``None`` is written empty."""
+    ``None`` is written empty; the CSV rows without their first two fields, the document's name and
+    SHA-256 (:func:`_csv_text` puts them in front)."""
     r = rv.record
-    name, sha = r.document.name, r.document.sha256
     corrected = rv.corrected
     rows, lines = [], []
     for c in r.cells():
@@ -381,7 +382,7 @@ def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
         rows.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page,
                      None if c.producer == "parser" else c.producer, grounded, c.unit, c.key,
                      by.finding_id if by else None))
-        lines.append((name, sha, c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page or None,
+        lines.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page or None,
                       c.producer, grounded, c.label, c.unit, c.key, c.note,
                       *((by.reviewer, _iso(by.created_at), by.comment) if by else (None, None, None))))
     return rows, lines
@@ -389,9 +390,9 @@ def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
 
 def finding_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
     """A reviewed record's ``findings`` rows (without the document id) and ``findings.csv`` rows:
-    the checks that did not pass, and those a reviewer settled (``settled_by``: by whom)."""
+    the checks that did not pass, and those a reviewer settled (``settled_by``: by whom); the CSV rows
+    without the document's name and SHA-256, as :func:`cell_rows`."""
     r = rv.record
-    name, sha = r.document.name, r.document.sha256
     settled = rv.settled_by
     rows, lines = [], []
     for f in r.findings:
@@ -400,18 +401,34 @@ def finding_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
             continue
         rows.append((f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
                      f.arithmetic, f.group or None, by.finding_id if by else None))
-        lines.append((name, sha, f.id, f.rule, f.version, f.status, f.classification, f.severity,
+        lines.append((f.id, f.rule, f.version, f.status, f.classification, f.severity,
                       f.scope, f.message, f.arithmetic,
                       "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
                       *((by.reviewer, by.action, _iso(by.created_at)) if by else ("", "", "")), f.ref, f.group))
     return rows, lines
 
 
-def _csv_text(lines: list[tuple]) -> bytes:
-    """CSV rows as UTF-8 bytes."""
+def _csv_text(lines: list[tuple], lead: tuple = ()) -> bytes:
+    """CSV rows as UTF-8 bytes, each after the fields ``lead`` (the same in every row: a document's
+    name and SHA-256, half of a row's characters, written once and put in front of each row)."""
     buf = io.StringIO()
-    csv.writer(buf).writerows(lines)
+    w = csv.writer(buf)
+    if not lead:
+        w.writerows(lines)
+        return buf.getvalue().encode("utf-8")
+    w.writerow(lead)
+    head = buf.getvalue()[:-len(w.dialect.lineterminator)] + w.dialect.delimiter
+    buf.seek(0)
+    buf.truncate()
+    for line in lines:
+        buf.write(head)
+        w.writerow(line)
     return buf.getvalue().encode("utf-8")
+
+
+def _lead(record: Record) -> tuple[str, str]:
+    """The first fields of a document's rows in ``cells.csv`` and ``findings.csv``."""
+    return record.document.name, record.document.sha256
 
 
 CELLS_HEADER = ["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
@@ -883,7 +900,8 @@ class Store:
         head = unpack(row["head"]) if row["head"] is not None else line_head(rv)
         blob = row["reviewed"] if row["reviewed"] is not None else row["json"]
         text = unpack(row["reviewed"]) if row["reviewed"] is not None else raw
-        cells, findings = _csv_text(cell_rows(rv)[1]), _csv_text(finding_rows(rv)[1])
+        lead = _lead(rv.record)
+        cells, findings = _csv_text(cell_rows(rv)[1], lead), _csv_text(finding_rows(rv)[1], lead)
         if plain:
             parts = (output_line(head, text).encode("utf-8"), cells, findings)
         elif isinstance(blob, bytes):
