@@ -297,7 +297,12 @@ def unpack(blob: bytes | str | None) -> str:
 
 def record_json(record: Record) -> str:
     """A record's stored JSON: its values without the defaults (``Record.model_validate_json`` fills them)."""
-    return record.model_dump_json(exclude_defaults=True)
+    return record_utf8(record).decode("utf-8")
+
+
+def record_utf8(record: Record) -> bytes:
+    """:func:`record_json` as UTF-8, the serializer's bytes (``model_dump_json`` decodes them)."""
+    return record.__pydantic_serializer__.to_json(record, exclude_defaults=True)
 
 
 # ----------------------------------------------------------------------------- gzip members
@@ -349,7 +354,7 @@ def document_rows(record: Record) -> DocumentRows:
     sha = d.sha256
     status = "failed" if record.decision == "failed" else "done"
     rv = apply_reviews(record, [])  # no decisions: decided again, as every output shows it
-    text = record_json(record).encode("utf-8")
+    text = record_utf8(record)
     blob = pack_spliced(text)
     head = line_head(rv)
     cells, cell_lines = cell_rows(rv)
@@ -569,7 +574,7 @@ class Store:
             for row in db.execute("SELECT sha256, json FROM records").fetchall():
                 rec = Record.model_validate_json(unpack(row["json"]))
                 db.execute("UPDATE records SET json=? WHERE sha256=?",
-                           (pack_spliced(record_json(rec).encode("utf-8")), row["sha256"]))
+                           (pack_spliced(record_utf8(rec)), row["sha256"]))
                 self._write_authoritative(row["sha256"], rec)
             for row in db.execute("SELECT rowid, json FROM crossyear_findings WHERE typeof(json) = 'text'").fetchall():
                 f = CrossFinding.model_validate_json(row["json"])
@@ -667,7 +672,7 @@ class Store:
         self.db.execute("UPDATE documents SET decision=? WHERE id=?", (reviewed.decision, doc_id))
         self.db.execute("UPDATE records SET decision=?, head=?, reviewed=?, out_stamp=? WHERE sha256=?",
                         (reviewed.decision, pack(line_head(rv)),
-                         pack_spliced(record_json(reviewed).encode("utf-8")) if rows else None, time.time(), sha))
+                         pack_spliced(record_utf8(reviewed)) if rows else None, time.time(), sha))
         self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))
         self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
         self._insert_cells(doc_id, cell_rows(rv)[0])
