@@ -508,10 +508,9 @@ class _Dispatch:
         except BaseException:
             self.store.discard_outputs()
             raise
-        self.store.flush_outputs()  # the output lines of the documents just committed
 
     def _write_in(self, items: list[_Item], done: list) -> None:
-        with self.store.db:
+        with self.store.db:  # the documents and their output lines: one commit
             for it in items:
                 status, rec, ops = it.status, it.rec, it.ops
                 sha = rec.document.sha256 if rec is not None else None
@@ -522,6 +521,7 @@ class _Dispatch:
                 if sha:
                     self.saved.add(sha)
                 done.append((it.item, status, rec))
+            self.store.flush_outputs()
 
     def commit_ready(self) -> None:
         ready = []

@@ -16,13 +16,14 @@ database written before (schema 1, 2 or 3) is migrated when it is opened.
 Output files (``records.jsonl.gz``, ``cells.csv.gz``, ``findings.csv.gz``; uncompressed
 ``records.jsonl``, ... with ``extractor run --plain-outputs``) grow by appending: each new
 document's block (a gzip member of its own in the compressed files, the CSV header row another) is
-appended after its transaction committed, and its byte ranges are committed with it (table
-``outputs``; names, sizes and inodes of the files in ``output_files``). A tail beyond the
-committed size (a kill between the append and the commit, or a transaction lost with
-``synchronous=NORMAL``) is cut off when the files are next opened and the document is written
-again. A document whose record or decisions changed is written again at the end of the run: the
-files are copied without its old lines (bytes, no parsing) and the new ones appended, then renamed
-into place, so a reader never sees two versions of a document. A full rewrite from the database
+written at the files' committed sizes inside its transaction, and its byte ranges are committed
+with it (table ``outputs``; names, sizes and inodes of the files in ``output_files``): one commit
+per document. A tail beyond the committed size (a kill between the append and the commit, a
+transaction rolled back, or one lost with ``synchronous=NORMAL``) is overwritten by the next
+append, cut off when the files are next opened, and the document is written again. A document
+whose record or decisions changed is written again at the end of the run: the files are copied
+without its old lines (bytes, no parsing) and the new ones appended, then renamed into place, so a
+reader never sees two versions of a document. A full rewrite from the database
 only on request (``extractor run --rewrite-outputs``), when the files do not match the database,
 or when the other kind of files is asked for.
 """
@@ -263,9 +264,14 @@ def check_database(path: str | Path) -> Path:
     return p
 
 
+# zlib level of every stored blob and output gzip member: level 5 is 1.4x faster than 6 on a record's
+# JSON and 1 % bigger (bench/bench_scale.py prints the output size per document)
+ZLIB_LEVEL = 5
+
+
 def pack(text: str) -> bytes:
     """What a JSON column holds: zlib of the UTF-8 text (a record's JSON shrinks about 10x)."""
-    return zlib.compress(text.encode("utf-8"), 6)
+    return zlib.compress(text.encode("utf-8"), ZLIB_LEVEL)
 
 
 def pack_spliced(data: bytes) -> bytes:
@@ -273,7 +279,7 @@ def pack_spliced(data: bytes) -> bytes:
     an ordinary zlib stream (:func:`unpack` reads it), and its deflate data can go unchanged into a
     gzip member around it (:func:`gz_around`), so a record is compressed once for the database and
     ``records.jsonl.gz``."""
-    c = zlib.compressobj(6)
+    c = zlib.compressobj(ZLIB_LEVEL)
     return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH) + c.flush(zlib.Z_FINISH)
 
 
@@ -291,14 +297,18 @@ def unpack(blob: bytes | str | None) -> str:
 
 def record_json(record: Record) -> str:
     """A record's stored JSON: its values without the defaults (``Record.model_validate_json`` fills them)."""
-    return record.model_dump_json(exclude_defaults=True)
+    return record_utf8(record).decode("utf-8")
+
+
+def record_utf8(record: Record) -> bytes:
+    """:func:`record_json` as UTF-8, the serializer's bytes (``model_dump_json`` decodes them)."""
+    return record.__pydantic_serializer__.to_json(record, exclude_defaults=True)
 
 
 # ----------------------------------------------------------------------------- gzip members
 # Compressed output files are gzip files of one member per document (and one for a CSV's header row):
 # a document's block can be appended, cut out by a byte copy and a torn tail cut off, exactly as in
 # the plain files, and the file is still one gzip file to every reader (gzip, pandas, DuckDB, zcat).
-GZIP_LEVEL = 6  # of the CSV members; the records line's record is compressed as stored (level 6)
 _GZ_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0: the same bytes every run
 
 
@@ -306,7 +316,7 @@ def gz_member(data: bytes) -> bytes:
     """``data`` as one gzip member (nothing for nothing)."""
     if not data:
         return b""
-    c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    c = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
     return (_GZ_HEADER + c.compress(data) + c.flush()
             + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF))
 
@@ -319,9 +329,9 @@ def gz_around(before: bytes, blob: bytes, inner: bytes, after: bytes) -> bytes:
     crc = zlib.crc32(after, zlib.crc32(inner, zlib.crc32(before)))
     if len(blob) < 8 or blob[-10:-4] != _SPLICE_TAIL or blob[1] & 0x20:  # not spliceable (or a preset dict)
         return gz_member(before + inner + after)
-    c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    c = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
     head = c.compress(before) + c.flush(zlib.Z_SYNC_FLUSH)
-    t = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    t = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15)
     tail = t.compress(after) + t.flush()
     return _GZ_HEADER + head + blob[2:-6] + tail + struct.pack("<II", crc, data_len & 0xFFFFFFFF)
 
@@ -344,42 +354,86 @@ def document_rows(record: Record) -> DocumentRows:
     sha = d.sha256
     status = "failed" if record.decision == "failed" else "done"
     rv = apply_reviews(record, [])  # no decisions: decided again, as every output shows it
-    text = record_json(record).encode("utf-8")
+    text = record_utf8(record)
     blob = pack_spliced(text)
     head = line_head(rv)
-    cells, findings = csv_blocks(rv)
+    cells, cell_lines = cell_rows(rv)
+    findings, finding_lines = finding_rows(rv)
     return DocumentRows(
         (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error),
         (sha, record.format, record.organ, record.year, record.decision, blob, pack(head)),
-        cell_rows(record),
-        finding_rows(record),
-        (gz_line(head, blob, text), gz_member(cells.encode("utf-8")), gz_member(findings.encode("utf-8"))),
+        cells,
+        findings,
+        (gz_line(head, blob, text), gz_member(_csv_text(cell_lines, _lead(record))),
+         gz_member(_csv_text(finding_lines, _lead(record)))),
     )
 
 
-def cell_rows(record: Record, corrected: dict[str, Any] | None = None) -> list[tuple]:
-    """The ``cells`` rows of a record (without the document id): ``corrected`` maps a cell's ref to
-    the reviewer's decision that set its value."""
-    by = corrected or {}
-    return [
-        (c.table, c.row, c.col, None if c.value is None else str(c.value), c.kind, c.raw,
-         c.span.start if c.span else None, c.span.end if c.span else None,
-         c.span.page if c.span else None, None if c.producer == "parser" else c.producer,
-         None if c.grounded is None else int(c.grounded), c.unit, c.key,
-         by[c.ref].finding_id if c.producer == "reviewer" and c.ref in by else None)
-        for c in record.cells()
-    ]
+def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
+    """A reviewed record's ``cells`` rows (without the document id; ``review``: the finding id of
+    the reviewer's decision that set the value) and its ``cells.csv`` rows (values a reviewer set
+    have producer ``reviewer`` and carry who and when), from one pass over its cells. A CSV field
+    ``None`` is written empty; the CSV rows without their first two fields, the document's name and
+    SHA-256 (:func:`_csv_text` puts them in front)."""
+    r = rv.record
+    corrected = rv.corrected
+    rows, lines = [], []
+    for c in r.cells():
+        by = corrected.get(c.ref) if c.producer == "reviewer" else None
+        sp = c.span
+        s0, s1, page = (None, None, None) if sp is None else (sp.start, sp.end, sp.page)
+        value = None if c.value is None else str(c.value)
+        grounded = None if c.grounded is None else int(c.grounded)
+        rows.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page,
+                     None if c.producer == "parser" else c.producer, grounded, c.unit, c.key,
+                     by.finding_id if by else None))
+        lines.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page or None,
+                      c.producer, grounded, c.label, c.unit, c.key, c.note,
+                      *((by.reviewer, _iso(by.created_at), by.comment) if by else (None, None, None))))
+    return rows, lines
 
 
-def finding_rows(record: Record, settled: dict[str, Any] | None = None) -> list[tuple]:
-    """The ``findings`` rows (without the document id) of the checks that did not pass, and of those
-    a reviewer settled (``settled``: finding id -> the decision settling it)."""
-    keep = settled or {}
-    return [
-        (f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
-         f.arithmetic, f.group or None, keep[f.id].finding_id if f.id in keep else None)
-        for f in record.findings if f.status != "PASS" or f.id in keep
-    ]
+def finding_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
+    """A reviewed record's ``findings`` rows (without the document id) and ``findings.csv`` rows:
+    the checks that did not pass, and those a reviewer settled (``settled_by``: by whom); the CSV rows
+    without the document's name and SHA-256, as :func:`cell_rows`."""
+    r = rv.record
+    settled = rv.settled_by
+    rows, lines = [], []
+    for f in r.findings:
+        by = settled.get(f.id)
+        if f.status == "PASS" and by is None:
+            continue
+        rows.append((f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope, f.message,
+                     f.arithmetic, f.group or None, by.finding_id if by else None))
+        lines.append((f.id, f.rule, f.version, f.status, f.classification, f.severity,
+                      f.scope, f.message, f.arithmetic,
+                      "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
+                      *((by.reviewer, by.action, _iso(by.created_at)) if by else ("", "", "")), f.ref, f.group))
+    return rows, lines
+
+
+def _csv_text(lines: list[tuple], lead: tuple = ()) -> bytes:
+    """CSV rows as UTF-8 bytes, each after the fields ``lead`` (the same in every row: a document's
+    name and SHA-256, half of a row's characters, written once and put in front of each row)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if not lead:
+        w.writerows(lines)
+        return buf.getvalue().encode("utf-8")
+    w.writerow(lead)
+    head = buf.getvalue()[:-len(w.dialect.lineterminator)] + w.dialect.delimiter
+    buf.seek(0)
+    buf.truncate()
+    for line in lines:
+        buf.write(head)
+        w.writerow(line)
+    return buf.getvalue().encode("utf-8")
+
+
+def _lead(record: Record) -> tuple[str, str]:
+    """The first fields of a document's rows in ``cells.csv`` and ``findings.csv``."""
+    return record.document.name, record.document.sha256
 
 
 CELLS_HEADER = ["document", "sha256", "table", "row", "col", "value", "kind", "raw", "span_start",
@@ -405,33 +459,6 @@ def output_line(head: str, record_text: str) -> str:
 def gz_line(head: str, blob: bytes, record_text: bytes) -> bytes:
     """:func:`output_line` as a gzip member, the record's deflate data taken from its stored ``blob``."""
     return gz_around((head[:-1] + ', "record": ').encode("utf-8"), blob, record_text, b"}\n")
-
-
-def csv_blocks(rv: Any) -> tuple[str, str]:
-    """A reviewed record's rows of ``cells.csv`` and ``findings.csv`` (values a reviewer set have
-    producer ``reviewer`` and carry who and when; settled findings say by whom)."""
-    r = rv.record
-    name, sha = r.document.name, r.document.sha256
-    cbuf, fbuf = io.StringIO(), io.StringIO()
-    cw, fw = csv.writer(cbuf), csv.writer(fbuf)
-    for c in r.cells():
-        by = rv.corrected.get(c.ref) if c.producer == "reviewer" else None
-        sp = c.span
-        cw.writerow([name, sha, c.table, c.row, c.col, "" if c.value is None else str(c.value), c.kind,
-                     c.raw, sp.start if sp else "", sp.end if sp else "", sp.page if sp and sp.page else "",
-                     c.producer, "" if c.grounded is None else int(c.grounded), c.label or "",
-                     c.unit or "", c.key or "", c.note, by.reviewer if by else "",
-                     _iso(by.created_at) if by else "", by.comment if by else ""])
-    for f in r.findings:
-        if f.status == "PASS" and f.id not in rv.settled_by:
-            continue
-        by = rv.settled_by.get(f.id)
-        fw.writerow([name, sha, f.id, f.rule, f.version, f.status, f.classification, f.severity,
-                     f.scope, f.message, f.arithmetic,
-                     "yes" if f.status in ("FAIL", "UNCERTAIN") and by is None else "no",
-                     by.reviewer if by else "", by.action if by else "",
-                     _iso(by.created_at) if by else "", f.ref, f.group])
-    return cbuf.getvalue(), fbuf.getvalue()
 
 
 # the output files, by kind: compressed (the default) or plain (``extractor run --plain-outputs``)
@@ -547,7 +574,7 @@ class Store:
             for row in db.execute("SELECT sha256, json FROM records").fetchall():
                 rec = Record.model_validate_json(unpack(row["json"]))
                 db.execute("UPDATE records SET json=? WHERE sha256=?",
-                           (pack_spliced(record_json(rec).encode("utf-8")), row["sha256"]))
+                           (pack_spliced(record_utf8(rec)), row["sha256"]))
                 self._write_authoritative(row["sha256"], rec)
             for row in db.execute("SELECT rowid, json FROM crossyear_findings WHERE typeof(json) = 'text'").fetchall():
                 f = CrossFinding.model_validate_json(row["json"])
@@ -599,18 +626,18 @@ class Store:
 
     def save_rows(self, rows: "DocumentRows", *, commit: bool = True, record: Record | None = None) -> None:
         """:meth:`save` for a record already turned into rows (by a worker process). With
-        ``commit=False`` the rows join the open transaction (the caller commits several whole
-        documents at once, then calls :meth:`flush_outputs`)."""
+        ``commit=False`` the rows join the open transaction (the caller saves several whole
+        documents at once, calls :meth:`flush_outputs`, then commits)."""
         if not commit:
             self._write_rows(rows, record)
             return
         try:
             with self.db:
                 self._write_rows(rows, record)
+                self.flush_outputs()
         except BaseException:
             self.discard_outputs()
             raise
-        self.flush_outputs()
 
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
@@ -645,11 +672,11 @@ class Store:
         self.db.execute("UPDATE documents SET decision=? WHERE id=?", (reviewed.decision, doc_id))
         self.db.execute("UPDATE records SET decision=?, head=?, reviewed=?, out_stamp=? WHERE sha256=?",
                         (reviewed.decision, pack(line_head(rv)),
-                         pack_spliced(record_json(reviewed).encode("utf-8")) if rows else None, time.time(), sha))
+                         pack_spliced(record_utf8(reviewed)) if rows else None, time.time(), sha))
         self.db.execute("DELETE FROM cells WHERE doc_id=?", (doc_id,))
         self.db.execute("DELETE FROM findings WHERE doc_id=?", (doc_id,))
-        self._insert_cells(doc_id, cell_rows(reviewed, rv.corrected))
-        self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in finding_rows(reviewed, rv.settled_by)])
+        self._insert_cells(doc_id, cell_rows(rv)[0])
+        self.db.executemany(INSERT_FINDING, [(doc_id, *r) for r in finding_rows(rv)[0]])
 
     def _insert_cells(self, doc_id: int, rows: list[tuple]) -> None:
         """``cells`` rows of one document (rows of :func:`cell_rows`: table, row and column by name),
@@ -811,7 +838,9 @@ class Store:
         return bool(self.output_kind(out))
 
     def flush_outputs(self) -> None:
-        """Append the lines of the documents just committed and commit where they are."""
+        """Append the lines of the documents saved in the open transaction to the output files, at
+        their committed sizes (a tail a kill or a rollback left is overwritten and cut), and record
+        where they are in that transaction: the caller's commit makes both hold."""
         blocks, self._blocks = self._blocks, []
         if not blocks or self._sink is None:
             return
@@ -821,19 +850,15 @@ class Store:
             return
         names = OUTPUT_NAMES["plain" if self._plain else "gzip"]
         sizes = {k: state[k][0] for k in OUTPUT_FILES}
-        offsets = []
-        for b in blocks:
-            offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                 for x in (sizes[k], len(b.parts[i]))]))
-            for i, k in enumerate(OUTPUT_FILES):
-                sizes[k] += len(b.parts[i])
-        for i, k in enumerate(OUTPUT_FILES):
-            with open(out / names[k], "ab") as fh:  # one write per file: a kill leaves whole documents or none
-                fh.write(b"".join(b.parts[i] for b in blocks))
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
-            self.db.executemany("UPDATE output_files SET size=? WHERE name=?",
-                                [(sizes[k], names[k]) for k in OUTPUT_FILES])
+        bufs = {k: io.BytesIO() for k in OUTPUT_FILES}
+        offsets = _append_blocks(bufs, blocks, sizes)
+        for k in OUTPUT_FILES:
+            with open(out / names[k], "r+b") as fh:  # one write per file: a kill leaves a tail beyond the commit
+                fh.seek(state[k][0])
+                fh.write(bufs[k].getvalue())
+                fh.truncate()
+        self.db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?)", offsets)
+        self.db.executemany("UPDATE output_files SET size=? WHERE name=?", [(sizes[k], names[k]) for k in OUTPUT_FILES])
 
     def discard_outputs(self) -> None:
         """Forget the lines of a transaction that was rolled back."""
@@ -880,15 +905,14 @@ class Store:
         head = unpack(row["head"]) if row["head"] is not None else line_head(rv)
         blob = row["reviewed"] if row["reviewed"] is not None else row["json"]
         text = unpack(row["reviewed"]) if row["reviewed"] is not None else raw
-        cells, findings = csv_blocks(rv)
+        lead = _lead(rv.record)
+        cells, findings = _csv_text(cell_rows(rv)[1], lead), _csv_text(finding_rows(rv)[1], lead)
         if plain:
-            parts = (output_line(head, text).encode("utf-8"), cells.encode("utf-8"), findings.encode("utf-8"))
+            parts = (output_line(head, text).encode("utf-8"), cells, findings)
         elif isinstance(blob, bytes):
-            parts = (gz_line(head, blob, text.encode("utf-8")), gz_member(cells.encode("utf-8")),
-                     gz_member(findings.encode("utf-8")))
+            parts = (gz_line(head, blob, text.encode("utf-8")), gz_member(cells), gz_member(findings))
         else:
-            parts = (gz_member(output_line(head, text).encode("utf-8")), gz_member(cells.encode("utf-8")),
-                     gz_member(findings.encode("utf-8")))
+            parts = (gz_member(output_line(head, text).encode("utf-8")), gz_member(cells), gz_member(findings))
         return _Block(sha, row["out_stamp"] or 0.0, parts)
 
     def rewrite_outputs(self, out_dir: str | Path, *, plain: bool | None = None) -> dict[str, Path]:
@@ -900,22 +924,16 @@ class Store:
         out.mkdir(parents=True, exist_ok=True)
         paths = output_paths(out, plain)
         tmp = {k: p.with_name(p.name + ".tmp") for k, p in paths.items()}
-        heads = {"records": b"", "cells": _csv_line(CELLS_HEADER), "findings": _csv_line(FINDINGS_HEADER)}
+        heads = {"records": b"", "cells": _csv_text([CELLS_HEADER]), "findings": _csv_text([FINDINGS_HEADER])}
         if not plain:  # the header row: a gzip member of its own
             heads = {k: gz_member(h) for k, h in heads.items()}
         sizes = {k: len(h) for k, h in heads.items()}
-        offsets = []
         fhs = {k: open(tmp[k], "wb") for k in OUTPUT_FILES}
         try:
             for k in OUTPUT_FILES:
                 fhs[k].write(heads[k])
-            for (sha,) in self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall():
-                b = self._block_of(sha, plain)
-                offsets.append((sha, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                for x in (sizes[k], len(b.parts[i]))]))
-                for i, k in enumerate(OUTPUT_FILES):
-                    fhs[k].write(b.parts[i])
-                    sizes[k] += len(b.parts[i])
+            shas = self.db.execute("SELECT sha256 FROM records ORDER BY rowid").fetchall()
+            offsets = _append_blocks(fhs, (self._block_of(sha, plain) for (sha,) in shas), sizes)
         finally:
             for fh in fhs.values():
                 fh.close()
@@ -949,7 +967,8 @@ class Store:
         ``rewrite``: write every file again from the database. ``plain``: uncompressed files (None:
         the kind written there before, else gzip); another kind than the files there: a rewrite."""
         out = Path(out_dir)
-        self.flush_outputs()
+        with self.db:
+            self.flush_outputs()
         plain = self._plain_for(out, plain)
         paths = output_paths(out, plain)
         if rewrite or not self._outputs_match(out, plain):
@@ -989,12 +1008,7 @@ class Store:
             tmp = paths
             fhs = {k: open(paths[k], "ab") for k in OUTPUT_FILES}
         try:
-            for b in blocks:
-                offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES)
-                                                     for x in (sizes[k], len(b.parts[i]))]))
-                for i, k in enumerate(OUTPUT_FILES):
-                    fhs[k].write(b.parts[i])
-                    sizes[k] += len(b.parts[i])
+            offsets.extend(_append_blocks(fhs, blocks, sizes))
         finally:
             for fh in fhs.values():
                 fh.close()
@@ -1204,10 +1218,16 @@ class Store:
             self.db.execute(f"DROP TABLE IF EXISTS temp.{_q('seen_' + t)}")
 
 
-def _csv_line(row: list[str]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(row)
-    return buf.getvalue().encode("utf-8")
+def _append_blocks(files: dict[str, Any], blocks: Iterable[_Block], sizes: dict[str, int]) -> list[tuple]:
+    """Write each document's lines to ``files`` (by output file) after their ``sizes`` (advanced as
+    they grow); the ``outputs`` rows that say where they are."""
+    offsets = []
+    for b in blocks:
+        offsets.append((b.sha256, b.stamp, *[x for i, k in enumerate(OUTPUT_FILES) for x in (sizes[k], len(b.parts[i]))]))
+        for i, k in enumerate(OUTPUT_FILES):
+            files[k].write(b.parts[i])
+            sizes[k] += len(b.parts[i])
+    return offsets
 
 
 def _copy_without(src: Path, dst: Path, cut: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 import sqlite3
@@ -21,7 +23,7 @@ from outputs import output_lines, output_rows  # noqa: E402
 
 from extractor.cli import app as cli  # noqa: E402
 from extractor.merge import merge  # noqa: E402
-from extractor.store import Store, document_rows, gz_around, gz_member, pack_spliced  # noqa: E402
+from extractor.store import Store, _csv_text, document_rows, gz_around, gz_member, pack_spliced  # noqa: E402
 
 runner = CliRunner()
 NAMES = ("records.jsonl", "cells.csv", "findings.csv")
@@ -242,3 +244,12 @@ def test_a_cell_place_numbered_in_a_rolled_back_transaction_is_numbered_again(tm
         st.save_rows(odd)
         got = st.db.execute("SELECT tbl, row, col, value FROM document_cells WHERE tbl IN ('table8', 'table9')").fetchall()
         assert [tuple(r) for r in got] == [("table9", "x", "y", "1")]
+
+
+def test_csv_rows_written_after_a_shared_lead_equal_the_csv_of_whole_rows():
+    lead = ('a "quoted", name\nwith a newline', "ab" * 32)
+    rows = [("t", "r", 1, None, 'raw "1,2"', "note\r\nline"), ("t", "", 0, "", None, "plain")]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([(*lead, *r) for r in rows])
+    assert _csv_text(rows, lead) == buf.getvalue().encode("utf-8")
+    assert _csv_text([], lead) == b""

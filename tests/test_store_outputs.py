@@ -22,7 +22,7 @@ from extractor.batch import discover, run_batch  # noqa: E402
 from extractor.cli import app as cli  # noqa: E402
 from extractor.model import Record  # noqa: E402
 from extractor.reviewed import evaluate_store, mapping_of, update_store  # noqa: E402
-from extractor.store import SCHEMA_VERSION, Store  # noqa: E402
+from extractor.store import SCHEMA_VERSION, Store, StoreError  # noqa: E402
 from outputs import output_lines  # noqa: E402
 
 runner = CliRunner()
@@ -133,6 +133,31 @@ def test_a_torn_tail_from_a_kill_is_cut_and_the_documents_written_again(tmp_path
         st.db.executemany("UPDATE output_files SET size = ? WHERE name = ?",
                           [(len(good[f]), f) for f in FILES])
         st.db.commit()
+    _run(src, out)
+    assert len(_shas(out)) == 4 == len(set(_shas(out)))
+    assert _files(out) == _rewritten(out, tmp_path)
+
+
+def test_a_document_whose_commit_fails_leaves_no_lines_and_is_saved_by_the_next_run(tmp_path):
+    """A document's lines are written inside its transaction: when that transaction fails, the lines
+    beyond the committed size are overwritten by the next document's, and the next run saves it."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _reports(src, range(2))
+    _run(src, out)
+    good = _files(out)
+    third, fourth = _reports(src, range(2, 4))
+    with Store(out / "extractor.db") as st:
+        st.open_outputs(out)
+        st.db.execute("CREATE TEMP TRIGGER no_room BEFORE INSERT ON outputs "
+                      "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        with pytest.raises(StoreError, match="disk full"):
+            run_batch([third], st)
+        assert st.db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 2
+        assert all((out / f).stat().st_size > len(good[f]) for f in FILES[:2])  # its lines, not committed
+        st.db.execute("DROP TRIGGER no_room")
+        run_batch([fourth], st)
+    assert len(_shas(out)) == 3 == len(set(_shas(out)))
+    assert _files(out) == _rewritten(out, tmp_path)
     _run(src, out)
     assert len(_shas(out)) == 4 == len(set(_shas(out)))
     assert _files(out) == _rewritten(out, tmp_path)
