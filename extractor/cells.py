@@ -71,33 +71,53 @@ class Row:
 
 
 def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
-    """Classify one cell's text."""
+    """Classify one cell's text ``text`` found at ``[start, end)``.
+
+    What a text reads as is a pure function of the text (reports print the same cells, ``0`` and
+    the template's labels, over and over): it is remembered, and only the offsets are per call."""
+    hit = _CLASSIFIED.get(text)
+    if hit is None:
+        if len(_CLASSIFIED) >= _CLASSIFIED_SIZE:
+            _CLASSIFIED.clear()
+        hit = _CLASSIFIED[text] = _reading(text)
+    t, lead, kind, value, decimals, lookalike = hit
+    a = start + lead
+    return Tok(t, a, a + len(t), kind, value, decimals, slot, lookalike)
+
+
+# text -> (token text, offset of the token text in it, kind, value, decimals, lookalike)
+_Reading = tuple[str, int, str, "int | Decimal | None", int, bool]
+_CLASSIFIED: dict[str, _Reading] = {}
+_CLASSIFIED_SIZE = 50000
+
+
+def _reading(text: str) -> _Reading:
+    """How one cell's text reads: the token's text (stripped; a number's digits without its
+    unit), where it starts in ``text``, its kind, value, decimals and whether look-alike letters
+    were read as digits."""
     t = text.strip()
-    if t != text:  # shrink offsets to the stripped text
-        lead = len(text) - len(text.lstrip())
-        start += lead
-        end = start + len(t)
+    lead = len(text) - len(text.lstrip()) if t != text else 0
     if not t:
-        return Tok("", start, start, "empty", slot=slot)
+        return "", lead, "empty", None, 0, False
     if t.isascii() and t.isdigit():  # the common case: a plain count
-        return Tok(t, start, end, "num", int(t), 0, slot)
+        return t, lead, "num", int(t), 0, False
     looks = read_lookalike(t)
     if looks is not None:  # 1O, l2, O: digits from a scan
-        return Tok(t, start, end, "num", looks, 0, slot, True)
+        return t, lead, "num", looks, 0, True
     if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
-        return Tok(t, start, end, "text", slot=slot)
+        return t, lead, "text", None, 0, False
     compact = t.replace(" ", "")
     fig = parse_figure(compact)
     if fig is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):
-        return Tok(t, start, end, "num", fig[0], fig[1], slot)
+        return t, lead, "num", fig[0], fig[1], False
     m = CELL_NUMBER_UNIT.fullmatch(t)
     if m:  # a number printed with its unit inside the cell (27225290916元): the span is the digits
         fig = parse_figure(m.group(1))
         if fig is not None:
-            return Tok(m.group(1), start, start + len(m.group(1)), "num", fig[0], fig[1], slot)
+            return m.group(1), lead, "num", fig[0], fig[1], False
     if is_na(compact):
-        return Tok(t, start, end, "na", slot=slot)
-    return Tok(t, start, end, "text", slot=slot)
+        return t, lead, "na", None, 0, False
+    return t, lead, "text", None, 0, False
 
 
 def _lines(text: str, start: int, end: int):

@@ -258,6 +258,8 @@ def set_field(obj: BaseModel, name: str, value: Any) -> None:
 
 
 _CELL_FIELDS = set(Cell.model_fields)
+_new = object.__new__
+_set = object.__setattr__
 
 
 def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: str = "", span: Span | None = None,
@@ -265,8 +267,7 @@ def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: 
              confidence: float | None = None, missing: bool = False) -> Cell:
     """A parser :class:`Cell` from trusted values, without validation (one per table cell: the hot path).
     Same result as ``build(Cell, ...)`` with these fields."""
-    obj = Cell.__new__(Cell)
-    _set = object.__setattr__
+    obj = _new(Cell)
     _set(obj, "__dict__", {
         "table": table, "row": row, "col": col, "value": value, "kind": kind, "raw": raw, "span": span,
         "producer": "parser", "decimals": decimals, "label": label, "unit": None, "key": None, "candidates": [],

@@ -43,7 +43,34 @@ def __getattr__(name: str):
 
 # --------------------------------------------------------------------------- label matching
 def match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
-    """Best row for one label text: (key, strength) where strength is the keyword length."""
+    """Best row for one label text: (key, strength) where strength is the keyword length.
+
+    A pure function of the text for given candidates: remembered per candidate set (reports print
+    the same labels over and over)."""
+    memo = _label_memo(candidates)
+    hit = memo.get(text)
+    if hit is None:
+        if len(memo) >= _LABEL_MEMO_SIZE:
+            memo.clear()
+        hit = memo[text] = _match_text(text, candidates)
+    return hit
+
+
+_LABEL_MEMO_SIZE = 20000
+_LABEL_MEMO: dict[int, tuple[Sequence[RowSpec], dict[str, tuple[str | None, int]]]] = {}
+
+
+def _label_memo(candidates: Sequence[RowSpec]) -> dict[str, tuple[str | None, int]]:
+    """The remembered matches for this candidate set (a new set, e.g. from reloaded rules, starts empty)."""
+    hit = _LABEL_MEMO.get(id(candidates))
+    if hit is None or hit[0] is not candidates:
+        if len(_LABEL_MEMO) >= 64:
+            _LABEL_MEMO.clear()
+        hit = _LABEL_MEMO[id(candidates)] = (candidates, {})
+    return hit[1]
+
+
+def _match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
     c = compact(text)
     bare = _ENUM_PREFIX.sub("", c)
     best: tuple[str | None, int] = (None, 0)
