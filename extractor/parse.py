@@ -232,6 +232,11 @@ def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[To
             whole = not digit_tok[i] and isinstance(t.value, int)
             fixed_n[i] = fixed_n[i + 1] + whole
             fixed_v[i] = fixed_v[i + 1] + (t.value if whole else 0)
+        # however the digits are cut, the numbers add up to their digits' sum modulo 9 (a number is
+        # its digit sum modulo 9): a total that is not is the sum of no cut
+        digit_sum = sum(ord(ch) - 48 for t, whole_digits in zip(head, digit_tok) if whole_digits for ch in t.text)
+        if (digit_sum + fixed_v[0] - target) % 9:
+            continue
 
         def materialize(out: list[tuple[int, int, int, int]]) -> list[Tok]:
             toks = []
