@@ -7,6 +7,7 @@ own content (第二十条, 本年新收, 行政复议 … 总计, 统计指标 |
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -103,9 +104,10 @@ def _section_word_lines(text: str):
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
-    row_words = table_spec("table3").locate.row_words  # a line of table 三 is never a title
+    spec = table_spec("table3")  # a line of table 三 is never a title
+    row_word = spec.memo("layout:row_words", lambda: re.compile("|".join(map(re.escape, spec.locate.row_words))))
     for a, _b, s in _section_word_lines(text):
-        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in row_words) or _SENTENCE.search(s):
+        if not _ANY_SECTION_WORD.search(s) or (spec.locate.row_words and row_word.search(s)) or _SENTENCE.search(s):
             continue
         body = _LEADING_ENUM.sub("", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
@@ -332,8 +334,8 @@ def find_organ_year(text: str) -> tuple[str | None, int | None]:
     """Organ and year from the title (either order), else the statistics period and signature."""
     organ: str | None = None
     year: int | None = None
-    lines = [_PREFIX.sub("", ln.strip().strip("|").strip()).strip("*").strip() for ln in text[:2000].split("\n")]
-    lines = [ln for ln in lines if ln][:15]
+    cleaned = (_PREFIX.sub("", ln.strip().strip("|").strip()).strip("*").strip() for ln in text[:2000].split("\n"))
+    lines = list(itertools.islice((ln for ln in cleaned if ln), 15))  # the first 15 lines that say anything
     for idx, ln in enumerate(lines):
         nxt = lines[idx + 1] if idx + 1 < len(lines) else ""
         if "报告" not in ln and "报告" in nxt and len(nxt) <= 12 and re.search(r"公开\s*$", ln):
