@@ -348,21 +348,36 @@ def _inferred(how: str) -> str:
 
 
 def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
-    if tok is None:
-        return new_cell(table, row, col, "empty", label=label, missing=True, note=note or "not found in the source")
-    kind = tok.kind
-    if kind == "empty":
-        return new_cell(table, row, col, "empty", label=label, anchor=anchor, inferred=_inferred(note) if note else "",
-                        note=note or "blank cell")
-    span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
+    return _cells(doc, table, row, (col,), (tok,), label, anchor, note)[0]
+
+
+def _cells(doc: Document, table: str, row: str, cols: Sequence[str], toks: Sequence[Tok | None], label: str | None,
+           anchor: str, note: str = "") -> list[Cell]:
+    """The cells of one row: column ``cols[i]`` read from ``toks[i]`` (None: not found in the source)."""
     inferred = _inferred(note) if note else ""
-    if kind == "num":
-        return new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
-                        tok.decimals, label, anchor, inferred, note or anchor,
-                        LOOKALIKE_CONFIDENCE if tok.lookalike else doc.confidence(span) if (span and doc.geometry) else None)
-    if kind == "na":
-        return new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
-    return new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
+    how = note or anchor
+    span_of = doc.span
+    geometry = bool(doc.geometry)
+    out = []
+    for col, tok in zip(cols, toks):
+        if tok is None:
+            out.append(new_cell(table, row, col, "empty", label=label, missing=True, note=note or "not found in the source"))
+            continue
+        kind = tok.kind
+        if kind == "empty":
+            out.append(new_cell(table, row, col, "empty", label=label, anchor=anchor, inferred=inferred,
+                                note=note or "blank cell"))
+            continue
+        span = span_of(tok.start, tok.end) if tok.end > tok.start else None
+        if kind == "num":
+            confidence = LOOKALIKE_CONFIDENCE if tok.lookalike else doc.confidence(span) if (span and geometry) else None
+            out.append(new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
+                                tok.decimals, label, anchor, inferred, how, confidence))
+        elif kind == "na":
+            out.append(new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, how))
+        else:
+            out.append(new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, how))
+    return out
 
 
 def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None,
@@ -561,14 +576,13 @@ def parse_table3(doc: Document, region: Region) -> Table:
             res, r, anchor = placed[key]
             label = r.label or None
             if res.ok:
-                for col, tok in zip(cols, res.vectors[0]):
-                    table.cells.append(_cell(doc, "table3", key, col, tok, label, anchor, "" if res.how == "values" else res.how))
+                table.cells.extend(_cells(doc, "table3", key, cols, res.vectors[0], label, anchor,
+                                          "" if res.how == "values" else res.how))
             else:
                 table.cells.extend(_ambiguous(doc, "table3", key, cols, res, label, anchor))
         else:
             table.complete = False
-            for col in cols:
-                table.cells.append(_cell(doc, "table3", key, col, None, None, ""))
+            table.cells.extend(_cells(doc, "table3", key, cols, [None] * len(cols), None, ""))
     skipped = [o for o, j in zip(obs, best[2] if best else []) if j is None]
     if skipped:
         table.notes.append(f"{len(skipped)} value row(s) in the region matched no template row")
@@ -712,13 +726,12 @@ def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
         cols = list(row.columns)
         if row.key not in found:
             table.complete = False
-            for col in cols:
-                table.cells.append(_cell(doc, "table2", row.key, col, None, None, ""))
+            table.cells.extend(_cells(doc, "table2", row.key, cols, [None] * len(cols), None, ""))
             continue
         r, res = found[row.key]
         if res.ok:
-            for col, tok in zip(cols, res.vectors[0]):
-                c = _cell(doc, "table2", row.key, col, tok, r.label, "label", "" if res.how == "values" else res.how)
+            for col, c in zip(cols, _cells(doc, "table2", row.key, cols, res.vectors[0], r.label, "label",
+                                           "" if res.how == "values" else res.how)):
                 if col not in money and isinstance(c.value, Decimal):
                     c.note = (c.note + "; decimal value in a count column").strip("; ")
                 table.cells.append(c)
