@@ -75,14 +75,16 @@ def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
 
     What a text reads as is a pure function of the text (reports print the same cells, ``0`` and
     the template's labels, over and over): it is remembered, and only the offsets are per call."""
-    hit = _CLASSIFIED.get(text)
-    if hit is None:
-        if len(_CLASSIFIED) >= _CLASSIFIED_SIZE:
-            _CLASSIFIED.clear()
-        hit = _CLASSIFIED[text] = _reading(text)
-    t, lead, kind, value, decimals, lookalike = hit
+    t, lead, kind, value, decimals, lookalike = _CLASSIFIED.get(text) or _remember(text)
     a = start + lead
     return Tok(t, a, a + len(t), kind, value, decimals, slot, lookalike)
+
+
+def _remember(text: str) -> _Reading:
+    if len(_CLASSIFIED) >= _CLASSIFIED_SIZE:
+        _CLASSIFIED.clear()
+    hit = _CLASSIFIED[text] = _reading(text)
+    return hit
 
 
 # text -> (token text, offset of the token text in it, kind, value, decimals, lookalike)
@@ -175,19 +177,23 @@ def detect_encoding(text: str, start: int, end: int) -> str:
 def split_delimited(line: str, line_start: int, sep: str) -> list[Tok]:
     """Split a delimited line into cells, keeping offsets; drops the outer empty cells of
     ``| a | b |`` framing."""
-    cells: list[Tok] = []
-    pos = 0
     parts = line.split(sep)
-    for i, part in enumerate(parts):
-        cells.append(classify(part, line_start + pos, line_start + pos + len(part), i))
-        pos += len(part) + len(sep)
+    first = 0
     if sep == "|":
-        if cells and cells[-1].kind == "empty":
-            cells.pop()
-        if cells and cells[0].kind == "empty" and line.lstrip().startswith("|"):
-            cells.pop(0)
-            for j, c in enumerate(cells):
-                c.slot = j
+        if not parts[-1].strip():
+            parts.pop()
+        if parts and not parts[0].strip() and line.lstrip().startswith("|"):
+            first = 1
+    cells: list[Tok] = []
+    pos = line_start
+    step = len(sep)
+    read = _CLASSIFIED.get
+    for i, part in enumerate(parts):
+        if i >= first:
+            t, lead, kind, value, decimals, lookalike = read(part) or _remember(part)
+            a = pos + lead
+            cells.append(Tok(t, a, a + len(t), kind, value, decimals, i - first, lookalike))
+        pos += len(part) + step
     return cells
 
 
