@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Span
+from .model import SET_EXTRA, SET_FIELDS_SET, SET_PRIVATE, Span
 
 # 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
 _TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
@@ -273,9 +273,9 @@ def _plain_span(start: int, end: int) -> Span:
     """A Span without page or box, built without validation (one per extracted number)."""
     obj = _new(Span)
     _set(obj, "__dict__", {"start": start, "end": end, "page": None, "bbox": None})
-    _set(obj, "__pydantic_fields_set__", {"start", "end"})
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    SET_FIELDS_SET(obj, {"start", "end"})
+    SET_EXTRA(obj, None)
+    SET_PRIVATE(obj, None)
     return obj
 
 

@@ -260,6 +260,10 @@ def set_field(obj: BaseModel, name: str, value: Any) -> None:
 _CELL_FIELDS = set(Cell.model_fields)
 _new = object.__new__
 _set = object.__setattr__
+# the slots of a pydantic model instance, set directly by the hot constructors (here and document._plain_span)
+SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: str = "", span: Span | None = None,
@@ -274,9 +278,9 @@ def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: 
         "confidence": confidence, "grounded": None, "anchor": anchor, "inferred": inferred, "missing": missing,
         "note": note,
     })
-    _set(obj, "__pydantic_fields_set__", _CELL_FIELDS)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    SET_FIELDS_SET(obj, _CELL_FIELDS)
+    SET_EXTRA(obj, None)
+    SET_PRIVATE(obj, None)
     return obj
 
 
