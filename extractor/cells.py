@@ -152,7 +152,7 @@ def detect_encoding(text: str, start: int, end: int) -> str:
             single += 1
             continue
         s = line.strip()
-        if not s or _FILLER.match(s):
+        if not s or _is_filler(s):
             continue
         if "|" not in s and "\t" not in line and not any(map(str.isdigit, s)):
             continue  # a bare label line says nothing about how cells are separated
@@ -245,7 +245,7 @@ def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[
                 cur.values.append(Tok(digits, ls, ls + len(digits), "num", int(digits), 0))
                 continue
             s = line.strip()
-            if not s or _FILLER.match(s) or _PAGE_NO.match(s):
+            if not s or _is_filler(s) or _is_page_number(s):
                 continue
             body = line.rstrip()
             if body.endswith("|"):
@@ -279,19 +279,32 @@ def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[
         return enc, out
     for line, ls in _lines(text, start, end):
         s = line.strip()
-        if not s or _SEP_ROW.match(s) or _PAGE_NO.match(s):
+        if not s or ("--" in s and _SEP_ROW.match(s)) or _is_page_number(s):
             continue
-        if "|" in s and not _FILLER.match(s):
+        if "|" in s and not _is_filler(s):
             r = _row_from_cells(split_delimited(line, ls, "|"), ls, True)
         elif "\t" in line:
             r = _row_from_cells(split_delimited(line, ls, "\t"), ls, True)
-        elif _FILLER.match(s):
+        elif _is_filler(s):
             continue
         else:
             r = _row_from_cells(_space_cells(line, ls), ls, False)
         if r is not None:
             out.append(r)
     return enc, out
+
+
+def _is_filler(s: str) -> bool:
+    """A stripped line of bare pipes (``|||``)."""
+    return s[0] == "|" and _FILLER.match(s) is not None
+
+
+_PAGE_START = frozenset("-—－第")  # the first characters of a page number (_PAGE_NO), besides digits
+
+
+def _is_page_number(s: str) -> bool:
+    """A stripped line that is a page number (``- 3 -``, ``第3页``, ``3/12``)."""
+    return (s[0] in _PAGE_START or s[0].isdigit()) and _PAGE_NO.match(s) is not None
 
 
 def _has_num(s: str) -> bool:
