@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, rows as region_rows
 from .document import Document
@@ -500,16 +500,29 @@ def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tup
     return dp[n][m], assign
 
 
-def _without_header(labels: list[Tok], header_words: set[str]) -> list[Tok]:
+def _without_header(labels: list[Tok], header_words: AbstractSet[str]) -> list[Tok]:
     """Drop a repeated column header (自然人 … 其他, 总计) that a page break put in front of a row's
     label in a cell stream; a lone 其他 stays (it is the label of row (六)3)."""
-    hits = [t for t in labels if compact(t.text) in header_words]
+    hits = [t for t in labels if _compact_label(t.text) in header_words]
     if len(hits) >= 3:
-        return [t for t in labels if compact(t.text) not in header_words]
+        return [t for t in labels if _compact_label(t.text) not in header_words]
     return labels
 
 
-def _join_across_headers(rws: list[Row], header_words: set[str], k: int, line: LineIdentities) -> list[Row]:
+_COMPACT: dict[str, str] = {}
+
+
+def _compact_label(text: str) -> str:
+    """``compact(text)`` of a printed label, remembered (a pure function; labels repeat from report to report)."""
+    c = _COMPACT.get(text)
+    if c is None:
+        if len(_COMPACT) >= 20000:
+            _COMPACT.clear()
+        c = _COMPACT[text] = compact(text)
+    return c
+
+
+def _join_across_headers(rws: list[Row], header_words: AbstractSet[str], k: int, line: LineIdentities) -> list[Row]:
     """In a cell stream a page break can repeat the column header in the middle of a row's
     values; the values after the header continue the row before it."""
     out: list[Row] = []
