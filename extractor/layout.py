@@ -75,6 +75,7 @@ def _heading_lines(text: str):
 
 _WS = re.compile(r"\s+")
 _LEADING_ENUM = re.compile("^" + _ENUM)
+_HEADING_START = re.compile(_ENUM + r"\s*[#\w（(“]")  # an enumerator, then the title's first character
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _TOP_LEVEL = re.compile(r"^\s*#*\s*(?:[一二三四五六七八九十]+\s*[、.．]|第[一二三四五六七八九十]+部分)")
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
@@ -113,7 +114,7 @@ def find_sections(text: str) -> list[Section]:
         for key, words in SECTION_KEYWORDS:
             if any(body.startswith(w) or (w in body and len(body) <= len(w) + 14) for w in words):
                 # a heading names the section near its start; long sentences are narrative
-                if not re.match(_ENUM + r"\s*[#\w（(“]", s):
+                if not _HEADING_START.match(s):
                     continue
                 found.append((a, key, s))
                 break
@@ -283,7 +284,7 @@ def _legacy_end(text: str, start: int, spec: TableSpec) -> int:
         nl = text.find("\n", pos)
         nl = len(text) if nl < 0 else nl
         line = text[pos:nl].strip()
-        c = re.sub(r"\s+", "", line)
+        c = _WS.sub("", line)
         if footer and c.startswith(footer):
             return pos
         if "|" not in line and "\t" not in text[pos:nl]:
@@ -306,7 +307,7 @@ def detect_format(text: str, regions: dict[str, Region], year: int | None) -> st
     if "table3" not in regions:
         return "unknown"
     t2 = regions.get("table2")
-    body = re.sub(r"\s+", "", text[t2.start : t2.end]) if t2 else ""
+    body = _WS.sub("", text[t2.start : t2.end]) if t2 else ""
     # the format whose variant of table 二 has more of its header words printed
     counts = [(sum(1 for w in v.markers if w in body), v) for v in table_spec("table2").variants.values() if v.formats]
     most = max((c for c, _ in counts), default=0)
