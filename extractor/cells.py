@@ -71,33 +71,55 @@ class Row:
 
 
 def classify(text: str, start: int, end: int, slot: int = -1) -> Tok:
-    """Classify one cell's text."""
+    """Classify one cell's text ``text`` found at ``[start, end)``.
+
+    What a text reads as is a pure function of the text (reports print the same cells, ``0`` and
+    the template's labels, over and over): it is remembered, and only the offsets are per call."""
+    t, lead, kind, value, decimals, lookalike = _CLASSIFIED.get(text) or _remember(text)
+    a = start + lead
+    return Tok(t, a, a + len(t), kind, value, decimals, slot, lookalike)
+
+
+def _remember(text: str) -> _Reading:
+    if len(_CLASSIFIED) >= _CLASSIFIED_SIZE:
+        _CLASSIFIED.clear()
+    hit = _CLASSIFIED[text] = _reading(text)
+    return hit
+
+
+# text -> (token text, offset of the token text in it, kind, value, decimals, lookalike)
+_Reading = tuple[str, int, str, "int | Decimal | None", int, bool]
+_CLASSIFIED: dict[str, _Reading] = {}
+_CLASSIFIED_SIZE = 50000
+
+
+def _reading(text: str) -> _Reading:
+    """How one cell's text reads: the token's text (stripped; a number's digits without its
+    unit), where it starts in ``text``, its kind, value, decimals and whether look-alike letters
+    were read as digits."""
     t = text.strip()
-    if t != text:  # shrink offsets to the stripped text
-        lead = len(text) - len(text.lstrip())
-        start += lead
-        end = start + len(t)
+    lead = len(text) - len(text.lstrip()) if t != text else 0
     if not t:
-        return Tok("", start, start, "empty", slot=slot)
+        return "", lead, "empty", None, 0, False
     if t.isascii() and t.isdigit():  # the common case: a plain count
-        return Tok(t, start, end, "num", int(t), 0, slot)
+        return t, lead, "num", int(t), 0, False
     looks = read_lookalike(t)
     if looks is not None:  # 1O, l2, O: digits from a scan
-        return Tok(t, start, end, "num", looks, 0, slot, True)
+        return t, lead, "num", looks, 0, True
     if t[0] not in _CAN_START and not t[0].isdecimal():  # a label: no number or n/a mark starts so
-        return Tok(t, start, end, "text", slot=slot)
+        return t, lead, "text", None, 0, False
     compact = t.replace(" ", "")
     fig = parse_figure(compact)
     if fig is not None and (compact == t or _SPACED_NUMBER.fullmatch(t)):
-        return Tok(t, start, end, "num", fig[0], fig[1], slot)
+        return t, lead, "num", fig[0], fig[1], False
     m = CELL_NUMBER_UNIT.fullmatch(t)
     if m:  # a number printed with its unit inside the cell (27225290916元): the span is the digits
         fig = parse_figure(m.group(1))
         if fig is not None:
-            return Tok(m.group(1), start, start + len(m.group(1)), "num", fig[0], fig[1], slot)
+            return m.group(1), lead, "num", fig[0], fig[1], False
     if is_na(compact):
-        return Tok(t, start, end, "na", slot=slot)
-    return Tok(t, start, end, "text", slot=slot)
+        return t, lead, "na", None, 0, False
+    return t, lead, "text", None, 0, False
 
 
 def _lines(text: str, start: int, end: int):
@@ -130,7 +152,7 @@ def detect_encoding(text: str, start: int, end: int) -> str:
             single += 1
             continue
         s = line.strip()
-        if not s or _FILLER.match(s):
+        if not s or _is_filler(s):
             continue
         if "|" not in s and "\t" not in line and not any(map(str.isdigit, s)):
             continue  # a bare label line says nothing about how cells are separated
@@ -155,19 +177,23 @@ def detect_encoding(text: str, start: int, end: int) -> str:
 def split_delimited(line: str, line_start: int, sep: str) -> list[Tok]:
     """Split a delimited line into cells, keeping offsets; drops the outer empty cells of
     ``| a | b |`` framing."""
-    cells: list[Tok] = []
-    pos = 0
     parts = line.split(sep)
-    for i, part in enumerate(parts):
-        cells.append(classify(part, line_start + pos, line_start + pos + len(part), i))
-        pos += len(part) + len(sep)
+    first = 0
     if sep == "|":
-        if cells and cells[-1].kind == "empty":
-            cells.pop()
-        if cells and cells[0].kind == "empty" and line.lstrip().startswith("|"):
-            cells.pop(0)
-            for j, c in enumerate(cells):
-                c.slot = j
+        if not parts[-1].strip():
+            parts.pop()
+        if parts and not parts[0].strip() and line.lstrip().startswith("|"):
+            first = 1
+    cells: list[Tok] = []
+    pos = line_start
+    step = len(sep)
+    read = _CLASSIFIED.get
+    for i, part in enumerate(parts):
+        if i >= first:
+            t, lead, kind, value, decimals, lookalike = read(part) or _remember(part)
+            a = pos + lead
+            cells.append(Tok(t, a, a + len(t), kind, value, decimals, i - first, lookalike))
+        pos += len(part) + step
     return cells
 
 
@@ -219,7 +245,7 @@ def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[
                 cur.values.append(Tok(digits, ls, ls + len(digits), "num", int(digits), 0))
                 continue
             s = line.strip()
-            if not s or _FILLER.match(s) or _PAGE_NO.match(s):
+            if not s or _is_filler(s) or _is_page_number(s):
                 continue
             body = line.rstrip()
             if body.endswith("|"):
@@ -253,19 +279,32 @@ def rows(text: str, start: int, end: int, encoding: str | None = None) -> tuple[
         return enc, out
     for line, ls in _lines(text, start, end):
         s = line.strip()
-        if not s or _SEP_ROW.match(s) or _PAGE_NO.match(s):
+        if not s or ("--" in s and _SEP_ROW.match(s)) or _is_page_number(s):
             continue
-        if "|" in s and not _FILLER.match(s):
+        if "|" in s and not _is_filler(s):
             r = _row_from_cells(split_delimited(line, ls, "|"), ls, True)
         elif "\t" in line:
             r = _row_from_cells(split_delimited(line, ls, "\t"), ls, True)
-        elif _FILLER.match(s):
+        elif _is_filler(s):
             continue
         else:
             r = _row_from_cells(_space_cells(line, ls), ls, False)
         if r is not None:
             out.append(r)
     return enc, out
+
+
+def _is_filler(s: str) -> bool:
+    """A stripped line of bare pipes (``|||``)."""
+    return s[0] == "|" and _FILLER.match(s) is not None
+
+
+_PAGE_START = frozenset("-—－第")  # the first characters of a page number (_PAGE_NO), besides digits
+
+
+def _is_page_number(s: str) -> bool:
+    """A stripped line that is a page number (``- 3 -``, ``第3页``, ``3/12``)."""
+    return (s[0] in _PAGE_START or s[0].isdigit()) and _PAGE_NO.match(s) is not None
 
 
 def _has_num(s: str) -> bool:

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Span
+from .model import SET_EXTRA, SET_FIELDS_SET, SET_PRIVATE, Span
 
 # 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
 _TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
@@ -93,12 +93,22 @@ class OffsetMap:
         return self.orig[k] + (i - self.norm[k]) + 1 if self.linear[k] else self.orig_end[k]
 
     def span(self, a: int, b: int) -> tuple[int, int]:
+        """Original ``[start, end)`` of normalized ``[a, b)`` (one lookup when both ends lie in one
+        segment, as a cell's characters do)."""
         if b <= a:
             s = self.start(a)
             return s, s
-        if self.identity:
+        norm = self.norm
+        if not norm:
             return a, b
-        return self.start(a), self.end(b - 1)
+        k = bisect.bisect_right(norm, a) - 1
+        if k < 0:
+            k = 0
+        last = b - 1
+        j = k if k + 1 == len(norm) or last < norm[k + 1] else max(0, bisect.bisect_right(norm, last) - 1)
+        start = self.orig[k] + (a - norm[k]) if self.linear[k] else self.orig[k]
+        end = self.orig[j] + (last - norm[j]) + 1 if self.linear[j] else self.orig_end[j]
+        return start, end
 
     @property
     def identity(self) -> bool:
@@ -215,7 +225,10 @@ class Document:
     def span(self, a: int, b: int) -> Span:
         """Span in the original for normalized ``[a, b)``, with page and box where known."""
         if not self.geometry:
-            if b > a and self._identity():
+            ident = self._ident
+            if ident is None:
+                ident = self._identity()
+            if ident and b > a:
                 return _plain_span(a, b)
             s, e = self.map.span(a, b)
             return _plain_span(s, e)
@@ -258,13 +271,16 @@ class Document:
 
 def _plain_span(start: int, end: int) -> Span:
     """A Span without page or box, built without validation (one per extracted number)."""
-    obj = Span.__new__(Span)
-    _set = object.__setattr__
+    obj = _new(Span)
     _set(obj, "__dict__", {"start": start, "end": end, "page": None, "bbox": None})
-    _set(obj, "__pydantic_fields_set__", {"start", "end"})
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    SET_FIELDS_SET(obj, {"start", "end"})
+    SET_EXTRA(obj, None)
+    SET_PRIVATE(obj, None)
     return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def from_text(

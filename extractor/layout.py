@@ -7,6 +7,7 @@ own content (第二十条, 本年新收, 行政复议 … 总计, 统计指标 |
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ def _heading_lines(text: str):
 
 _WS = re.compile(r"\s+")
 _LEADING_ENUM = re.compile("^" + _ENUM)
+_HEADING_START = re.compile(_ENUM + r"\s*[#\w（(“]")  # an enumerator, then the title's first character
 _ANY_SECTION_WORD = re.compile("|".join(re.escape(w) for _k, ws in SECTION_KEYWORDS for w in ws))
 _TOP_LEVEL = re.compile(r"^\s*#*\s*(?:[一二三四五六七八九十]+\s*[、.．]|第[一二三四五六七八九十]+部分)")
 _SENTENCE = re.compile(r"[。;；]|\d+\s*[条件个项次万]")  # a sentence with counts is narrative, not a title
@@ -103,15 +105,16 @@ def _section_word_lines(text: str):
 
 def find_sections(text: str) -> list[Section]:
     found: list[tuple[int, str, str]] = []
-    row_words = table_spec("table3").locate.row_words  # a line of table 三 is never a title
+    spec = table_spec("table3")  # a line of table 三 is never a title
+    row_word = spec.memo("layout:row_words", lambda: re.compile("|".join(map(re.escape, spec.locate.row_words))))
     for a, _b, s in _section_word_lines(text):
-        if not _ANY_SECTION_WORD.search(s) or any(w in s for w in row_words) or _SENTENCE.search(s):
+        if not _ANY_SECTION_WORD.search(s) or (spec.locate.row_words and row_word.search(s)) or _SENTENCE.search(s):
             continue
         body = _LEADING_ENUM.sub("", s).lstrip("#").strip()
         for key, words in SECTION_KEYWORDS:
             if any(body.startswith(w) or (w in body and len(body) <= len(w) + 14) for w in words):
                 # a heading names the section near its start; long sentences are narrative
-                if not re.match(_ENUM + r"\s*[#\w（(“]", s):
+                if not _HEADING_START.match(s):
                     continue
                 found.append((a, key, s))
                 break
@@ -281,7 +284,7 @@ def _legacy_end(text: str, start: int, spec: TableSpec) -> int:
         nl = text.find("\n", pos)
         nl = len(text) if nl < 0 else nl
         line = text[pos:nl].strip()
-        c = re.sub(r"\s+", "", line)
+        c = _WS.sub("", line)
         if footer and c.startswith(footer):
             return pos
         if "|" not in line and "\t" not in text[pos:nl]:
@@ -304,7 +307,7 @@ def detect_format(text: str, regions: dict[str, Region], year: int | None) -> st
     if "table3" not in regions:
         return "unknown"
     t2 = regions.get("table2")
-    body = re.sub(r"\s+", "", text[t2.start : t2.end]) if t2 else ""
+    body = _WS.sub("", text[t2.start : t2.end]) if t2 else ""
     # the format whose variant of table 二 has more of its header words printed
     counts = [(sum(1 for w in v.markers if w in body), v) for v in table_spec("table2").variants.values() if v.formats]
     most = max((c for c, _ in counts), default=0)
@@ -332,8 +335,8 @@ def find_organ_year(text: str) -> tuple[str | None, int | None]:
     """Organ and year from the title (either order), else the statistics period and signature."""
     organ: str | None = None
     year: int | None = None
-    lines = [_PREFIX.sub("", ln.strip().strip("|").strip()).strip("*").strip() for ln in text[:2000].split("\n")]
-    lines = [ln for ln in lines if ln][:15]
+    cleaned = (_PREFIX.sub("", ln.strip().strip("|").strip()).strip("*").strip() for ln in text[:2000].split("\n"))
+    lines = list(itertools.islice((ln for ln in cleaned if ln), 15))  # the first 15 lines that say anything
     for idx, ln in enumerate(lines):
         nxt = lines[idx + 1] if idx + 1 < len(lines) else ""
         if "报告" not in ln and "报告" in nxt and len(nxt) <= 12 and re.search(r"公开\s*$", ln):

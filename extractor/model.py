@@ -258,6 +258,12 @@ def set_field(obj: BaseModel, name: str, value: Any) -> None:
 
 
 _CELL_FIELDS = set(Cell.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+# the slots of a pydantic model instance, set directly by the hot constructors (here and document._plain_span)
+SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: str = "", span: Span | None = None,
@@ -265,17 +271,16 @@ def new_cell(table: str, row: str, col: str, kind: str, value: Any = None, raw: 
              confidence: float | None = None, missing: bool = False) -> Cell:
     """A parser :class:`Cell` from trusted values, without validation (one per table cell: the hot path).
     Same result as ``build(Cell, ...)`` with these fields."""
-    obj = Cell.__new__(Cell)
-    _set = object.__setattr__
+    obj = _new(Cell)
     _set(obj, "__dict__", {
         "table": table, "row": row, "col": col, "value": value, "kind": kind, "raw": raw, "span": span,
         "producer": "parser", "decimals": decimals, "label": label, "unit": None, "key": None, "candidates": [],
         "confidence": confidence, "grounded": None, "anchor": anchor, "inferred": inferred, "missing": missing,
         "note": note,
     })
-    _set(obj, "__pydantic_fields_set__", _CELL_FIELDS)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    SET_FIELDS_SET(obj, _CELL_FIELDS)
+    SET_EXTRA(obj, None)
+    SET_PRIVATE(obj, None)
     return obj
 
 

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 from .cells import LOOKALIKE_CONFIDENCE, Row, Tok, rows as region_rows
 from .document import Document
@@ -43,7 +43,34 @@ def __getattr__(name: str):
 
 # --------------------------------------------------------------------------- label matching
 def match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
-    """Best row for one label text: (key, strength) where strength is the keyword length."""
+    """Best row for one label text: (key, strength) where strength is the keyword length.
+
+    A pure function of the text for given candidates: remembered per candidate set (reports print
+    the same labels over and over)."""
+    memo = _label_memo(candidates)
+    hit = memo.get(text)
+    if hit is None:
+        if len(memo) >= _LABEL_MEMO_SIZE:
+            memo.clear()
+        hit = memo[text] = _match_text(text, candidates)
+    return hit
+
+
+_LABEL_MEMO_SIZE = 20000
+_LABEL_MEMO: dict[int, tuple[Sequence[RowSpec], dict[str, tuple[str | None, int]]]] = {}
+
+
+def _label_memo(candidates: Sequence[RowSpec]) -> dict[str, tuple[str | None, int]]:
+    """The remembered matches for this candidate set (a new set, e.g. from reloaded rules, starts empty)."""
+    hit = _LABEL_MEMO.get(id(candidates))
+    if hit is None or hit[0] is not candidates:
+        if len(_LABEL_MEMO) >= 64:
+            _LABEL_MEMO.clear()
+        hit = _LABEL_MEMO[id(candidates)] = (candidates, {})
+    return hit[1]
+
+
+def _match_text(text: str, candidates: Sequence[RowSpec]) -> tuple[str | None, int]:
     c = compact(text)
     bare = _ENUM_PREFIX.sub("", c)
     best: tuple[str | None, int] = (None, 0)
@@ -205,6 +232,11 @@ def _split_with_last_total(vals: list[Tok], k: int, budget: int) -> list[list[To
             whole = not digit_tok[i] and isinstance(t.value, int)
             fixed_n[i] = fixed_n[i + 1] + whole
             fixed_v[i] = fixed_v[i + 1] + (t.value if whole else 0)
+        # however the digits are cut, the numbers add up to their digits' sum modulo 9 (a number is
+        # its digit sum modulo 9): a total that is not is the sum of no cut
+        digit_sum = sum(ord(ch) - 48 for t, whole_digits in zip(head, digit_tok) if whole_digits for ch in t.text)
+        if (digit_sum + fixed_v[0] - target) % 9:
+            continue
 
         def materialize(out: list[tuple[int, int, int, int]]) -> list[Tok]:
             toks = []
@@ -316,21 +348,36 @@ def _inferred(how: str) -> str:
 
 
 def _cell(doc: Document, table: str, row: str, col: str, tok: Tok | None, label: str | None, anchor: str, note: str = "") -> Cell:
-    if tok is None:
-        return new_cell(table, row, col, "empty", label=label, missing=True, note=note or "not found in the source")
-    kind = tok.kind
-    if kind == "empty":
-        return new_cell(table, row, col, "empty", label=label, anchor=anchor, inferred=_inferred(note) if note else "",
-                        note=note or "blank cell")
-    span = doc.span(tok.start, tok.end) if tok.end > tok.start else None
+    return _cells(doc, table, row, (col,), (tok,), label, anchor, note)[0]
+
+
+def _cells(doc: Document, table: str, row: str, cols: Sequence[str], toks: Sequence[Tok | None], label: str | None,
+           anchor: str, note: str = "") -> list[Cell]:
+    """The cells of one row: column ``cols[i]`` read from ``toks[i]`` (None: not found in the source)."""
     inferred = _inferred(note) if note else ""
-    if kind == "num":
-        return new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
-                        tok.decimals, label, anchor, inferred, note or anchor,
-                        LOOKALIKE_CONFIDENCE if tok.lookalike else doc.confidence(span) if (span and doc.geometry) else None)
-    if kind == "na":
-        return new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
-    return new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, note or anchor)
+    how = note or anchor
+    span_of = doc.span
+    geometry = bool(doc.geometry)
+    out = []
+    for col, tok in zip(cols, toks):
+        if tok is None:
+            out.append(new_cell(table, row, col, "empty", label=label, missing=True, note=note or "not found in the source"))
+            continue
+        kind = tok.kind
+        if kind == "empty":
+            out.append(new_cell(table, row, col, "empty", label=label, anchor=anchor, inferred=inferred,
+                                note=note or "blank cell"))
+            continue
+        span = span_of(tok.start, tok.end) if tok.end > tok.start else None
+        if kind == "num":
+            confidence = LOOKALIKE_CONFIDENCE if tok.lookalike else doc.confidence(span) if (span and geometry) else None
+            out.append(new_cell(table, row, col, "zero" if tok.value == 0 else "number", tok.value, tok.text, span,
+                                tok.decimals, label, anchor, inferred, how, confidence))
+        elif kind == "na":
+            out.append(new_cell(table, row, col, "not_applicable", None, tok.text, span, 0, label, anchor, inferred, how))
+        else:
+            out.append(new_cell(table, row, col, "text", None, tok.text, span, 0, label, anchor, inferred, how))
+    return out
 
 
 def _ambiguous(doc: Document, table: str, row: str, cols: list[str], res: Resolution, label: str | None,
@@ -453,16 +500,29 @@ def _align(obs: list[tuple[str | None, Resolution]], template: list[str]) -> tup
     return dp[n][m], assign
 
 
-def _without_header(labels: list[Tok], header_words: set[str]) -> list[Tok]:
+def _without_header(labels: list[Tok], header_words: AbstractSet[str]) -> list[Tok]:
     """Drop a repeated column header (自然人 … 其他, 总计) that a page break put in front of a row's
     label in a cell stream; a lone 其他 stays (it is the label of row (六)3)."""
-    hits = [t for t in labels if compact(t.text) in header_words]
+    hits = [t for t in labels if _compact_label(t.text) in header_words]
     if len(hits) >= 3:
-        return [t for t in labels if compact(t.text) not in header_words]
+        return [t for t in labels if _compact_label(t.text) not in header_words]
     return labels
 
 
-def _join_across_headers(rws: list[Row], header_words: set[str], k: int, line: LineIdentities) -> list[Row]:
+_COMPACT: dict[str, str] = {}
+
+
+def _compact_label(text: str) -> str:
+    """``compact(text)`` of a printed label, remembered (a pure function; labels repeat from report to report)."""
+    c = _COMPACT.get(text)
+    if c is None:
+        if len(_COMPACT) >= 20000:
+            _COMPACT.clear()
+        c = _COMPACT[text] = compact(text)
+    return c
+
+
+def _join_across_headers(rws: list[Row], header_words: AbstractSet[str], k: int, line: LineIdentities) -> list[Row]:
     """In a cell stream a page break can repeat the column header in the middle of a row's
     values; the values after the header continue the row before it."""
     out: list[Row] = []
@@ -529,14 +589,13 @@ def parse_table3(doc: Document, region: Region) -> Table:
             res, r, anchor = placed[key]
             label = r.label or None
             if res.ok:
-                for col, tok in zip(cols, res.vectors[0]):
-                    table.cells.append(_cell(doc, "table3", key, col, tok, label, anchor, "" if res.how == "values" else res.how))
+                table.cells.extend(_cells(doc, "table3", key, cols, res.vectors[0], label, anchor,
+                                          "" if res.how == "values" else res.how))
             else:
                 table.cells.extend(_ambiguous(doc, "table3", key, cols, res, label, anchor))
         else:
             table.complete = False
-            for col in cols:
-                table.cells.append(_cell(doc, "table3", key, col, None, None, ""))
+            table.cells.extend(_cells(doc, "table3", key, cols, [None] * len(cols), None, ""))
     skipped = [o for o, j in zip(obs, best[2] if best else []) if j is None]
     if skipped:
         table.notes.append(f"{len(skipped)} value row(s) in the region matched no template row")
@@ -680,13 +739,12 @@ def parse_table2(doc: Document, region: Region, fmt: str) -> Table:
         cols = list(row.columns)
         if row.key not in found:
             table.complete = False
-            for col in cols:
-                table.cells.append(_cell(doc, "table2", row.key, col, None, None, ""))
+            table.cells.extend(_cells(doc, "table2", row.key, cols, [None] * len(cols), None, ""))
             continue
         r, res = found[row.key]
         if res.ok:
-            for col, tok in zip(cols, res.vectors[0]):
-                c = _cell(doc, "table2", row.key, col, tok, r.label, "label", "" if res.how == "values" else res.how)
+            for col, c in zip(cols, _cells(doc, "table2", row.key, cols, res.vectors[0], r.label, "label",
+                                           "" if res.how == "values" else res.how)):
                 if col not in money and isinstance(c.value, Decimal):
                     c.note = (c.note + "; decimal value in a count column").strip("; ")
                 table.cells.append(c)

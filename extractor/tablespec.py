@@ -382,12 +382,15 @@ class TableSpec(_Part):
         return {c.key for c in self.columns if c.money}
 
     @property
-    def printed_header(self) -> set[str]:
-        """Every word of the printed column header (corner, group labels, column labels), compact."""
-        words = [c.label for c in self.columns] + [g.label for g in self.column_groups]
-        if self.corner:
-            words.append(self.corner)
-        return {compact(w) for w in words}
+    def printed_header(self) -> frozenset[str]:
+        """Every word of the printed column header (corner, group labels, column labels), compact
+        (made once per spec)."""
+        def build() -> frozenset[str]:
+            words = [c.label for c in self.columns] + [g.label for g in self.column_groups]
+            if self.corner:
+                words.append(self.corner)
+            return frozenset(compact(w) for w in words)
+        return self.memo("printed_header", build)
 
     # -- identities
     @property

@@ -55,3 +55,15 @@ def test_not_applicable_marks_and_numbers_with_units_are_classified():
 
 def test_detect_encoding_prefers_stream_when_most_lines_are_single_cells():
     assert detect_encoding("a |\n1 |\n2 |\nb |\n3 |\n", 0, 20) == "stream"
+
+
+def test_a_remembered_cell_reading_is_placed_at_each_occurrence_with_its_own_offsets_and_slot():
+    first = classify(" 12 ", 10, 14, 3)
+    again = classify(" 12 ", 40, 44, 5)  # the same text elsewhere: read from the memo
+    assert (first.text, first.start, first.end, first.slot, first.value) == ("12", 11, 13, 3, 12)
+    assert (again.text, again.start, again.end, again.slot, again.value) == ("12", 41, 43, 5, 12)
+    again.slot = 0  # tokens are the caller's to change: the memo hands out a new one each time
+    assert classify(" 12 ", 40, 44, 5).slot == 5
+    assert classify(" 1O ", 0, 4).lookalike and not classify(" 10 ", 0, 4).lookalike
+    unit = classify("27225元", 7, 13)
+    assert (unit.text, unit.start, unit.end, unit.kind) == ("27225", 7, 12, "num")

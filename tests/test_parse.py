@@ -179,3 +179,14 @@ def test_look_alike_letters_in_text_from_a_scan_are_read_but_never_accepted():
     assert flagged and all("look-alike" in f.message for f in flagged)  # ... and a reviewer confirms it
     assert rec.decision == "needs_review"
     assert not [c for c in rec.cells() if c.label and "本年新收" in c.label and c.kind == "text"]
+
+
+def test_remembered_label_matches_follow_the_candidate_rows_they_were_made_for():
+    from extractor.parse import match_text
+    from extractor.tablespec import RowSpec
+
+    old = (RowSpec(key="a", keywords=("重复申请",)),)
+    new = (RowSpec(key="b", keywords=("重复申请",)),)  # changed rules: another set of candidate rows
+    assert match_text("2.重复申请", old) == ("a", 4)
+    assert match_text("2.重复申请", new) == ("b", 4)
+    assert match_text("2.重复申请", old) == ("a", 4)
