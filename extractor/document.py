@@ -130,6 +130,9 @@ class TextBuilder:
         if not raw:
             return
         t = raw.translate(_TRANSLATE)
+        if _SPECIAL.search(t) is None:  # nothing expands or vanishes (the common case): one linear piece
+            self._push(t, orig_start, orig_start + len(t), True)
+            return
         pos = 0
         for m in _SPECIAL.finditer(t):
             a = m.start()
@@ -162,6 +165,8 @@ class TextBuilder:
         return self._len
 
     def tail(self, n: int = 1) -> str:
+        if n == 1:  # the last character (pieces are never empty)
+            return self._parts[-1][-1] if self._parts else ""
         s = "".join(self._parts[-4:])
         return s[-n:]
 
