@@ -32,13 +32,14 @@ _WS = re.compile(r"[ \t\r\n\f\u00a0\u3000]+")
 
 
 class _El:
-    __slots__ = ("tag", "attrs", "children", "pos")
+    __slots__ = ("tag", "attrs", "children", "pos", "has_table")
 
     def __init__(self, tag: str, attrs: dict[str, str | None], pos: int) -> None:
         self.tag = tag
         self.attrs = attrs
         self.children: list[_El | _Text] = []
         self.pos = pos
+        self.has_table = False  # a table inside, not under a skipped element (set by the tree builder)
 
 
 class _Text:
@@ -131,6 +132,8 @@ class _TreeBuilder:
                 el = _El(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i)
                 if attrs.endswith("/"):
                     stack[-1].children.append(el)
+                    if tag == "table":
+                        self._contains_table()
                 else:
                     self.starttag(el)
                     if tag in _RAW_END:  # raw text up to </script>: never markup, never shown
@@ -161,8 +164,21 @@ class _TreeBuilder:
         if implied is not None:
             self._close_until(*implied)
         self.stack[-1].children.append(el)
+        if el.tag == "table":
+            self._contains_table()
         if el.tag not in _VOID:
             self.stack.append(el)
+
+    def _contains_table(self) -> None:
+        """A table was just added to the open element: it and its ancestors up to a skipped
+        element (whose content is never shown) hold a table."""
+        for i in range(len(self.stack) - 1, -1, -1):
+            el = self.stack[i]
+            if el.has_table:  # so are its ancestors
+                return
+            el.has_table = True
+            if el.tag in _SKIP:
+                return
 
     def endtag(self, tag: str) -> None:
         for i in range(len(self.stack) - 1, 0, -1):
@@ -199,13 +215,6 @@ def _span_attr(el: _El, name: str) -> int:
         if m:
             return max(1, min(int(m.group(1)), 200))
     return 1
-
-
-def _has_table(el: _El) -> bool:
-    for ch in el.children:
-        if isinstance(ch, _El) and ch.tag not in _SKIP and (ch.tag == "table" or _has_table(ch)):
-            return True
-    return False
 
 
 def _rows(table: _El) -> list[list[_El]]:
@@ -277,7 +286,7 @@ class _Renderer:
     def table(self, t: _El) -> None:
         rows = _rows(t)
         self._newline(t.pos)
-        if _has_table(t):  # a layout table: its cells are blocks, its inner tables grids
+        if t.has_table:  # a layout table: its cells are blocks, its inner tables grids
             for row in rows:
                 for cell in row:
                     self._newline(cell.pos)
