@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .model import SET_EXTRA, SET_FIELDS_SET, SET_PRIVATE, Span
 
-# 1:1 replacements keep offsets aligned and are done with str.translate (fast path).
+# 1:1 replacements keep offsets aligned (the fast path: see translate).
 _TRANSLATE: dict[int, str] = {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
 _TRANSLATE.update(
     {
@@ -40,6 +40,23 @@ _TRANSLATE.update(
         0x2022: ".",
     }
 )
+# str.translate looks every character of a non-ASCII string up in the dict (slow on Chinese text);
+# one regex pass replaces only the characters that change, with the same result.
+_TRANSLATED = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_TRANSLATE)) + "]")
+_TRANSLATED_TO = {chr(cp): to for cp, to in _TRANSLATE.items()}
+
+
+def _translated(m: re.Match[str]) -> str:
+    return _TRANSLATED_TO[m.group()]
+
+
+def translate(s: str) -> str:
+    """``s.translate(_TRANSLATE)``: the 1:1 replacements of normalization."""
+    if s.isascii():  # every replaced character is beyond ASCII
+        return s
+    return _TRANSLATED.sub(_translated, s)
+
+
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\r"
 # Characters that expand or vanish (slow path): zero-width, CR, and NFKC compatibility forms
 # that matter in these reports (enclosed/parenthesized numerals, ⒈-style numbers, ideographs).
@@ -56,7 +73,7 @@ def _expand(ch: str) -> str:
 
 def normalize(s: str) -> str:
     """Normalize a string the same way documents are normalized (used by grounding)."""
-    s = s.translate(_TRANSLATE)
+    s = translate(s)
     if _SPECIAL.search(s):
         s = _SPECIAL.sub(lambda m: _expand(m.group()), s)
     return s
@@ -139,7 +156,10 @@ class TextBuilder:
         """Add original characters ``raw`` found at ``orig_start``, normalizing them."""
         if not raw:
             return
-        t = raw.translate(_TRANSLATE)
+        t = translate(raw)
+        if _SPECIAL.search(t) is None:  # nothing expands or vanishes (the common case): one linear piece
+            self._push(t, orig_start, orig_start + len(t), True)
+            return
         pos = 0
         for m in _SPECIAL.finditer(t):
             a = m.start()
@@ -172,6 +192,8 @@ class TextBuilder:
         return self._len
 
     def tail(self, n: int = 1) -> str:
+        if n == 1:  # the last character (pieces are never empty)
+            return self._parts[-1][-1] if self._parts else ""
         s = "".join(self._parts[-4:])
         return s[-n:]
 

@@ -153,6 +153,8 @@ LAZY_ON_PURPOSE = {
     ("loaders/__init__.py", "pdf"), ("loaders/__init__.py", "docx"), ("loaders/__init__.py", "ocr"),
     ("loaders/pdf.py", "ocr"), ("cli/core.py", "llm"), ("cli/core.py", "series"), ("cli/shards.py", "series"),
     ("cli/review.py", "review.app"), ("cli/serve.py", "service"),
+    # commands other than `extractor run` load their library code when they run (start-up of every run)
+    ("cli/report.py", "report"), ("cli/report.py", "export"), ("cli/shards.py", "merge"), ("cli/series.py", "dataset"),
 }
 
 

@@ -38,3 +38,14 @@ def test_compatibility_numerals_expand_and_map_to_their_single_source_character(
 
 def test_normalize_is_the_same_function_grounding_uses():
     assert normalize("１，２３４") == "1,234"
+
+
+def test_the_one_to_one_replacements_are_those_of_the_translation_table():
+    """translate (one regex pass) replaces exactly as str.translate with the table would, on every
+    character of the table and the characters around it."""
+    from extractor.document import _TRANSLATE, translate
+
+    chars = "".join(chr(cp) for cp in sorted(_TRANSLATE)) + "".join(chr(cp + d) for cp in _TRANSLATE for d in (-1, 1))
+    text = "本年度收到申请１２件，ａｂｃ" + chars + "plain ascii 123"
+    assert translate(text) == text.translate(_TRANSLATE)
+    assert translate("plain ascii 123") == "plain ascii 123"

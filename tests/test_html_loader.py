@@ -127,3 +127,14 @@ def test_references_it_does_not_know_stay_as_printed():
     i = doc.text.index("中")
     s = doc.span(i, i + 1)
     assert doc.original[s.start : s.end] == "&#20013;"
+
+
+def test_a_table_inside_a_skipped_element_does_not_make_its_table_a_layout_table():
+    """Whether a table holds another table is noted while the page is parsed; a table under a
+    skipped element (noscript, object) is never shown and does not count, one self-closed does."""
+    row = "<tr><td>一、本年新收政府信息公开申请数量<td>1<td>2</tr>"
+    grid = load_bytes(f"<table>{row}<tr><td><noscript><table><tr><td>x</table></noscript></td></tr></table>".encode(),
+                      "skipped.html")
+    assert "一、本年新收政府信息公开申请数量 | 1 | 2 |" in grid.text.split("\n")
+    layout = load_bytes(f"<table>{row}<tr><td><div><table/></div></td></tr></table>".encode(), "layout.html")
+    assert "一、本年新收政府信息公开申请数量 | 1 | 2 |" not in layout.text.split("\n")

@@ -537,3 +537,27 @@ def test_another_years_figure_is_not_this_years_quantity():
     findings = check_facts(d, facts, layout=lay)
     assert [(f.value, f.scope) for f in facts] == [(3000, "period:2022年"), (3500, "")]
     assert [f.status for f in by_rule(findings, "N.SAME_QUANTITY")] == ["ADVISORY"]
+
+
+def test_a_statement_read_again_under_another_vocabulary_is_read_by_the_new_vocabulary(tmp_path, monkeypatch):
+    """classify_label and scope_of remember their readings per rules directory (EXTRACTOR_RULES_DIR):
+    a changed vocabulary is what the next reading of the same words uses."""
+    import shutil
+
+    from extractor.narrative.vocabulary import VOCABULARY_FILE, classify_label, scope_of
+    from extractor.templates import rules_dir
+
+    label, sentence = "本年度共收到政府信息公开申请", "本年度共收到政府信息公开申请12件"
+    assert classify_label(label, "", "件", sentence=sentence).metric == "applications_received"
+    assert scope_of("上半年收到申请", "上半年收到申请") == "period:上半年"
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    vocab = (rules / VOCABULARY_FILE).read_text(encoding="utf-8")
+    vocab = vocab.replace("received: '(?:收到|新收", "received: '(?:得到|新收", 1).replace("'上半年', ", "", 1)
+    (rules / VOCABULARY_FILE).write_text(vocab, encoding="utf-8")
+    monkeypatch.setenv("EXTRACTOR_RULES_DIR", str(rules))
+    assert classify_label(label, "", "件", sentence=sentence).metric is None
+    assert scope_of("上半年收到申请", "上半年收到申请") == ""
+    monkeypatch.delenv("EXTRACTOR_RULES_DIR")
+    assert classify_label(label, "", "件", sentence=sentence).metric == "applications_received"
+    assert scope_of("上半年收到申请", "上半年收到申请") == "period:上半年"

@@ -8,8 +8,6 @@ import typer
 
 from . import app, console
 from ..errors import ExtractorError
-from ..export import export_records
-from ..report import build_report
 from ..store import Store, check_database, folder_lock
 
 
@@ -20,6 +18,8 @@ def report(
     out: Path = typer.Option(Path("out/report"), "--out", "-o", help="folder for index.html and one page per document"),
 ) -> None:
     """Write the reviewer's disagreement report: self-contained HTML pages (no network needed)."""
+    from ..report import build_report  # noqa: PLC0415 - jinja2 and the page code, loaded for this command only
+
     check_database(db)
     with folder_lock(out):
         paths = build_report(db, out)
@@ -35,6 +35,8 @@ def export(
     include_all: bool = typer.Option(False, "--all", help="export every record with its decision, not only accepted ones"),
 ) -> None:
     """Export accepted records (reviewers' decisions applied; reviewer values marked as such)."""
+    from ..export import export_records  # noqa: PLC0415 - loaded for this command only (openpyxl for xlsx)
+
     check_database(db)
     out = out or db.parent / f"accepted.{fmt}"
     if out.is_dir():

@@ -12,7 +12,6 @@ from rich.table import Table as RTable
 from . import app, console, out_console
 from ..errors import ExtractorError
 from ..bodies import default_mapping_path, load_mapping
-from ..dataset import DATASET_FORMATS, dataset_from_store
 from ..reviewed import evaluate_store, update_store
 from ..store import Store
 
@@ -107,6 +106,8 @@ def dataset(
     bodies: Optional[Path] = typer.Option(None, "--bodies", help="mapping file of bodies and years (default: bodies.yaml beside the database)"),
 ) -> None:
     """Write the values of every report as tables for analysts (pandas, DuckDB, polars)."""
+    from ..dataset import DATASET_FORMATS, dataset_from_store  # noqa: PLC0415 - loaded for this command only
+
     if fmt not in DATASET_FORMATS:
         raise ExtractorError(f"unknown format {fmt!r} (use {' or '.join(DATASET_FORMATS)})")
     if not db.exists():

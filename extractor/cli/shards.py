@@ -10,7 +10,6 @@ import typer
 from . import app, console
 from ..errors import ExtractorError
 from ..bodies import load_mapping
-from ..merge import DB_NAME, merge
 from ..store import check_database, folder_lock
 
 
@@ -29,6 +28,8 @@ def merge_cmd(
     The checks across years are evaluated again over the merged records (a body's years may be spread
     over shards); decisions on them are carried like the others.
     """
+    from ..merge import DB_NAME, merge  # noqa: PLC0415 - loaded for this command only
+
     if bodies is not None and not bodies.is_file():
         raise ExtractorError(f"no bodies mapping file at {bodies}")
     for src in sources:  # every source is a usable SQLite database, before anything is merged

@@ -32,13 +32,14 @@ _WS = re.compile(r"[ \t\r\n\f\u00a0\u3000]+")
 
 
 class _El:
-    __slots__ = ("tag", "attrs", "children", "pos")
+    __slots__ = ("tag", "attrs", "children", "pos", "has_table")
 
     def __init__(self, tag: str, attrs: dict[str, str | None], pos: int) -> None:
         self.tag = tag
         self.attrs = attrs
         self.children: list[_El | _Text] = []
         self.pos = pos
+        self.has_table = False  # a table inside, not under a skipped element (set by the tree builder)
 
 
 class _Text:
@@ -73,6 +74,8 @@ _ATTRS_USED = {"td", "th"}  # the only elements whose attributes are read (rowsp
 
 def _attrs(s: str) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
+    if "span" not in s.lower():  # neither rowspan nor colspan: the only attributes read (_span_attr)
+        return out
     for m in _ATTR.finditer(s):
         v = m.group(2)
         if v is not None:
@@ -102,6 +105,7 @@ class _TreeBuilder:
     def parse(self) -> _El:
         src, n = self.src, len(self.src)
         find, match = src.find, _MARKUP.match
+        stack = self.stack
         pos = 0  # start of the text not yet added
         last = src.rfind(">")  # no markup starts after it: no need to look
         no_comment_end = n  # a "<!--" from here on is never closed
@@ -117,15 +121,21 @@ class _TreeBuilder:
                 i = find("<", i + 1)
                 continue
             if i > pos:
-                self.data(pos, i)
+                if find("&", pos, i) < 0:  # plain text (the common case; see data)
+                    stack[-1].children.append(_Text(src[pos:i], pos, i, False))
+                else:
+                    self.data(pos, i)
             pos = m.end()
             tag, attrs, close = m.groups()
             if tag is not None:
                 tag = tag.lower()
+                el = _El(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i)
                 if attrs.endswith("/"):
-                    self.stack[-1].children.append(_El(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i))
+                    stack[-1].children.append(el)
+                    if tag == "table":
+                        self._contains_table()
                 else:
-                    self.starttag(tag, _attrs(attrs) if tag in _ATTRS_USED else {}, i)
+                    self.starttag(el)
                     if tag in _RAW_END:  # raw text up to </script>: never markup, never shown
                         e = _RAW_END[tag].search(src, pos)
                         pos = e.start() if e else n
@@ -149,14 +159,26 @@ class _TreeBuilder:
         if cut is not None:
             del self.stack[cut:]
 
-    def starttag(self, tag: str, attrs: dict[str, str | None], at: int) -> None:
-        implied = _IMPLIED_END.get(tag)
+    def starttag(self, el: _El) -> None:
+        implied = _IMPLIED_END.get(el.tag)
         if implied is not None:
             self._close_until(*implied)
-        el = _El(tag, attrs, at)
         self.stack[-1].children.append(el)
-        if tag not in _VOID:
+        if el.tag == "table":
+            self._contains_table()
+        if el.tag not in _VOID:
             self.stack.append(el)
+
+    def _contains_table(self) -> None:
+        """A table was just added to the open element: it and its ancestors up to a skipped
+        element (whose content is never shown) hold a table."""
+        for i in range(len(self.stack) - 1, -1, -1):
+            el = self.stack[i]
+            if el.has_table:  # so are its ancestors
+                return
+            el.has_table = True
+            if el.tag in _SKIP:
+                return
 
     def endtag(self, tag: str) -> None:
         for i in range(len(self.stack) - 1, 0, -1):
@@ -193,13 +215,6 @@ def _span_attr(el: _El, name: str) -> int:
         if m:
             return max(1, min(int(m.group(1)), 200))
     return 1
-
-
-def _has_table(el: _El) -> bool:
-    for ch in el.children:
-        if isinstance(ch, _El) and ch.tag not in _SKIP and (ch.tag == "table" or _has_table(ch)):
-            return True
-    return False
 
 
 def _rows(table: _El) -> list[list[_El]]:
@@ -271,7 +286,7 @@ class _Renderer:
     def table(self, t: _El) -> None:
         rows = _rows(t)
         self._newline(t.pos)
-        if _has_table(t):  # a layout table: its cells are blocks, its inner tables grids
+        if t.has_table:  # a layout table: its cells are blocks, its inner tables grids
             for row in rows:
                 for cell in row:
                     self._newline(cell.pos)
@@ -307,22 +322,13 @@ class _Renderer:
 
     def inline_cell(self, cell: _El) -> None:
         """A data cell's text on one line: inner blocks and breaks become single spaces."""
-        frags: list[_Text | None] = []
-
-        def walk(el: _El) -> None:
-            for ch in el.children:
-                if isinstance(ch, _Text):
-                    frags.append(ch)
-                elif ch.tag in _SKIP:
-                    continue
-                else:
-                    if ch.tag in _BLOCK:
-                        frags.append(None)
-                    walk(ch)
-                    if ch.tag in _BLOCK:
-                        frags.append(None)
-
-        walk(cell)
+        kids = cell.children
+        if len(kids) == 1 and isinstance(kids[0], _Text):  # the common cell: one piece of text
+            frags: list[_Text | None] = [kids[0]]
+        else:
+            frags = []
+            _fragments(cell, frags)
+        add, synthetic = self.b.add, self.b.add_synthetic
         started = False
         pending = False
         for f in frags:
@@ -332,7 +338,7 @@ class _Renderer:
             if f.entity:
                 if f.text.strip():
                     if pending:
-                        self.b.add_synthetic(" ", f.start)
+                        synthetic(" ", f.start)
                         pending = False
                     self.b.add_mapped(f.text, f.start, f.end)
                     started = True
@@ -340,21 +346,37 @@ class _Renderer:
                     pending = started
                 continue
             pos = 0
-            for m in _WS.finditer(f.text):
+            text, start = f.text, f.start
+            for m in _WS.finditer(text):
                 if m.start() > pos:
                     if pending:
-                        self.b.add_synthetic(" ", f.start + pos)
+                        synthetic(" ", start + pos)
                         pending = False
-                    self.b.add(f.text[pos : m.start()], f.start + pos)
+                    add(text[pos : m.start()], start + pos)
                     started = True
                 pending = pending or started
                 pos = m.end()
-            if pos < len(f.text):
+            if pos < len(text):
                 if pending:
-                    self.b.add_synthetic(" ", f.start + pos)
+                    synthetic(" ", start + pos)
                     pending = False
-                self.b.add(f.text[pos:], f.start + pos)
+                add(text[pos:], start + pos)
                 started = True
+
+
+def _fragments(el: _El, frags: list[_Text | None]) -> None:
+    """The text pieces inside ``el`` in order, None where a block element starts or ends."""
+    for ch in el.children:
+        if isinstance(ch, _Text):
+            frags.append(ch)
+        elif ch.tag in _SKIP:
+            continue
+        elif ch.tag in _BLOCK:
+            frags.append(None)
+            _fragments(ch, frags)
+            frags.append(None)
+        else:
+            _fragments(ch, frags)
 
 
 def _declared_charset(raw: bytes) -> str | None:

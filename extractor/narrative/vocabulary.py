@@ -150,7 +150,19 @@ def scope_of(label: str, sentence: str, *, organ: str | None = None, channel_con
              year: int | None = None) -> str:
     """The scope of a statement: its own clause's words first, then the sentence before it, then the
     heading of its paragraph (topic and sub-unit words only)."""
-    vocab = load_vocabulary()
+    return _scope_of(os.environ.get("EXTRACTOR_RULES_DIR", ""), label, sentence, organ, channel_context, heading, year)
+
+
+# Statements repeat (within a report, and across a body's reports written from one template): the
+# readings are pure functions of their words and the vocabulary, remembered per rules directory
+# (the key :func:`load_vocabulary` is cached by).
+_MEMO_SIZE = 16384
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _scope_of(env_dir: str, label: str, sentence: str, organ: str | None, channel_context: str, heading: str,
+              year: int | None) -> str:
+    vocab = _load(env_dir)
     label = _WS.sub("", label)
     for kind, pat in vocab.scopes:
         if kind in ("subset", "extra"):
@@ -197,7 +209,14 @@ def classify_label(
     channel is named ("通过门户网站，主动公开信息494条"); ``in_published``: a part of an
     items_published sum ("其中通过网站发布610条": the channel alone says it).
     """
-    vocab = load_vocabulary()
+    return _classify_label(os.environ.get("EXTRACTOR_RULES_DIR", ""), label, post, unit, sentence, prev_metric,
+                           channel_context, in_published)
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _classify_label(env_dir: str, label: str, post: str, unit: str, sentence: str, prev_metric: str | None,
+                    channel_context: str, in_published: bool) -> Reading:
+    vocab = _load(env_dir)
     lab = _WS.sub("", label)
     lab = re.sub(r"^(?:其中|以及|并|和|及|又|还)[:：，,]?", "", lab)
     full = lab + _WS.sub("", post)
