@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .bodies import Assignment, DocKey, Mapping, assign
 from .errors import ConfigError
@@ -45,7 +45,9 @@ DEFAULT_DECISIONS = ["accept", "confirm_source"]
 
 
 class DocRef(BaseModel):
-    """One of the two reports a cross-year finding compares."""
+    """One of the two reports a cross-year finding compares (one object for every finding of a pair)."""
+
+    model_config = ConfigDict(frozen=True)
 
     sha256: str
     name: str = ""
@@ -428,20 +430,23 @@ def _operand(t: _Term) -> CrossOperand:
                         producer=c.producer, raw=c.raw, **base)
 
 
-def evaluate_pair(rule: dict[str, Any], a: Record, b: Record, body: str) -> list[CrossFinding]:
-    """The rule's checks between report ``a`` (year N) and report ``b`` (year N+1)."""
+def evaluate_pair(rule: dict[str, Any], a: Record, b: Record, body: str,
+                  refs: tuple[DocRef, DocRef] | None = None) -> list[CrossFinding]:
+    """The rule's checks between report ``a`` (year N) and report ``b`` (year N+1) (``refs``: their
+    :class:`DocRef`, made once per pair)."""
     if not _formats_ok(rule, a, b):
         return []
+    refs = refs or (_docref(a), _docref(b))
     out = []
     for scope, fill in _scopes(rule, a, b):
         lhs = [_resolve(str(t), fill, a, b) for t in rule["lhs"]]
         rhs = [_resolve(str(t), fill, a, b) for t in rule["rhs"]]
-        out.append(_check(rule, scope, lhs, rhs, a, b, body))
+        out.append(_check(rule, scope, lhs, rhs, a, b, body, refs))
     return out
 
 
 def _check(rule: dict[str, Any], scope: str, lhs: list[_Term], rhs: list[_Term], a: Record, b: Record,
-           body: str) -> CrossFinding:
+           body: str, refs: tuple[DocRef, DocRef]) -> CrossFinding:
     rid, title = rule["id"], rule.get("title", rule["id"])
     rel = str(rule.get("relation", "="))
     terms = lhs + rhs
@@ -449,7 +454,7 @@ def _check(rule: dict[str, Any], scope: str, lhs: list[_Term], rhs: list[_Term],
     pair = f"{a.document.sha256[:12]}..{b.document.sha256[:12]}"
     group = f"x:{pair}:{rid}" if rule.get("question_per") == "rule" else f"x:{pair}:{scope}"
     base = dict(id=f"{rid}:{scope}", rule=rid, version=int(rule["version"]), scope=scope, body=body,
-                prev=_docref(a), next=_docref(b), title=title, question=str(rule.get("question", "")).strip(),
+                prev=refs[0], next=refs[1], title=title, question=str(rule.get("question", "")).strip(),
                 operands=[_operand(t) for t in terms], group=group,
                 decisions=[str(d) for d in rule.get("decisions") or DEFAULT_DECISIONS],
                 explained_by=[str(w) for w in rule.get("explained_by") or []])
@@ -650,6 +655,7 @@ def evaluate_pairs(series: dict[str, "Series"], pair_years: dict[str, set[int]],
                     if a.error or b.error or not a.tables or not b.tables:
                         continue
                     pairs += 1
+                    refs = (_docref(a), _docref(b))
                     for rule in rules:
-                        findings.extend(evaluate_pair(rule, a, b, body))
+                        findings.extend(evaluate_pair(rule, a, b, body, refs))
     return findings, pairs

@@ -123,7 +123,7 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
     pair_years = {b: {y0 for y in ys for y0 in (y - 1, y)} for b, ys in affected.items()}
     findings, pairs = evaluate_pairs(series, pair_years, rules)
     if full:
-        store.save_series(new.values(), findings, rules=fingerprint)
+        store.save_series(new.values(), findings, rules=fingerprint, stamps=stamps)
     else:
         store.update_series([new[sha] for sha in changed], gone, touched, findings, stamps)
     return CrossUpdate(full, len(changed) + len(gone), pairs, len(findings), store.crossyear_counts())

@@ -1006,11 +1006,13 @@ class Store:
         return paths
 
     # ----------------------------------------------------------------- series across years
-    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "") -> None:
+    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "",
+                    stamps: dict[str, float | None] | None = None) -> None:
         """Replace every body assignment and cross-year finding in one transaction
         (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects; ``rules``:
-        the fingerprint of the cross-year rules they were evaluated with)."""
-        stamps = self.record_stamps()
+        the fingerprint of the cross-year rules they were evaluated with; ``stamps``: the records'
+        :meth:`record_stamps` when the caller has read them)."""
+        stamps = self.record_stamps() if stamps is None else stamps
         with self.db:
             self.db.execute("DELETE FROM bodies")
             self.db.execute("DELETE FROM crossyear_findings")
