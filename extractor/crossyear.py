@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .bodies import Assignment, DocKey, Mapping, assign
 from .errors import ConfigError
-from .model import OPEN_STATUSES, Cell, Finding, Number, Operand, Record
+from .model import OPEN_STATUSES, Cell, DocumentInfo, Finding, Number, Operand, Record, Table
 from .templates import rules_dir, safe_load
 
 CROSSYEAR_RULES_FILE = "crossyear.yaml"
@@ -45,7 +45,9 @@ DEFAULT_DECISIONS = ["accept", "confirm_source"]
 
 
 class DocRef(BaseModel):
-    """One of the two reports a cross-year finding compares."""
+    """One of the two reports a cross-year finding compares (one object for every finding of a pair)."""
+
+    model_config = ConfigDict(frozen=True)
 
     sha256: str
     name: str = ""
@@ -164,6 +166,99 @@ def _load(root: str) -> tuple[dict[str, Any], ...]:
 
 def crossyear_rules() -> list[dict[str, Any]]:
     return list(_load(str(rules_dir())))
+
+
+# ----------------------------------------------------------------------------- what the rules read
+VIEW_VERSION = 1  # of the stored pair view's form (PairView's fields, how a record is cut): bump on a change
+
+
+class PairView(BaseModel):
+    """What the cross-year rules read of a record (``Record``'s fields of the same names): its findings
+    and facts, most of a record, are not part of it; ``tables`` keeps every table's key (a record
+    without tables forms no pair) but, of :func:`pair_view_json`'s views, only the cells of the rows
+    the rules read."""
+
+    document: DocumentInfo
+    organ: str | None = None
+    year: int | None = None
+    format: str = "unknown"
+    tables: dict[str, Table] = {}
+    decision: str = "needs_review"
+    error: str | None = None
+
+
+class StoredView(PairView):
+    """A :class:`PairView` as stored beside its record (``records.pair_view``): ``stamp`` says what it
+    was cut for (:func:`view_stamp`); a view of another stamp (other rules, an older form) is not used."""
+
+    stamp: str = ""
+
+
+ALL_ROWS = None  # in a cover: every row of the table
+
+
+def rules_cover(rules: list[dict[str, Any]]) -> dict[str, dict[str, set[str] | None]]:
+    """Per record format, the rows of each table the rules may read of a record of that format (as the
+    report of year N or N+1); ``ALL_ROWS`` where a rule takes them all (one check per indicator). The
+    cells of a row come whole: run-together digits are matched against every cell of their row."""
+    cover: dict[str, dict[str, set[str] | None]] = {}
+    for rule in rules:
+        each = rule["each"]
+        for t in list(rule["lhs"]) + list(rule["rhs"]):
+            m = _TERM.match(str(t))
+            assert m is not None  # checked when the rules were loaded
+            _neg, which, table, row, _col = m.groups()
+            if "{" not in row:
+                rows: set[str] | None = {row}
+            elif row == "{row}" and "row" in each:
+                rows = {str(r) for r in each["row"]}
+            else:
+                rows = ALL_ROWS
+            for fmt in rule["formats"][0 if which == "N" else 1]:
+                tables = cover.setdefault(str(fmt), {})
+                have = tables.get(table, set())
+                tables[table] = ALL_ROWS if have is ALL_ROWS or rows is ALL_ROWS else have | rows
+    return cover
+
+
+def _stamp_of(cover: dict[str, dict[str, set[str] | None]]) -> str:
+    spec = {f: {t: None if rows is ALL_ROWS else sorted(rows) for t, rows in ts.items()} for f, ts in cover.items()}
+    return hashlib.sha256(json.dumps([VIEW_VERSION, spec], sort_keys=True).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _view_plan(root: str) -> tuple[dict[str, dict[str, set[str] | None]], str]:
+    """The cover and stamp of the rules of one rules directory (loaded once, as the rules are)."""
+    cover = rules_cover(list(_load(root)))
+    return cover, _stamp_of(cover)
+
+
+def _plan(rules: list[dict[str, Any]] | None) -> tuple[dict[str, dict[str, set[str] | None]], str]:
+    if rules is None:
+        return _view_plan(str(rules_dir()))
+    cover = rules_cover(rules)
+    return cover, _stamp_of(cover)
+
+
+def view_stamp(rules: list[dict[str, Any]] | None = None) -> str:
+    """What a stored view was cut for: its form (``VIEW_VERSION``) and the rows the rules read
+    (default: the rules of the rules directory)."""
+    return _plan(rules)[1]
+
+
+def pair_view_json(record: Record, rules: list[dict[str, Any]] | None = None) -> str:
+    """The JSON of a record's :class:`StoredView` (default values left out): the record's fields the
+    rules read, of its tables only the rows the rules read of a record of its format."""
+    cover, stamp = _plan(rules)
+    rows_of = cover.get(record.format, {})
+    tables = {}
+    for k, t in record.tables.items():
+        rows = rows_of.get(k, set())
+        cells = t.cells if rows is ALL_ROWS else [c for c in t.cells if c.row in rows]  # type: ignore[operator]
+        tables[k] = Table(key=t.key, template=t.template, cells=cells)
+    return StoredView(document=record.document, organ=record.organ, year=record.year, format=record.format,
+                      tables=tables, decision=record.decision, error=record.error,
+                      stamp=stamp).model_dump_json(exclude_defaults=True)
 
 
 # ----------------------------------------------------------------------------- series
@@ -335,20 +430,23 @@ def _operand(t: _Term) -> CrossOperand:
                         producer=c.producer, raw=c.raw, **base)
 
 
-def evaluate_pair(rule: dict[str, Any], a: Record, b: Record, body: str) -> list[CrossFinding]:
-    """The rule's checks between report ``a`` (year N) and report ``b`` (year N+1)."""
+def evaluate_pair(rule: dict[str, Any], a: Record, b: Record, body: str,
+                  refs: tuple[DocRef, DocRef] | None = None) -> list[CrossFinding]:
+    """The rule's checks between report ``a`` (year N) and report ``b`` (year N+1) (``refs``: their
+    :class:`DocRef`, made once per pair)."""
     if not _formats_ok(rule, a, b):
         return []
+    refs = refs or (_docref(a), _docref(b))
     out = []
     for scope, fill in _scopes(rule, a, b):
         lhs = [_resolve(str(t), fill, a, b) for t in rule["lhs"]]
         rhs = [_resolve(str(t), fill, a, b) for t in rule["rhs"]]
-        out.append(_check(rule, scope, lhs, rhs, a, b, body))
+        out.append(_check(rule, scope, lhs, rhs, a, b, body, refs))
     return out
 
 
 def _check(rule: dict[str, Any], scope: str, lhs: list[_Term], rhs: list[_Term], a: Record, b: Record,
-           body: str) -> CrossFinding:
+           body: str, refs: tuple[DocRef, DocRef]) -> CrossFinding:
     rid, title = rule["id"], rule.get("title", rule["id"])
     rel = str(rule.get("relation", "="))
     terms = lhs + rhs
@@ -356,7 +454,7 @@ def _check(rule: dict[str, Any], scope: str, lhs: list[_Term], rhs: list[_Term],
     pair = f"{a.document.sha256[:12]}..{b.document.sha256[:12]}"
     group = f"x:{pair}:{rid}" if rule.get("question_per") == "rule" else f"x:{pair}:{scope}"
     base = dict(id=f"{rid}:{scope}", rule=rid, version=int(rule["version"]), scope=scope, body=body,
-                prev=_docref(a), next=_docref(b), title=title, question=str(rule.get("question", "")).strip(),
+                prev=refs[0], next=refs[1], title=title, question=str(rule.get("question", "")).strip(),
                 operands=[_operand(t) for t in terms], group=group,
                 decisions=[str(d) for d in rule.get("decisions") or DEFAULT_DECISIONS],
                 explained_by=[str(w) for w in rule.get("explained_by") or []])
@@ -557,6 +655,7 @@ def evaluate_pairs(series: dict[str, "Series"], pair_years: dict[str, set[int]],
                     if a.error or b.error or not a.tables or not b.tables:
                         continue
                     pairs += 1
+                    refs = (_docref(a), _docref(b))
                     for rule in rules:
-                        findings.extend(evaluate_pair(rule, a, b, body))
+                        findings.extend(evaluate_pair(rule, a, b, body, refs))
     return findings, pairs

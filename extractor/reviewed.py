@@ -12,10 +12,11 @@ from typing import Any, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .bodies import DocKey, Mapping, assign, default_mapping_path, load_mapping
-from .crossyear import CrossResult, Series, evaluate, evaluate_pairs, crossyear_rules, rules_fingerprint
-from pydantic import BaseModel
+from .crossyear import (CrossResult, PairView, Series, StoredView, crossyear_rules, evaluate, evaluate_pairs,
+                        pair_view_json, rules_fingerprint, view_stamp)
+from pydantic import ValidationError
 
-from .model import DocumentInfo, Record, Table
+from .model import Record
 from .decisions import apply_reviews, reviewed_documents
 from .crossyear_reviews import apply_cross_reviews
 
@@ -113,39 +114,54 @@ def update_store(store: Any, mapping: Mapping | None = None) -> CrossUpdate:
                 read.update(by_year.get((body, yy), []))
     touched.update(sha for sha in changed if sha in old)
     series: dict[str, Series] = {}
-    for sha in sorted(read):
+    for sha, rec in _pair_records(store, sorted(read)).items():
         a = new[sha]
-        series.setdefault(a.body, Series(a.body)).years.setdefault(a.year, []).append(_for_pairs(store, sha))
+        series.setdefault(a.body, Series(a.body)).years.setdefault(a.year, []).append(rec)
     for s in series.values():
         for recs in s.years.values():
             recs.sort(key=lambda r: r.document.sha256)
     pair_years = {b: {y0 for y in ys for y0 in (y - 1, y)} for b, ys in affected.items()}
     findings, pairs = evaluate_pairs(series, pair_years, rules)
     if full:
-        store.save_series(new.values(), findings, rules=fingerprint)
+        store.save_series(new.values(), findings, rules=fingerprint, stamps=stamps)
     else:
         store.update_series([new[sha] for sha in changed], gone, touched, findings, stamps)
     return CrossUpdate(full, len(changed) + len(gone), pairs, len(findings), store.crossyear_counts())
 
 
-class PairView(BaseModel):
-    """What the cross-year rules read of a record (``Record``'s fields of the same names): its findings
-    and facts, most of a stored record's JSON, are not validated."""
+def _pair_records(store: Any, shas: Iterable[str]) -> dict[str, Record | PairView]:
+    """Stored records as the cross-year rules see them. A record with reviewers' decisions: read whole
+    and the decisions applied (they change what is authoritative). Any other: its view stored beside
+    it (:func:`extractor.crossyear.pair_view_json`; its decision is the one :func:`apply_reviews` would
+    make again: the record was decided by the same function before it was stored) when the view was
+    cut for these rules; else the record, read whole, and its view stored for the next time (a
+    database of an earlier extractor, other rules)."""
+    reviewed = store.reviewed_shas()
+    stamp = view_stamp()
+    out: dict[str, Record | PairView] = {}
+    fresh: list[tuple[str, str]] = []  # views made now: (sha256, JSON)
+    for sha in shas:
+        if sha in reviewed:
+            out[sha] = apply_reviews(store.record(sha), store.reviews(sha)).record
+            continue
+        view = _stored_view(store.pair_view(sha), stamp)
+        if view is None:
+            rec = store.record(sha)
+            fresh.append((sha, pair_view_json(rec)))
+            out[sha] = rec
+        else:
+            out[sha] = view
+    if fresh:
+        store.put_pair_views(fresh)
+    return out
 
-    document: DocumentInfo
-    organ: str | None = None
-    year: int | None = None
-    format: str = "unknown"
-    tables: dict[str, Table] = {}
-    decision: str = "needs_review"
-    error: str | None = None
 
-
-def _for_pairs(store: Any, sha: str) -> Record | PairView:
-    """A stored record as the cross-year rules see it: with the reviewers' decisions applied; a record
-    without decisions as saved (its decision is the one :func:`apply_reviews` would make again: the
-    record was decided by the same function before it was stored)."""
-    rows = store.reviews(sha)
-    if rows:
-        return apply_reviews(store.record(sha), rows).record
-    return PairView.model_validate_json(store.record_text(sha))
+def _stored_view(text: str | None, stamp: str) -> StoredView | None:
+    """A stored view when there is one of this ``stamp`` (one of another form may not even parse)."""
+    if not text:
+        return None
+    try:
+        view = StoredView.model_validate_json(text)
+    except ValidationError:
+        return None
+    return view if view.stamp == stamp else None

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
-from .crossyear import CrossFinding
+from .crossyear import CrossFinding, pair_view_json
 from .decisions import apply_reviews, canonical, reviews_by_document  # the one place reviews are applied
 from .errors import ExtractorError
 from .model import Record
@@ -105,13 +105,14 @@ PRAGMA journal_mode=WAL;
 %DOCUMENTS%;
 -- json: the record as the extractor made it (zlib of its JSON without default values);
 -- head: its records.jsonl line without the record (zlib), reviewed: the record with the reviewers'
--- decisions applied (zlib; NULL when no decision changes it); out_stamp: when head/reviewed changed
+-- decisions applied (zlib; NULL when no decision changes it); out_stamp: when head/reviewed changed;
+-- pair_view: what the cross-year rules read of the record (zlib; extractor.crossyear.pair_view_json)
 CREATE TABLE IF NOT EXISTS records (
   sha256 TEXT PRIMARY KEY REFERENCES documents(sha256),
   format TEXT, organ TEXT, year INTEGER, decision TEXT,
   json BLOB NOT NULL,
   created_at REAL NOT NULL,
-  head BLOB, reviewed BLOB, out_stamp REAL
+  head BLOB, reviewed BLOB, out_stamp REAL, pair_view BLOB
 );
 %CELL_NAMES%;
 %CELLS%;
@@ -209,6 +210,7 @@ END;
 # Columns added to existing tables after their first release (additive migration, see _migrate).
 ADDED_COLUMNS = {
     "bodies": [("stamp", "REAL")],  # the record's out_stamp when its cross-year checks were evaluated
+    "records": [("pair_view", "BLOB")],  # NULL (older extractor): made when the cross-year update reads it
     "reviews": [
         ("span_start", "INTEGER"),  # where a corrected value was found in the original text
         ("span_end", "INTEGER"),
@@ -342,7 +344,7 @@ class DocumentRows(NamedTuple):
     reviewers' decisions)."""
 
     document: tuple  # documents row (DOCUMENT_COLUMNS) without updated_at
-    record: tuple  # (sha256, format, organ, year, decision, json, head): json and head compressed
+    record: tuple  # (sha256, format, organ, year, decision, json, head, pair_view): the last three compressed
     cells: list[tuple]  # rows of ``cells`` without the document id (the writer knows it)
     findings: list[tuple]  # rows of ``findings`` without the document id
     gz: tuple[bytes, bytes, bytes]  # its blocks of records.jsonl.gz, cells.csv.gz, findings.csv.gz (the
@@ -361,7 +363,8 @@ def document_rows(record: Record) -> DocumentRows:
     findings, finding_lines = finding_rows(rv)
     return DocumentRows(
         (sha, d.name, d.path, d.url, d.kind, status, record.decision, record.error),
-        (sha, record.format, record.organ, record.year, record.decision, blob, pack(head)),
+        (sha, record.format, record.organ, record.year, record.decision, blob, pack(head),
+         pack(pair_view_json(record))),
         cells,
         findings,
         (gz_line(head, blob, text), gz_member(_csv_text(cell_lines, _lead(record))),
@@ -644,7 +647,7 @@ class Store:
         now = time.time()
         doc_id = self.db.execute(UPSERT_DOCUMENT, (*rows.document, now)).fetchall()[0][0]
         self.db.execute("INSERT OR REPLACE INTO records (sha256, format, organ, year, decision, json, head, "
-                        "created_at, out_stamp) VALUES (?,?,?,?,?,?,?,?,?)", (*rows.record, now, now))
+                        "pair_view, created_at, out_stamp) VALUES (?,?,?,?,?,?,?,?,?,?)", (*rows.record, now, now))
         if self.db.execute("SELECT 1 FROM reviews WHERE sha256=? LIMIT 1", (sha,)).fetchone():
             self._write_authoritative(sha, record if record is not None else self.record(sha), doc_id)
             return
@@ -730,11 +733,6 @@ class Store:
     def record(self, sha256: str) -> Record | None:
         row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
         return Record.model_validate_json(unpack(row["json"])) if row else None
-
-    def record_text(self, sha256: str) -> str | None:
-        """A stored record's JSON as saved (not validated; the default values left out)."""
-        row = self.db.execute("SELECT json FROM records WHERE sha256=?", (sha256,)).fetchone()
-        return unpack(row["json"]) if row else None
 
     def authoritative_record(self, sha256: str) -> Record | None:
         """The record as every output shows it: the reviewers' decisions on it applied."""
@@ -1022,11 +1020,13 @@ class Store:
         return paths
 
     # ----------------------------------------------------------------- series across years
-    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "") -> None:
+    def save_series(self, assignments: Iterable[Any], findings: Iterable[Any], *, rules: str = "",
+                    stamps: dict[str, float | None] | None = None) -> None:
         """Replace every body assignment and cross-year finding in one transaction
         (``extractor.bodies.Assignment`` and ``extractor.crossyear.CrossFinding`` objects; ``rules``:
-        the fingerprint of the cross-year rules they were evaluated with)."""
-        stamps = self.record_stamps()
+        the fingerprint of the cross-year rules they were evaluated with; ``stamps``: the records'
+        :meth:`record_stamps` when the caller has read them)."""
+        stamps = self.record_stamps() if stamps is None else stamps
         with self.db:
             self.db.execute("DELETE FROM bodies")
             self.db.execute("DELETE FROM crossyear_findings")
@@ -1063,6 +1063,20 @@ class Store:
     def record_stamps(self) -> dict[str, float | None]:
         """When each stored record (or the decisions on it) last changed."""
         return {r[0]: r[1] for r in self.db.execute("SELECT sha256, out_stamp FROM records")}
+
+    def pair_view(self, sha256: str) -> str | None:
+        """What the cross-year rules read of a stored record, as saved beside it (None when not)."""
+        row = self.db.execute("SELECT pair_view FROM records WHERE sha256=?", (sha256,)).fetchone()
+        return unpack(row[0]) if row and row[0] is not None else None
+
+    def put_pair_views(self, views: list[tuple[str, str]]) -> None:
+        """Store (sha256, view JSON) pairs beside their records (made from the stored record)."""
+        with self.db:
+            self.db.executemany("UPDATE records SET pair_view=? WHERE sha256=?", [(pack(v), s) for s, v in views])
+
+    def reviewed_shas(self) -> set[str]:
+        """The documents with reviewers' decisions."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT sha256 FROM reviews")}
 
     def doc_keys(self) -> list[tuple[str, str, str | None, int | None]]:
         """(sha256, name, organ, year) of every stored record, read without parsing a record."""
