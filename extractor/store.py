@@ -1356,14 +1356,12 @@ def _merge_documents(db: sqlite3.Connection, names: list[str], reviewed: set[str
         db.execute(f"INSERT OR REPLACE INTO main.cells (doc_id, cell, {c}) SELECT i.main_id, mn.id, {sc} "
                    "FROM temp.idmap i JOIN src.cells s ON s.doc_id = i.src_id JOIN src.cell_names sn ON sn.id = s.cell "
                    "JOIN main.cell_names mn ON mn.tbl = sn.tbl AND mn.row = sn.row AND mn.col = sn.col")
-    for t in ("findings",):
-        if t not in names:
-            continue
-        rest = [x for x in _common(db, t) if x != "doc_id"]
+    if "findings" in names:
+        rest = [x for x in _common(db, "findings") if x != "doc_id"]
         c = ", ".join(_q(x) for x in rest)
         sc = ", ".join("s." + _q(x) for x in rest)
-        db.execute(f"INSERT OR REPLACE INTO main.{t} (doc_id, {c}) SELECT i.main_id, {sc} "
-                   f"FROM temp.idmap i JOIN src.{t} s ON s.doc_id = i.src_id")
+        db.execute(f"INSERT OR REPLACE INTO main.findings (doc_id, {c}) SELECT i.main_id, {sc} "
+                   "FROM temp.idmap i JOIN src.findings s ON s.doc_id = i.src_id")
     db.execute("DROP TABLE temp.pick")
     db.execute("DROP TABLE temp.idmap")
     return n
