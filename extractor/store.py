@@ -644,6 +644,7 @@ class Store:
 
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
+        self._settle_names()
         now = time.time()
         doc_id = self.db.execute(UPSERT_DOCUMENT, (*rows.document, now)).fetchall()[0][0]
         self.db.execute("INSERT OR REPLACE INTO records (sha256, format, organ, year, decision, json, head, "
@@ -693,6 +694,12 @@ class Store:
                 if key not in names:
                     names[key] = self._new_names[key] = r[0]
         self.db.executemany(INSERT_CELL, [(doc_id, names[r[:3]], *r[3:]) for r in rows])
+
+    def _settle_names(self) -> None:
+        """Between transactions: the places numbered in the last one are kept if it committed, all read
+        again if it was rolled back; either way not checked again on every later document."""
+        if self._new_names and not self.db.in_transaction:
+            self._cell_names()  # no transaction open: forgotten when committed, all read again when not
 
     def _cell_names(self) -> dict[tuple[str, str, str], int]:
         """The numbers of the cells' places. Names numbered in a transaction that was rolled back
