@@ -510,6 +510,7 @@ class Store:
             raise StoreError(database_problem(self.path, exc)) from exc
         self._sink: Path | None = None  # output folder whose files grow as documents are saved
         self._plain = False  # the kind of output files the sink gets
+        self._sink_folder = ""  # the sink's resolved path
         self._blocks: list[_Block] = []  # lines of the documents in the open transaction
 
     def _migrate(self) -> None:
@@ -824,6 +825,7 @@ class Store:
         if rewrite or not self._outputs_match(out, plain):
             self.rewrite_outputs(out, plain=plain)
         self._sink, self._plain = out, plain
+        self._sink_folder = str(out.resolve())  # as output_files names it (resolved once, not per document)
 
     def output_kind(self, out_dir: str | Path) -> bool | None:
         """True when the database last wrote plain output files in ``out_dir``, False for gzip ones,
@@ -850,7 +852,7 @@ class Store:
         if not blocks or self._sink is None:
             return
         out = self._sink
-        state = self._file_state(out, self._plain)
+        state = self._file_state(out, self._plain, self._sink_folder)
         if state is None:  # the files changed under us: write_outputs puts them right
             return
         names = OUTPUT_NAMES["plain" if self._plain else "gzip"]
@@ -869,12 +871,12 @@ class Store:
         """Forget the lines of a transaction that was rolled back."""
         self._blocks = []
 
-    def _file_state(self, out: Path, plain: bool) -> dict[str, tuple[int, int]] | None:
+    def _file_state(self, out: Path, plain: bool, folder: str = "") -> dict[str, tuple[int, int]] | None:
         """Committed size and inode of each output file of the kind asked for in ``out`` (None: the
-        database wrote other files, or elsewhere)."""
+        database wrote other files, or elsewhere); ``folder``: ``out`` resolved, when known."""
         names = OUTPUT_NAMES["plain" if plain else "gzip"]
         rows = {r["name"]: r for r in self.db.execute("SELECT * FROM output_files")}
-        folder = str(out.resolve())
+        folder = folder or str(out.resolve())
         if set(rows) != set(names.values()) or any(r["folder"] != folder for r in rows.values()):
             return None
         return {k: (rows[n]["size"], rows[n]["ino"]) for k, n in names.items()}
