@@ -42,6 +42,7 @@ import struct
 import time
 import zlib
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -382,18 +383,25 @@ def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
     corrected = rv.corrected
     rows, lines = [], []
     for c in r.cells():
-        by = corrected.get(c.ref) if c.producer == "reviewer" else None
-        sp = c.span
+        table, row, col, value, kind, raw, sp, producer, grounded, unit, key, label, note = _CELL_FIELDS(c)
+        by = corrected.get(c.ref) if producer == "reviewer" else None
         s0, s1, page = (None, None, None) if sp is None else (sp.start, sp.end, sp.page)
-        value = None if c.value is None else str(c.value)
-        grounded = None if c.grounded is None else int(c.grounded)
-        rows.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page,
-                     None if c.producer == "parser" else c.producer, grounded, c.unit, c.key,
+        if value is not None:
+            value = str(value)
+        if grounded is not None:
+            grounded = int(grounded)
+        rows.append((table, row, col, value, kind, raw, s0, s1, page,
+                     None if producer == "parser" else producer, grounded, unit, key,
                      by.finding_id if by else None))
-        lines.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page or None,
-                      c.producer, grounded, c.label, c.unit, c.key, c.note,
+        lines.append((table, row, col, value, kind, raw, s0, s1, page or None,
+                      producer, grounded, label, unit, key, note,
                       *((by.reviewer, _iso(by.created_at), by.comment) if by else (None, None, None))))
     return rows, lines
+
+
+# the fields of a Cell that its rows carry, read in one call (a cell's rows are made for every cell)
+_CELL_FIELDS = attrgetter("table", "row", "col", "value", "kind", "raw", "span", "producer", "grounded", "unit",
+                          "key", "label", "note")
 
 
 def finding_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
