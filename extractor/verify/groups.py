@@ -38,7 +38,7 @@ from typing import Any, Iterable
 
 from ..model import OPEN_STATUSES, Finding, Record, set_field
 from ..tablespec import identities, table_specs
-from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
+from .engine import failing_identities  # the same identities, re-evaluated on a corrected copy
 
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
 _SEVERITY = {"source_inconsistency": 0, "suspected_extraction_error": 1, "ambiguous": 2, "ungrounded": 3,
@@ -323,7 +323,7 @@ def _failing_after(record: Record, corr: dict[str, Decimal], memo: dict[tuple, f
     k = tuple(sorted(corr.items()))
     after = memo.get(k)
     if after is None:
-        after = memo[k] = frozenset(f.id for f in check_identities(_corrected(record, corr)) if f.status == "FAIL")
+        after = memo[k] = frozenset(failing_identities(_corrected(record, corr)))
     return after
 
 
