@@ -42,6 +42,7 @@ import struct
 import time
 import zlib
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -382,18 +383,25 @@ def cell_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
     corrected = rv.corrected
     rows, lines = [], []
     for c in r.cells():
-        by = corrected.get(c.ref) if c.producer == "reviewer" else None
-        sp = c.span
+        table, row, col, value, kind, raw, sp, producer, grounded, unit, key, label, note = _CELL_FIELDS(c)
+        by = corrected.get(c.ref) if producer == "reviewer" else None
         s0, s1, page = (None, None, None) if sp is None else (sp.start, sp.end, sp.page)
-        value = None if c.value is None else str(c.value)
-        grounded = None if c.grounded is None else int(c.grounded)
-        rows.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page,
-                     None if c.producer == "parser" else c.producer, grounded, c.unit, c.key,
+        if value is not None:
+            value = str(value)
+        if grounded is not None:
+            grounded = int(grounded)
+        rows.append((table, row, col, value, kind, raw, s0, s1, page,
+                     None if producer == "parser" else producer, grounded, unit, key,
                      by.finding_id if by else None))
-        lines.append((c.table, c.row, c.col, value, c.kind, c.raw, s0, s1, page or None,
-                      c.producer, grounded, c.label, c.unit, c.key, c.note,
+        lines.append((table, row, col, value, kind, raw, s0, s1, page or None,
+                      producer, grounded, label, unit, key, note,
                       *((by.reviewer, _iso(by.created_at), by.comment) if by else (None, None, None))))
     return rows, lines
+
+
+# the fields of a Cell that its rows carry, read in one call (a cell's rows are made for every cell)
+_CELL_FIELDS = attrgetter("table", "row", "col", "value", "kind", "raw", "span", "producer", "grounded", "unit",
+                          "key", "label", "note")
 
 
 def finding_rows(rv: Any) -> tuple[list[tuple], list[tuple]]:
@@ -510,6 +518,7 @@ class Store:
             raise StoreError(database_problem(self.path, exc)) from exc
         self._sink: Path | None = None  # output folder whose files grow as documents are saved
         self._plain = False  # the kind of output files the sink gets
+        self._sink_folder = ""  # the sink's resolved path
         self._blocks: list[_Block] = []  # lines of the documents in the open transaction
 
     def _migrate(self) -> None:
@@ -644,6 +653,7 @@ class Store:
 
     def _write_rows(self, rows: "DocumentRows", record: Record | None = None) -> None:
         sha = rows.document[0]
+        self._settle_names()
         now = time.time()
         doc_id = self.db.execute(UPSERT_DOCUMENT, (*rows.document, now)).fetchall()[0][0]
         self.db.execute("INSERT OR REPLACE INTO records (sha256, format, organ, year, decision, json, head, "
@@ -693,6 +703,12 @@ class Store:
                 if key not in names:
                     names[key] = self._new_names[key] = r[0]
         self.db.executemany(INSERT_CELL, [(doc_id, names[r[:3]], *r[3:]) for r in rows])
+
+    def _settle_names(self) -> None:
+        """Between transactions: the places numbered in the last one are kept if it committed, all read
+        again if it was rolled back; either way not checked again on every later document."""
+        if self._new_names and not self.db.in_transaction:
+            self._cell_names()  # no transaction open: forgotten when committed, all read again when not
 
     def _cell_names(self) -> dict[tuple[str, str, str], int]:
         """The numbers of the cells' places. Names numbered in a transaction that was rolled back
@@ -817,6 +833,7 @@ class Store:
         if rewrite or not self._outputs_match(out, plain):
             self.rewrite_outputs(out, plain=plain)
         self._sink, self._plain = out, plain
+        self._sink_folder = str(out.resolve())  # as output_files names it (resolved once, not per document)
 
     def output_kind(self, out_dir: str | Path) -> bool | None:
         """True when the database last wrote plain output files in ``out_dir``, False for gzip ones,
@@ -843,7 +860,7 @@ class Store:
         if not blocks or self._sink is None:
             return
         out = self._sink
-        state = self._file_state(out, self._plain)
+        state = self._file_state(out, self._plain, self._sink_folder)
         if state is None:  # the files changed under us: write_outputs puts them right
             return
         names = OUTPUT_NAMES["plain" if self._plain else "gzip"]
@@ -862,12 +879,12 @@ class Store:
         """Forget the lines of a transaction that was rolled back."""
         self._blocks = []
 
-    def _file_state(self, out: Path, plain: bool) -> dict[str, tuple[int, int]] | None:
+    def _file_state(self, out: Path, plain: bool, folder: str = "") -> dict[str, tuple[int, int]] | None:
         """Committed size and inode of each output file of the kind asked for in ``out`` (None: the
-        database wrote other files, or elsewhere)."""
+        database wrote other files, or elsewhere); ``folder``: ``out`` resolved, when known."""
         names = OUTPUT_NAMES["plain" if plain else "gzip"]
         rows = {r["name"]: r for r in self.db.execute("SELECT * FROM output_files")}
-        folder = str(out.resolve())
+        folder = folder or str(out.resolve())
         if set(rows) != set(names.values()) or any(r["folder"] != folder for r in rows.values()):
             return None
         return {k: (rows[n]["size"], rows[n]["ino"]) for k, n in names.items()}

@@ -246,6 +246,27 @@ def test_a_cell_place_numbered_in_a_rolled_back_transaction_is_numbered_again(tm
         assert [tuple(r) for r in got] == [("table9", "x", "y", "1")]
 
 
+def test_cell_places_numbered_in_a_committed_transaction_are_checked_once_not_on_every_document(tmp_path):
+    """After a transaction that numbered new places commits, the store checks them once (the next
+    document), then trusts them: later documents read nothing from ``cell_names``."""
+    src = _reports(tmp_path / "in", [0, 1])
+    _run(src, tmp_path / "out")
+    with Store(tmp_path / "out" / "extractor.db") as st:
+        recs = list(st.records())
+        rows = [document_rows(r) for r in recs]
+        place = ("table9", "x", "y")
+        st.save_rows(rows[0]._replace(cells=rows[0].cells + [(*place, "1", "number", "1", None, None, None,
+                                                               None, 1, None, None, None)]))
+        reads: list[str] = []
+        st.db.set_trace_callback(lambda sql: reads.append(sql) if "FROM cell_names" in sql else None)
+        for _ in range(3):
+            st.save_rows(rows[1])
+        st.db.set_trace_callback(None)
+        assert len(reads) == 1, reads
+        got = st.db.execute("SELECT tbl, row, col, value FROM document_cells WHERE tbl = 'table9'").fetchall()
+        assert [tuple(r) for r in got] == [("table9", "x", "y", "1")]
+
+
 def test_csv_rows_written_after_a_shared_lead_equal_the_csv_of_whole_rows():
     lead = ('a "quoted", name\nwith a newline', "ab" * 32)
     rows = [("t", "r", 1, None, 'raw "1,2"', "note\r\nline"), ("t", "", 0, "", None, "plain")]

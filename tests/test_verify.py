@@ -1,10 +1,11 @@
 """The rule engine: PASS/FAIL/UNCERTAIN/NOT_ASSESSABLE, tolerance, grounding, classification."""
 
 from decimal import Decimal
+from pathlib import Path
 
 from extractor.loaders import load_bytes
 from extractor.model import Cell, DocumentInfo, Record, Span, Table
-from extractor.pipeline import extract_document
+from extractor.pipeline import extract, extract_document
 from extractor.templates import load_rules, rule
 from extractor.verify.engine import check_identities, evaluate_identity
 from synth import make_values, render
@@ -100,3 +101,30 @@ def test_a_national_format_report_without_table_four_is_not_accepted():
     assert rec.decision == "needs_review"
     t4 = rec.tables["table4"]
     assert not t4.complete and all(c.missing for c in t4.cells) and len(t4.cells) == 15
+
+
+def test_the_failing_identities_are_exactly_the_fail_findings_of_check_identities():
+    """The grouping asks which identities FAIL on corrected copies without making the findings
+    (engine.failing_identities): the same ids as the FAIL findings, on reports with failures,
+    blanks and not-applicable marks in every encoding."""
+    from extractor.verify.engine import failing_identities
+
+    seen_fail = 0
+    for seed in range(12):
+        v = make_values(seed, big=seed % 2 == 0)
+        v["table3"]["total"]["natural_person"] += seed % 3  # a total printed wrong (seeds 1, 2, 4, 5, ...)
+        if seed % 4 == 1:
+            v["table4"]["review"]["upheld"] = None  # a row printed blank: NOT_ASSESSABLE
+        if seed % 4 == 3:
+            v["table3"]["granted"]["natural_person"] = None  # one cell printed blank: UNCERTAIN, not FAIL
+        enc = ["lines", "pipe", "tab", "stream", "space", "html"][seed % 6]
+        text = render(v, enc)
+        rec = extract_document(load_bytes(text.encode("utf-8"), "r.html" if enc == "html" else "r.txt"))
+        want = {f.id for f in check_identities(rec) if f.status == "FAIL"}
+        assert failing_identities(rec) == want
+        seen_fail += bool(want)
+    assert seen_fail >= 4
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    for p in sorted(shared.glob("samples/*.txt")) + sorted(shared.glob("corpus/reports/*")):  # legacy ones too
+        rec = extract(p)
+        assert failing_identities(rec) == {f.id for f in check_identities(rec) if f.status == "FAIL"}, p

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RTable
 
 from . import app, console, out_console
+from .. import gcpolicy
 from ..batch import discover, run_batch
 from ..evaluate import DocEval, evaluate_record, find_gold, summarize
 from ..errors import ExtractorError
@@ -82,6 +83,7 @@ def run(
 ) -> None:
     """Extract and verify every report under PATHS (files, folders, URLs); resumable (re-run to continue)."""
     table_specs()  # a malformed rule set stops here, once, not on every document
+    gcpolicy.for_batch()  # start-up done: the collector set for a batch (also in the worker processes)
     items: list = list(paths or [])
     if urls is not None:
         items += read_url_list(urls)
@@ -133,7 +135,7 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
 
             try:
                 res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick,
-                                concurrency=concurrency, fetch_options=fetch_options)
+                                concurrency=concurrency, fetch_options=fetch_options, worker_init=gcpolicy.for_batch)
             except KeyboardInterrupt:
                 interrupted = True
         paths_out = store.write_outputs(out)

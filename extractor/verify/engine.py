@@ -17,7 +17,7 @@ otherwise it is a ``suspected_extraction_error``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 from ..model import Cell, Finding, Operand, Record, Table, build
 from ..tablespec import Identity, balance, identities
@@ -121,8 +121,36 @@ def evaluate_identity(
 
 def check_identities(record: Record) -> list[Finding]:
     """Every identity of the tables' specs (the rule entries of ``rules/*.yaml``) on the record."""
-    findings: list[Finding] = []
     doc_key = record.document.sha256
+    return [x if isinstance(x, Finding) else evaluate_identity(*x, doc_key) for x in _instances(record)]
+
+
+def failing_identities(record: Record) -> set[str]:
+    """The ids of the findings of :func:`check_identities` whose status is FAIL, without making the
+    findings (the grouping asks this of many corrected copies of a record)."""
+    return {f"{x[0]['id']}:{x[1]}" for x in _instances(record) if not isinstance(x, Finding) and _fails(x[2], x[3])}
+
+
+def _fails(lhs: list[tuple[Any, Cell | None]], rhs: list[tuple[Any, Cell | None]]) -> bool:
+    """:func:`evaluate_identity` gives FAIL: every operand a number (else it is UNCERTAIN or
+    NOT_ASSESSABLE) and the sums differ beyond the tolerance."""
+    numeric: list[Cell] = []
+    sums: tuple[list[Any], list[Any]] = ([], [])
+    for side, nums in ((lhs, sums[0]), (rhs, sums[1])):
+        for _, c in side:
+            if c is None or c.kind not in _NUMERIC:
+                return False
+            numeric.append(c)
+            nums.append(c.value)
+    return bool(numeric) and not balance(sums[0], sums[1], _tolerance(numeric))[2]
+
+
+_Instance = tuple[dict[str, Any], str, list[tuple[Any, Cell | None]], list[tuple[Any, Cell | None]]]
+
+
+def _instances(record: Record) -> Iterator[_Instance | Finding]:
+    """Each identity in each of its scopes on the record: (rule, scope, lhs, rhs) for
+    :func:`evaluate_identity`, or the finding already known (indicators not printed)."""
     shapes: dict[str, tuple[list[str], list[str], dict[tuple[str, str], Cell]]] = {}
     for ident in identities():
         tkey = ident.table
@@ -131,7 +159,7 @@ def check_identities(record: Record) -> list[Finding]:
         table = record.tables[tkey]
         rule = ident.rule
         if ident.each is None:
-            findings.extend(_legacy_rule(ident, table, doc_key))
+            yield _legacy_rule(ident, table)
             continue
         if tkey not in shapes:  # rows, columns and cells of the table, once for all its rules
             shapes[tkey] = (list(dict.fromkeys(c.row for c in table.cells)),
@@ -145,17 +173,16 @@ def check_identities(record: Record) -> list[Finding]:
             for col in cols_present:
                 lhs = [((tkey, r, col), index.get((r, col))) for r in lhs_k]
                 rhs = [((tkey, r, col), index.get((r, col))) for r in rhs_k]
-                findings.append(evaluate_identity(rule, f"column {col}", lhs, rhs, doc_key))
+                yield rule, f"column {col}", lhs, rhs
         else:
             lhs_k, rhs_k = ident.sides()
             for row in rows_present:
                 lhs = [((tkey, row, c), index.get((row, c))) for c in lhs_k]
                 rhs = [((tkey, row, c), index.get((row, c))) for c in rhs_k]
-                findings.append(evaluate_identity(rule, f"row {row}", lhs, rhs, doc_key))
-    return findings
+                yield rule, f"row {row}", lhs, rhs
 
 
-def _legacy_rule(ident: Identity, table: Table, doc_key: str) -> list[Finding]:
+def _legacy_rule(ident: Identity, table: Table) -> _Instance | Finding:
     """An identity of indicators (evaluated once, on the year column where they are printed)."""
     by_key: dict[str, Cell] = {}
     for c in table.cells:
@@ -165,10 +192,10 @@ def _legacy_rule(ident: Identity, table: Table, doc_key: str) -> list[Finding]:
     req = lhs_k + rhs_k
     if not all(k in by_key for k in req):
         missing = [k for k in req if k not in by_key]
-        return [Finding(id=f"{ident.id}:year", rule=ident.id, version=ident.version,
-                        status="NOT_ASSESSABLE", severity="info", scope="year",
-                        message=f"{ident.title}: indicators not printed ({', '.join(missing)})")]
+        return Finding(id=f"{ident.id}:year", rule=ident.id, version=ident.version,
+                       status="NOT_ASSESSABLE", severity="info", scope="year",
+                       message=f"{ident.title}: indicators not printed ({', '.join(missing)})")
     rhs_keys = rhs_k + [k for k in ident.optional if k in by_key]
     lhs = [(f"{table.key}.{k}", by_key[k]) for k in lhs_k]
     rhs = [(f"{table.key}.{k}", by_key[k]) for k in rhs_keys]
-    return [evaluate_identity(ident.rule, "year", lhs, rhs, doc_key)]
+    return ident.rule, "year", lhs, rhs

@@ -31,19 +31,21 @@ question (and, for printed blanks, that the question is already answered by the 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
 from ..model import OPEN_STATUSES, Finding, Record, set_field
 from ..tablespec import identities, table_specs
-from .engine import check_identities  # the same identities, re-evaluated on a corrected copy
+from .engine import failing_identities  # the same identities, re-evaluated on a corrected copy
 
 SHOWN = ("FAIL", "UNCERTAIN", "ADVISORY")
 _SEVERITY = {"source_inconsistency": 0, "suspected_extraction_error": 1, "ambiguous": 2, "ungrounded": 3,
              "disagreement": 4, "narrative": 5, "printed_blank": 6, "ok": 7}
 _TABLE_REF = re.compile(r"^(table[234]|legacy)\.([^.]+)\.([^.]+)$")
 _NARRATIVE_SCOPE = re.compile(r"^(?:fact|quantity) (.+)$")
+_PLACED = ("label", "position")  # a printed blank placed by its label or position (not inferred)
 
 
 @dataclass
@@ -113,14 +115,15 @@ def blank_columns(record: Record) -> dict[str, list[str]]:
     label or position, none missing), in a table that has numbers elsewhere."""
     out: dict[str, list[str]] = {}
     for key, table in record.tables.items():
-        if key == "legacy" or not any(c.kind in ("number", "zero") for c in table.cells):
+        if key == "legacy":
             continue
-        cols: dict[str, list[Any]] = {}
-        for c in table.cells:
-            cols.setdefault(c.col, []).append(c)
-        blank = [col for col, cs in cols.items()
-                 if len(cs) >= 2 and all(c.kind == "empty" and not c.missing and c.anchor in ("label", "position")
-                                         for c in cs)]
+        cells = table.cells
+        # the columns of the printed blanks, in the order the columns first appear (most tables have none)
+        blanks = Counter(c.col for c in cells if c.kind == "empty" and not c.missing and c.anchor in _PLACED)
+        if not blanks or not any(c.kind in ("number", "zero") for c in cells):
+            continue
+        per_col = Counter(c.col for c in cells)
+        blank = [col for col, n in blanks.items() if n >= 2 and n == per_col[col]]  # every cell of the column
         if blank:
             out[key] = blank
     return out
@@ -182,6 +185,7 @@ class _Failure:
     refs: list[str]
     lhs_count: int
     diff: Decimal
+    places: list[tuple[str, str, str]]  # each operand's (table, row, column), as in ``refs``
 
 
 def _failure(f: Finding) -> _Failure | None:
@@ -189,7 +193,8 @@ def _failure(f: Finding) -> _Failure | None:
     if f.status != "FAIL" or not f.operands or not f.rule[:2] in ("T2", "T3", "T4", "L."):
         return None
     refs = [o.ref for o in f.operands]
-    if not all(_TABLE_REF.match(r) for r in refs):
+    matches = [_TABLE_REF.match(r) for r in refs]
+    if not all(matches):
         return None
     try:
         ls, rs = Decimal(str(f.values["lhs"])), Decimal(str(f.values["rhs"]))
@@ -210,14 +215,13 @@ def _failure(f: Finding) -> _Failure | None:
                 break
     if k is None:
         return None
-    return _Failure(f, refs, k, ls - rs)
+    return _Failure(f, refs, k, ls - rs, [m.groups() for m in matches])  # type: ignore[union-attr]
 
 
-def _on_line(ref: str, line: tuple[str, str, str]) -> bool:
-    m = _TABLE_REF.match(ref)
-    if not m or m.group(1) != line[0]:
+def _on_line(place: tuple[str, str, str], line: tuple[str, str, str]) -> bool:
+    if place[0] != line[0]:
         return False
-    return m.group(2) == line[2] if line[1] == "row" else m.group(3) == line[2]
+    return place[1] == line[2] if line[1] == "row" else place[2] == line[2]
 
 
 def _corrections(fails: list[_Failure], line: tuple[str, str, str]) -> dict[str, Decimal] | None:
@@ -225,7 +229,7 @@ def _corrections(fails: list[_Failure], line: tuple[str, str, str]) -> dict[str,
     requires; None when two identities require different changes of one cell."""
     out: dict[str, Decimal] = {}
     for fl in fails:
-        on = [i for i, r in enumerate(fl.refs) if _on_line(r, line)]
+        on = [i for i, p in enumerate(fl.places) if _on_line(p, line)]
         if len(on) != 1:
             continue
         i = on[0]
@@ -237,12 +241,20 @@ def _corrections(fails: list[_Failure], line: tuple[str, str, str]) -> dict[str,
     return out or None
 
 
-def _negative(record: Record, corrections: dict[str, Decimal]) -> bool:
-    """A correction that would make a count negative explains nothing."""
+def _values_by_ref(record: Record) -> dict[str, list[Any]]:
+    """The value of every cell by its ref (a list: one per cell of that ref)."""
+    out: dict[str, list[Any]] = {}
     for t in record.tables.values():
         for c in t.cells:
-            d = corrections.get(c.ref)
-            if d is not None and (c.value is None or Decimal(str(c.value)) + d < 0):
+            out.setdefault(c.ref, []).append(c.value)
+    return out
+
+
+def _negative(values: dict[str, list[Any]], corrections: dict[str, Decimal]) -> bool:
+    """A correction that would make a count negative explains nothing (``values``: :func:`_values_by_ref`)."""
+    for ref, d in corrections.items():
+        for v in values.get(ref, ()):
+            if v is None or Decimal(str(v)) + d < 0:
                 return True
     return False
 
@@ -311,7 +323,7 @@ def _failing_after(record: Record, corr: dict[str, Decimal], memo: dict[tuple, f
     k = tuple(sorted(corr.items()))
     after = memo.get(k)
     if after is None:
-        after = memo[k] = frozenset(f.id for f in check_identities(_corrected(record, corr)) if f.status == "FAIL")
+        after = memo[k] = frozenset(failing_identities(_corrected(record, corr)))
     return after
 
 
@@ -328,18 +340,19 @@ def _line_causes(record: Record, rest: list[Finding], groups: list[Group]) -> li
         return rest
     taken: set[int] = set()
     memo = _after_memo(record)
+    values = _values_by_ref(record)
     while True:
         live = [fl for fl in fails if id(fl.finding) not in taken]
         if not live:
             break
         best: tuple[Any, ...] | None = None
-        lines = sorted({(m.group(1), kind, m.group(2) if kind == "row" else m.group(3))
-                        for fl in live for r in fl.refs if (m := _TABLE_REF.match(r)) for kind in ("row", "col")})
+        lines = sorted({(p[0], kind, p[1] if kind == "row" else p[2])
+                        for fl in live for p in fl.places for kind in ("row", "col")})
         before = {fl.finding.id for fl in live}
         all_failing = {f.id for f in rest if f.status == "FAIL"}
         for line in lines:
             corr = _corrections(live, line)
-            if corr is None or _negative(record, corr):
+            if corr is None or _negative(values, corr):
                 continue
             after = _failing_after(record, corr, memo)
             if after - all_failing:
