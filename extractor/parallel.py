@@ -1,7 +1,9 @@
 """Documents in parallel (``extractor run --concurrency N``): worker processes, one writer.
 
 Loading and extraction are CPU-bound Python (and OCR), so they run in ``N`` worker *processes*
-(threads would share one core under the GIL). Each input goes through stages:
+(threads would share one core under the GIL), forked from this process where that is safe (modules
+imported and rules loaded once; see :func:`start_method`), each sent its next document while it
+works on one. Each input goes through stages:
 
 1. a URL is downloaded (or found in ``downloads/``) in a thread of this process;
 2. a worker process reads the file (or takes the downloaded bytes), hashes it, checks the database
@@ -11,15 +13,18 @@ Loading and extraction are CPU-bound Python (and OCR), so they run in ``N`` work
    calls wait on the network; the LLM client, its cache and its ledger stay here), at most ``N``
    at once, which bounds concurrent model calls;
 4. this process — the only writer — saves the documents **in input order**, so the database and the
-   output files are identical to a ``--concurrency 1`` run; the documents finished by the time it
-   writes go in one transaction (one sync to disk for all of them; each document whole or absent).
+   output files are identical to a ``--concurrency 1`` run; the finished documents next in that order
+   go in one transaction once there are ``GROUP`` of them, or the first has waited ``LINGER``
+   seconds, or nothing else is running (group commit: one commit and one append to each output
+   file for all of them; each document whole or absent).
 
 Up to ``window`` documents are in flight (started, not yet saved); a slow one holds back the saving
 of those after it, never their work. A worker that dies (a crash, the OOM killer) marks the document
-it held ``failed`` with its exit status and is replaced; the batch goes on. Ctrl-C (the workers
-ignore SIGINT) stops taking new documents, lets the running ones finish, saves every finished one
+it was working on ``failed`` with its exit status (the one sent behind it goes to another worker)
+and is replaced; the batch goes on. Ctrl-C (the workers ignore SIGINT) stops taking new documents
+(none sent behind a running one starts), lets the running ones finish, saves every finished one
 and re-raises; a second Ctrl-C stops the workers at once. A killed run leaves complete documents
-only (one transaction each) and the next run resumes; workers exit when this process is gone.
+only (whole transactions) and the next run resumes; workers exit when this process is gone.
 """
 
 from __future__ import annotations
