@@ -29,6 +29,7 @@ only (whole transactions) and the next run resumes; workers exit when this proce
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -36,11 +37,12 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import connection
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from .errors import ExtractorError
 from .fetch import is_url
@@ -169,7 +171,8 @@ class ProcessPool:
         self._closed = False
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         first = multiprocessing.get_context(self.start_method)
-        with _sigint_blocked():  # a Ctrl-C while a worker starts up must not kill it
+        # a Ctrl-C while a worker starts up must not kill it; forked ones never scan what they inherit
+        with _sigint_blocked(), _frozen(self.start_method == "fork"):
             for _ in range(size):
                 self._spawn(first)
         self._thread = threading.Thread(target=self._collect, name="extractor-workers", daemon=True)
@@ -316,6 +319,22 @@ class ProcessPool:
             self._thread.join()
         self._wake_r.close()
         self._wake_w.close()
+
+
+@contextmanager
+def _frozen(on: bool) -> Iterator[None]:
+    """Processes forked inside the block never scan the objects they inherit in their garbage
+    collections (``gc.freeze``: they are most of a worker's heap; scanning them took ~5 % of its
+    time and copied their memory pages); this process unfreezes them afterwards, unless it had frozen
+    objects itself (then they stay as they were: ``gc.unfreeze`` would undo that too)."""
+    mine = on and gc.get_freeze_count() == 0
+    if mine:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if mine:
+            gc.unfreeze()
 
 
 class _sigint_blocked:

@@ -69,3 +69,10 @@ def wait_for(flag: str, limit: float = 60.0) -> str:
     while not Path(flag).exists() and time.monotonic() < end:
         time.sleep(0.01)
     return "waited"
+
+
+def frozen_objects() -> int:
+    """How many objects this process's garbage collector leaves out (``gc.freeze``)."""
+    import gc
+
+    return gc.get_freeze_count()

@@ -102,3 +102,23 @@ def test_a_task_sent_behind_a_running_one_can_still_be_cancelled(tmp_path):
     finally:
         pool.shutdown()
     assert behind.cancelled()
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="fork is POSIX only")
+def test_forked_workers_leave_what_they_inherit_out_of_garbage_collection_and_the_parent_does_not():
+    p = _python("""
+        import gc, sys
+        sys.path.insert(0, "tests")
+        from extractor.parallel import ProcessPool
+        from parallel_crash import frozen_objects
+        pool = ProcessPool(1)
+        print(pool.start_method, pool.submit(frozen_objects).result() > 1000, gc.get_freeze_count())
+        pool.shutdown()
+        gc.freeze()  # frozen by the caller itself: left so
+        pool = ProcessPool(1)
+        print(pool.submit(frozen_objects).result() > 1000, gc.get_freeze_count() > 1000)
+        pool.shutdown()
+    """)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert out.split("\n")[:2] == ["fork True 0", "True True"], out + err
