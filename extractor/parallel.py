@@ -154,10 +154,10 @@ class ProcessPool:
     future too) once the worker starts it, so a task waiting behind another can still be cancelled.
     Unlike :class:`concurrent.futures.ProcessPoolExecutor`, a worker that dies fails only the task
     it was running (with :class:`WorkerDied`), the one sent behind it goes to another worker, and it
-    is replaced; the other tasks go on. The first ``size``
-    processes are started by :func:`start_method` (``fork`` where safe: no imports, no rule loading
-    again), a replacement always with ``spawn`` (this process has threads by then); they see this
-    process's environment plus ``env``.
+    is replaced; the other tasks go on. The first ``size`` processes are started as
+    :func:`start_method` says (``fork`` where safe: nothing imported or loaded again; ``start``
+    overrides it), a replacement always with ``spawn`` (this process has threads by then); they see
+    this process's environment plus ``env``.
     """
 
     def __init__(self, size: int, *, env: dict[str, str] | None = None, initializer: Callable | None = None,
