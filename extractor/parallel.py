@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -113,10 +114,12 @@ def _worker_main(conn, env: dict[str, str], initializer: Callable | None, initar
 
 def start_method() -> str:
     """How to start worker processes: ``fork`` (a copy of this process, modules imported and rules
-    loaded: it starts at once) where the system has it and this process runs no other thread (a lock
-    another thread held at that moment would stay held in the copy for ever), else ``spawn`` (a fresh
-    interpreter that imports everything again)."""
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    loaded: it starts at once) where the system has it safely (not macOS, whose system libraries are
+    not fork-safe) and this process runs no other thread (a lock another thread held at that moment
+    would stay held in the copy for ever), else ``spawn`` (a fresh interpreter that imports
+    everything again)."""
+    if (sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1):
         return "fork"
     return "spawn"
 

@@ -18,7 +18,7 @@ from parallel_crash import exit_when, pid_and_square, wait_for
 from test_parallel import _children, _state, _wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
+HAS_FORK = sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _python(code: str) -> subprocess.Popen:
@@ -26,7 +26,7 @@ def _python(code: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-@pytest.mark.skipif(not HAS_FORK, reason="fork is POSIX only")
+@pytest.mark.skipif(not HAS_FORK, reason="workers are forked on Linux and other POSIX systems but macOS")
 def test_workers_are_forked_in_a_process_of_one_thread_and_spawned_beside_another_thread():
     p = _python("""
         import threading
@@ -48,7 +48,7 @@ def test_workers_are_forked_in_a_process_of_one_thread_and_spawned_beside_anothe
 
 
 @pytest.mark.skipif(not HAS_FORK or not Path("/proc/self/stat").exists(),
-                    reason="fork is POSIX only; /proc finds the worker processes")
+                    reason="forked workers (not on macOS), found in /proc")
 def test_forked_workers_exit_when_their_parent_is_killed():
     p = _python("""
         import time
@@ -104,7 +104,7 @@ def test_a_task_sent_behind_a_running_one_can_still_be_cancelled(tmp_path):
     assert behind.cancelled()
 
 
-@pytest.mark.skipif(not HAS_FORK, reason="fork is POSIX only")
+@pytest.mark.skipif(not HAS_FORK, reason="workers are forked on Linux and other POSIX systems but macOS")
 def test_forked_workers_leave_what_they_inherit_out_of_garbage_collection_and_the_parent_does_not():
     p = _python("""
         import gc, sys
