@@ -327,9 +327,10 @@ class ProcessPool:
 @contextmanager
 def _frozen(on: bool) -> Iterator[None]:
     """Processes forked inside the block never scan the objects they inherit in their garbage
-    collections (``gc.freeze``: they are most of a worker's heap; scanning them took ~5 % of its
-    time and copied their memory pages); this process unfreezes them afterwards, unless it had frozen
-    objects itself (then they stay as they were: ``gc.unfreeze`` would undo that too)."""
+    collections (``gc.freeze``: they are most of a worker's heap; with the default collector settings
+    scanning them took ~5 % of its time, and copied their memory pages); this process unfreezes them
+    afterwards, unless it had frozen objects itself (``extractor run`` does, see :mod:`.gcpolicy`;
+    then they stay as they were: ``gc.unfreeze`` would undo that too)."""
     mine = on and gc.get_freeze_count() == 0
     if mine:
         gc.freeze()
