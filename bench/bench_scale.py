@@ -247,8 +247,11 @@ def run(args, tmp: Path) -> None:
         ProcessPool = None  # noqa: N806
     if conc > 1 and ProcessPool is not None:
 
+        started = set()
+
         def pooled(warm: bool) -> float:
             pool = ProcessPool(conc)
+            started.add(getattr(pool, "start_method", "spawn"))
             try:
                 t = time.perf_counter()
                 if warm:  # every worker started and past its first document
@@ -268,7 +271,9 @@ def run(args, tmp: Path) -> None:
             warm.append(pooled(True))
         sw_, cw, ww_ = min(one), min(cold), min(warm)
         print(f"load + extract only (no saving), 1 process → {conc} worker processes: {n / sw_:7.1f} → "
-              f"{n / cw:7.1f} docs/s = {sw_ / cw:4.2f}x with the workers' start-up, {sw_ / ww_:4.2f}x without")
+              f"{n / cw:7.1f} docs/s = {sw_ / cw:4.2f}x with the workers' start-up, {sw_ / ww_:4.2f}x without "
+              f"(workers started by {'/'.join(sorted(started))}"
+              + (": this process has threads by now; `extractor run` forks)" if started == {"spawn"} else ")"))
 
     # shards and merge
     from extractor.merge import merge  # noqa: PLC0415

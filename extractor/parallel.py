@@ -1,7 +1,9 @@
 """Documents in parallel (``extractor run --concurrency N``): worker processes, one writer.
 
 Loading and extraction are CPU-bound Python (and OCR), so they run in ``N`` worker *processes*
-(threads would share one core under the GIL). Each input goes through stages:
+(threads would share one core under the GIL), forked from this process where that is safe (modules
+imported and rules loaded once; see :func:`start_method`), each sent its next document while it
+works on one. Each input goes through stages:
 
 1. a URL is downloaded (or found in ``downloads/``) in a thread of this process;
 2. a worker process reads the file (or takes the downloaded bytes), hashes it, checks the database
@@ -11,30 +13,37 @@ Loading and extraction are CPU-bound Python (and OCR), so they run in ``N`` work
    calls wait on the network; the LLM client, its cache and its ledger stay here), at most ``N``
    at once, which bounds concurrent model calls;
 4. this process — the only writer — saves the documents **in input order**, so the database and the
-   output files are identical to a ``--concurrency 1`` run; the documents finished by the time it
-   writes go in one transaction (one sync to disk for all of them; each document whole or absent).
+   output files are identical to a ``--concurrency 1`` run; the finished documents next in that order
+   go in one transaction once there are ``GROUP`` of them, or the first has waited ``LINGER``
+   seconds, or nothing else is running (group commit: one commit and one append to each output
+   file for all of them; each document whole or absent).
 
 Up to ``window`` documents are in flight (started, not yet saved); a slow one holds back the saving
 of those after it, never their work. A worker that dies (a crash, the OOM killer) marks the document
-it held ``failed`` with its exit status and is replaced; the batch goes on. Ctrl-C (the workers
-ignore SIGINT) stops taking new documents, lets the running ones finish, saves every finished one
+it was working on ``failed`` with its exit status (the one sent behind it goes to another worker)
+and is replaced; the batch goes on. Ctrl-C (the workers ignore SIGINT) stops taking new documents
+(none sent behind a running one starts), lets the running ones finish, saves every finished one
 and re-raises; a second Ctrl-C stops the workers at once. A killed run leaves complete documents
-only (one transaction each) and the next run resumes; workers exit when this process is gone.
+only (whole transactions) and the next run resumes; workers exit when this process is gone.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
 import sqlite3
+import sys
 import threading
+import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import connection
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from .errors import ExtractorError
 from .fetch import is_url
@@ -43,6 +52,10 @@ from .model import DocumentInfo, Record
 from .pipeline import ModelSteps, failed_record
 from .sources import Outcome, Source, process, process_loaded
 from .store import DocumentRows, StoreError, document_done, document_rows
+
+GROUP = 16  # documents saved per transaction (group commit), at most ``LINGER`` seconds after the first is ready
+LINGER = 0.5
+DEPTH = 2  # tasks sent to a worker process at once: the one it runs and the next
 
 # ------------------------------------------------------------------------------------ process pool
 
@@ -66,8 +79,13 @@ class WorkerError(Exception):
     """A task raised in the worker; the message names the exception there."""
 
 
-def _worker_main(conn, env: dict[str, str], initializer: Callable | None, initargs: tuple) -> None:
-    """A worker process: run (fn, args) tasks from ``conn`` until told to stop or the parent is gone."""
+def _worker_main(conn, env: dict[str, str], initializer: Callable | None, initargs: tuple,
+                 inherited: tuple[int, ...] = ()) -> None:
+    """A worker process: run (fn, args) tasks from ``conn`` until told to stop or the parent is gone.
+    ``inherited``: the parent's ends of the pool's pipes, which a forked worker holds copies of and
+    closes (holding its own pipe's other end, it would never see the parent gone)."""
+    for fd in inherited:
+        os.close(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -94,44 +112,84 @@ def _worker_main(conn, env: dict[str, str], initializer: Callable | None, initar
             conn.send((False, f"result cannot be sent back: {type(exc).__name__}: {exc}"))
 
 
+def start_method() -> str:
+    """How to start worker processes: ``fork`` (a copy of this process, modules imported and rules
+    loaded: it starts at once) where the system has it safely (not macOS, whose system libraries are
+    not fork-safe) and this process runs no other thread (a lock another thread held at that moment
+    would stay held in the copy for ever), else ``spawn`` (a fresh interpreter that imports
+    everything again)."""
+    if (sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1):
+        return "fork"
+    return "spawn"
+
+
+class _Task:
+    __slots__ = ("fut", "fn", "args", "begun")
+
+    def __init__(self, fut: Future, fn: Callable, args: tuple) -> None:
+        self.fut, self.fn, self.args = fut, fn, args
+        self.begun = False  # its future was told (running, or cancelled and notified)
+
+    def begin(self) -> bool:
+        """The task starts (in a worker) or is dropped: True when it is to run, False when it was cancelled."""
+        if self.begun:
+            return not self.fut.cancelled()
+        self.begun = True
+        return self.fut.set_running_or_notify_cancel()
+
+
 class _Worker:
-    __slots__ = ("proc", "conn", "task", "gone")
+    __slots__ = ("proc", "conn", "tasks", "gone")
 
     def __init__(self, proc, conn) -> None:
         self.proc = proc
         self.conn = conn
-        self.task: Future | None = None
+        self.tasks: deque[_Task] = deque()  # sent to it, in order: it runs the first, then the next
         self.gone = False  # its pipe broke: no more tasks for it
 
 
 class ProcessPool:
     """``size`` worker processes, one task each at a time, results as :class:`Future` objects.
 
+    Each worker is sent its next task while it runs one (``DEPTH``): it goes from one to the next
+    without waiting for this process, whose threads may be busy; a task counts as running (its
+    future too) once the worker starts it, so a task waiting behind another can still be cancelled.
     Unlike :class:`concurrent.futures.ProcessPoolExecutor`, a worker that dies fails only the task
-    it held (with :class:`WorkerDied`) and is replaced; the other tasks go on. Processes are
-    started with ``spawn`` (no state copied from a multi-threaded parent); they see this process's
-    environment plus ``env``.
+    it was running (with :class:`WorkerDied`), the one sent behind it goes to another worker, and it
+    is replaced; the other tasks go on. The first ``size`` processes are started as
+    :func:`start_method` says (``fork`` where safe: nothing imported or loaded again; ``start``
+    overrides it), a replacement always with ``spawn`` (this process has threads by then); they see
+    this process's environment plus ``env``.
     """
 
     def __init__(self, size: int, *, env: dict[str, str] | None = None, initializer: Callable | None = None,
-                 initargs: tuple = ()) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
+                 initargs: tuple = (), start: str | None = None) -> None:
+        self.start_method = start or start_method()
+        self._ctx = multiprocessing.get_context("spawn")  # replacements, started by the collector thread
         self._args = (dict(env or {}), initializer, initargs)
         self._lock = threading.Lock()
-        self._queue: deque[tuple[Future, Callable, tuple]] = deque()
+        self._queue: deque[_Task] = deque()
         self._workers: list[_Worker] = []
         self._closed = False
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
-        with _sigint_blocked():  # a Ctrl-C while a worker starts up must not kill it
+        first = multiprocessing.get_context(self.start_method)
+        # a Ctrl-C while a worker starts up must not kill it; forked ones never scan what they inherit
+        with _sigint_blocked(), _frozen(self.start_method == "fork"):
             for _ in range(size):
-                self._spawn()
+                self._spawn(first)
         self._thread = threading.Thread(target=self._collect, name="extractor-workers", daemon=True)
         self._thread.start()
 
-    def _spawn(self) -> None:
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker_main, args=(child, *self._args), daemon=True,
-                                 name="extractor-worker")
+    def _spawn(self, ctx=None) -> None:
+        ctx = ctx or self._ctx
+        parent, child = ctx.Pipe()
+        inherited: tuple[int, ...] = ()
+        if ctx.get_start_method() == "fork":  # the copy holds every open descriptor of this process
+            inherited = (parent.fileno(), self._wake_r.fileno(), self._wake_w.fileno(),
+                         *(w.conn.fileno() for w in self._workers))
+        proc = ctx.Process(target=_worker_main, args=(child, *self._args, inherited), daemon=True,
+                           name="extractor-worker")
         proc.start()
         child.close()
         self._workers.append(_Worker(proc, parent))
@@ -141,29 +199,33 @@ class ProcessPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the pool is shut down")
-            self._queue.append((fut, fn, args))
+            self._queue.append(_Task(fut, fn, args))
             self._dispatch()
         return fut
 
     def _dispatch(self) -> None:  # with the lock held
-        for w in self._workers:
-            while w.task is None and not w.gone and self._queue:
-                fut, fn, args = self._queue.popleft()
-                if fut.cancelled():
-                    fut.set_running_or_notify_cancel()  # lets wait() see it done
-                    continue
-                try:
-                    w.conn.send((fn, args))
-                except OSError:  # it died: the task goes to another worker (or its replacement)
-                    w.gone = True
-                    self._queue.appendleft((fut, fn, args))
-                    continue
-                except Exception as exc:  # noqa: BLE001 - arguments that do not pickle
-                    if fut.set_running_or_notify_cancel():
-                        fut.set_exception(WorkerError(f"task cannot be sent: {type(exc).__name__}: {exc}"))
-                    continue
-                w.task = fut
-                fut.set_running_or_notify_cancel()  # False when cancelled meanwhile: its result is dropped
+        for depth in range(1, DEPTH + 1):  # a task for every idle worker first, then the next ones
+            for w in self._workers:
+                while len(w.tasks) < depth and not w.gone and self._queue:
+                    self._send(w, self._queue.popleft())
+
+    def _send(self, w: _Worker, task: _Task) -> None:
+        if task.fut.cancelled():
+            task.begin()  # lets wait() see it done
+            return
+        try:
+            w.conn.send((task.fn, task.args))
+        except OSError:  # it died: the task goes to another worker (or its replacement)
+            w.gone = True
+            self._queue.appendleft(task)
+            return
+        except Exception as exc:  # noqa: BLE001 - arguments that do not pickle
+            if task.begin():
+                task.fut.set_exception(WorkerError(f"task cannot be sent: {type(exc).__name__}: {exc}"))
+            return
+        w.tasks.append(task)
+        if len(w.tasks) == 1:
+            task.begin()  # False when cancelled meanwhile: its result is dropped
 
     def _collect(self) -> None:
         """Collector thread: results and deaths of workers → futures; replacements; more tasks."""
@@ -193,19 +255,22 @@ class ProcessPool:
         except (EOFError, OSError):
             return False
         with self._lock:
-            fut, w.task = w.task, None
+            fut = w.tasks.popleft().fut if w.tasks else None
             if fut is not None and not fut.done():
                 if ok:
                     fut.set_result(value)
                 else:
                     fut.set_exception(WorkerError(value))
+            if w.tasks:
+                w.tasks[0].begin()  # the worker goes on to the next one sent (or drops it: cancelled)
             self._dispatch()
         return True
 
     def _buried(self, w: _Worker) -> None:
-        """``w`` ended: reap it, fail the task it held, start a replacement (unless shutting down)."""
+        """``w`` ended: reap it, fail the task it was running, give the one sent behind it to another
+        worker, start a replacement (unless shutting down)."""
         try:
-            while w.task is not None and w.conn.poll() and self._receive(w):
+            while w.tasks and w.conn.poll() and self._receive(w):
                 pass  # a result it sent just before it ended
         except OSError:
             pass
@@ -213,9 +278,12 @@ class ProcessPool:
         with self._lock:
             self._workers.remove(w)
             w.conn.close()
-            fut, w.task = w.task, None
-            if fut is not None and not fut.done():
-                fut.set_exception(WorkerDied(w.proc.exitcode))
+            if w.tasks:
+                fut = w.tasks.popleft().fut
+                if not fut.done():
+                    fut.set_exception(WorkerDied(w.proc.exitcode))
+                self._queue.extendleft(reversed(w.tasks))  # never started: first in line again
+                w.tasks.clear()
             if not self._closed:
                 self._spawn()
             self._dispatch()
@@ -227,15 +295,15 @@ class ProcessPool:
         with self._lock:
             if self._closed:
                 return
-            if cancel or kill:
-                while self._queue:
-                    fut = self._queue.popleft()[0]
-                    fut.cancel()
-                    fut.set_running_or_notify_cancel()
-            pending = [f for f, _fn, _a in self._queue] + [w.task for w in self._workers if w.task]
+            if cancel or kill:  # queued ones and those sent behind a running one (not started)
+                for task in [*self._queue, *(t for w in self._workers for t in list(w.tasks)[1:])]:
+                    task.fut.cancel()
+                    task.begin()
+                self._queue.clear()
+            pending = [t.fut for t in self._queue] + [t.fut for w in self._workers for t in w.tasks]
             if kill:
                 for w in self._workers:
-                    if w.task is not None:
+                    if w.tasks:
                         w.proc.kill()
         wait(pending)
         with self._lock:
@@ -254,6 +322,23 @@ class ProcessPool:
             self._thread.join()
         self._wake_r.close()
         self._wake_w.close()
+
+
+@contextmanager
+def _frozen(on: bool) -> Iterator[None]:
+    """Processes forked inside the block never scan the objects they inherit in their garbage
+    collections (``gc.freeze``: they are most of a worker's heap; with the default collector settings
+    scanning them took ~5 % of its time, and copied their memory pages); this process unfreezes them
+    afterwards, unless it had frozen objects itself (``extractor run`` does, see :mod:`.gcpolicy`;
+    then they stay as they were: ``gc.unfreeze`` would undo that too)."""
+    mine = on and gc.get_freeze_count() == 0
+    if mine:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if mine:
+            gc.unfreeze()
 
 
 class _sigint_blocked:
@@ -388,27 +473,30 @@ class _Item:
     path: str = ""
     status: str = ""
     rec: Any = None  # Record | Summary | None
+    done_at: float = 0.0  # when it finished (time.monotonic())
 
 
 def run_parallel(files: list, store, *, force: bool, llm: ModelSteps | None, skipped_reason: str | None,
                  on_progress: Callable | None, concurrency: int, downloads: Path, fetch_options: dict | None,
-                 result: BatchResult, window: int | None = None, initializer: Callable | None = None,
-                 initargs: tuple = ()) -> BatchResult:
+                 result: BatchResult, window: int | None = None, group: int = GROUP, linger: float = LINGER,
+                 initializer: Callable | None = None, initargs: tuple = ()) -> BatchResult:
     """See the module docstring. ``initializer(*initargs)`` runs in every worker process at start."""
     return _Dispatch(files, store, force=force, llm=llm, skipped_reason=skipped_reason, on_progress=on_progress,
                      concurrency=concurrency, downloads=downloads, fetch_options=fetch_options, result=result,
-                     window=window, initializer=initializer, initargs=initargs).run()
+                     window=window, group=group, linger=linger, initializer=initializer, initargs=initargs).run()
 
 
 class _Dispatch:
     def __init__(self, files: list, store, *, force: bool, llm: ModelSteps | None, skipped_reason: str | None,
                  on_progress: Callable | None, concurrency: int, downloads: Path, fetch_options: dict | None,
-                 result: BatchResult, window: int | None, initializer: Callable | None, initargs: tuple) -> None:
+                 result: BatchResult, window: int | None, group: int, linger: float, initializer: Callable | None,
+                 initargs: tuple) -> None:
         self.items = list(files)
         self.store, self.force, self.llm, self.skipped_reason = store, force, llm, skipped_reason
         self.on_progress, self.downloads, self.fetch_options, self.result = on_progress, downloads, fetch_options, result
         self.concurrency = concurrency
-        self.window = window or max(16, 8 * concurrency)
+        self.group, self.linger = max(1, group), linger
+        self.window = window or max(16, 8 * concurrency, 2 * self.group)
         self.init = (initializer, initargs)
         self.db = str(store.path)
         self.load_only = llm is not None  # with a model, workers load and threads extract
@@ -416,6 +504,7 @@ class _Dispatch:
         self.finished: dict[int, _Item] = {}  # results waiting for their turn to be saved
         self.saved: set[str] = set()
         self.next_commit = 0
+        self.committed_at = time.monotonic()
         self.interrupted = False
 
     # ------------------------------------------------------------------ stages
@@ -433,7 +522,7 @@ class _Dispatch:
         self.state[fut] = it
 
     def finish(self, it: _Item, status: str, rec: Any, ops: list) -> None:
-        it.status, it.rec = status, rec
+        it.status, it.rec, it.done_at = status, rec, time.monotonic()
         it.ops.extend(ops)
         self.finished[it.n] = it
 
@@ -523,13 +612,30 @@ class _Dispatch:
                 done.append((it.item, status, rec))
             self.store.flush_outputs()
 
-    def commit_ready(self) -> None:
-        ready = []
-        while self.next_commit in self.finished:
-            ready.append(self.finished.pop(self.next_commit))
-            self.next_commit += 1
-        if ready:
-            self.commit(ready)
+    def ready(self) -> int:
+        """How many finished documents are next in the input order (saved in one group)."""
+        n = self.next_commit
+        while n in self.finished:
+            n += 1
+        return n - self.next_commit
+
+    def lingered(self) -> float | None:
+        """Seconds until the ready documents are saved even short of a full group (None: none ready)."""
+        first = self.finished.get(self.next_commit)
+        if first is None:
+            return None
+        return max(first.done_at, self.committed_at) + self.linger - time.monotonic()
+
+    def commit_ready(self, every: bool = False) -> None:
+        """Save the ready documents as one group once there are ``group`` of them, or they waited
+        ``linger`` seconds, or nothing else is running (``every``: whatever is ready)."""
+        n = self.ready()
+        if not n or not (every or n >= self.group or not self.state or self.lingered() <= 0):
+            return
+        ready = [self.finished.pop(k) for k in range(self.next_commit, self.next_commit + n)]
+        self.next_commit += n
+        self.commit(ready)
+        self.committed_at = time.monotonic()
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> BatchResult:
@@ -557,10 +663,13 @@ class _Dispatch:
                         started += 1
                     if not self.state:
                         break
-                    done, _ = wait(list(self.state), return_when=FIRST_COMPLETED)
+                    left = self.lingered()
+                    done, _ = wait(list(self.state), timeout=None if left is None else max(left, 0),
+                                   return_when=FIRST_COMPLETED)
                     for fut in done:
                         self.advance(self.state[fut], fut)
                     self.commit_ready()
+                self.commit_ready(every=True)
                 ok = True
             except KeyboardInterrupt:
                 self.wind_down()

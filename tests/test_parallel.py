@@ -186,3 +186,44 @@ def _state(pid: int) -> str:
         return {"Z": "zombie"}.get(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0], "alive")
     except OSError:
         return "gone"
+
+
+# --- group commit ---------------------------------------------------------------------------------
+
+
+def run_groups(out: Path, files: list[Path], **kw) -> list[list[str]]:
+    """Run ``files`` in 2 worker processes; the names of the documents of each transaction, in order."""
+    from extractor.files import BatchResult
+    from extractor.parallel import run_parallel
+
+    log: list[str | None] = []
+    with Store(out / "extractor.db") as st:
+        st.db.set_trace_callback(lambda sql: log.append(None) if sql.strip().upper() == "COMMIT" else None)
+        run_parallel(files, st, force=False, llm=None, skipped_reason=None, concurrency=2,
+                     on_progress=lambda path, status, rec: log.append(Path(path).name), downloads=out / "downloads",
+                     fetch_options=None, result=BatchResult(), **kw)
+    groups: list[list[str]] = []
+    for name in log:  # a transaction's COMMIT, then its documents' progress
+        if name is None:
+            groups.append([])
+        else:
+            groups[-1].append(name)
+    return [g for g in groups if g]
+
+
+def test_finished_documents_are_saved_in_groups_in_input_order(tmp_path):
+    files = discover([_big_corpus(tmp_path / "in", 20)])
+    groups = run_groups(tmp_path / "out", files, group=4, linger=60)
+    assert [n for g in groups for n in g] == [f.name for f in files]
+    assert all(len(g) >= 4 for g in groups[:-1]) and len(groups) <= 5, groups
+
+
+def test_documents_ready_before_a_slow_one_are_saved_after_the_linger_without_a_full_group(tmp_path):
+    from parallel_crash import hold_until_saved
+
+    files = discover([_big_corpus(tmp_path / "in", 6)])
+    db = tmp_path / "out" / "extractor.db"
+    groups = run_groups(tmp_path / "out", files, group=100, linger=0.05, initializer=hold_until_saved,
+                        initargs=(files[3].name, str(db), 3))
+    assert groups[0] == [f.name for f in files[:3]], groups  # saved while the fourth was held back
+    assert [n for g in groups for n in g] == [f.name for f in files]
