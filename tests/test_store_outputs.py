@@ -220,24 +220,36 @@ CREATE TABLE crossyear_findings (prev_sha256 TEXT NOT NULL, next_sha256 TEXT NOT
 """
 
 
-def _schema_1_db(path: Path, records: list[Record]) -> None:
-    """A database as the store wrote it before schema 2 (plain JSON, every finding's JSON again)."""
+def _old_db(path: Path, script: str, records: list[Record], record_row, finding_json, *,
+            passing: bool) -> sqlite3.Connection:
+    """A database made by an older schema's ``script``, holding ``records``: documents and cells rows
+    keyed by SHA-256 (as schemas 1 and 2 laid them out), ``record_row(r)`` as a records row, the
+    findings (the passing ones too when ``passing``) with ``finding_json(f)`` in their json column."""
     c = sqlite3.connect(path)
-    c.executescript(SCHEMA_1)
+    c.executescript(script)
     for r in records:
         d = r.document
         c.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
                   (d.sha256, d.name, d.path, d.url, d.kind, "done", r.decision, r.error, 1.0))
-        c.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?)",
-                  (d.sha256, r.format, r.organ, r.year, r.decision, r.model_dump_json(), 1.0))
+        row = record_row(r)
+        c.execute(f"INSERT INTO records VALUES ({', '.join('?' * len(row))})", row)
         for x in r.cells():
             c.execute("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (d.sha256, x.table, x.row, x.col, None if x.value is None else str(x.value), x.kind, x.raw,
                        None, None, None, x.producer, x.label, x.unit, x.key, None, x.note))
         for f in r.findings:
-            c.execute("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                      (d.sha256, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope,
-                       f.message, f.arithmetic, f.model_dump_json()))
+            if passing or f.status != "PASS":
+                c.execute("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          (d.sha256, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope,
+                           f.message, f.arithmetic, finding_json(f)))
+    return c
+
+
+def _schema_1_db(path: Path, records: list[Record]) -> None:
+    """A database as the store wrote it before schema 2 (plain JSON, every finding's JSON again)."""
+    c = _old_db(path, SCHEMA_1, records,
+                lambda r: (r.document.sha256, r.format, r.organ, r.year, r.decision, r.model_dump_json(), 1.0),
+                lambda f: f.model_dump_json(), passing=True)
     first = records[0]
     c.execute("INSERT INTO reviews (sha256, finding_id, action, comment, reviewer, created_at) VALUES (?,?,?,?,?,?)",
               (first.document.sha256, first.findings[0].id, "accept", "old decision", "bo", 2.0))
@@ -245,14 +257,21 @@ def _schema_1_db(path: Path, records: list[Record]) -> None:
     c.close()
 
 
-def test_a_schema_1_database_is_migrated_on_open(tmp_path):
+def _made_records(tmp_path: Path) -> list:
+    """Three reports (in ``tmp_path/src``) run into a current store: the records an older database
+    (to be made in ``tmp_path/old``) is made of."""
     src, made = tmp_path / "src", tmp_path / "made"
     _reports(src, range(3))
     with Store(made / "extractor.db") as st:
         run_batch(discover([src]), st)
         recs = list(st.records())
+    (tmp_path / "old").mkdir()
+    return recs
+
+
+def test_a_schema_1_database_is_migrated_on_open(tmp_path):
+    recs = _made_records(tmp_path)
     old = tmp_path / "old"
-    old.mkdir()
     _schema_1_db(old / "extractor.db", recs)
     with Store(old / "extractor.db") as st:
         assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -262,7 +281,7 @@ def test_a_schema_1_database_is_migrated_on_open(tmp_path):
         assert "json" not in {r[1] for r in st.db.execute("PRAGMA table_info(findings)")}
         assert st.db.execute("SELECT COUNT(*) FROM findings WHERE status = 'PASS'").fetchone()[0] <= 1  # settled only
         assert st.reviews(recs[0].document.sha256)[0]["reviewer"] == "bo"
-    _run(src, old)  # the migrated store goes on: nothing to redo, the decision shows
+    _run(tmp_path / "src", old)  # the migrated store goes on: nothing to redo, the decision shows
     lines = [json.loads(x) for x in output_lines(old)]
     assert len(lines) == 3
     first = next(x for x in lines if x["sha256"] == recs[0].document.sha256)
@@ -298,24 +317,10 @@ def _schema_2_db(path: Path, records: list[Record], review: tuple[str, str, str]
     from extractor.decisions import apply_reviews
     from extractor.store import line_head, pack, record_json
 
-    c = sqlite3.connect(path)
-    c.executescript(SCHEMA_2)
-    for r in records:
-        d = r.document
-        c.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                  (d.sha256, d.name, d.path, d.url, d.kind, "done", r.decision, r.error, 1.0))
-        c.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?)",
-                  (d.sha256, r.format, r.organ, r.year, r.decision, pack(record_json(r)), 1.0,
-                   pack(line_head(apply_reviews(r, []))), None, 1.0))
-        for x in r.cells():
-            c.execute("INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                      (d.sha256, x.table, x.row, x.col, None if x.value is None else str(x.value), x.kind, x.raw,
-                       None, None, None, x.producer, x.label, x.unit, x.key, None, x.note))
-        for f in r.findings:
-            if f.status != "PASS":
-                c.execute("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                          (d.sha256, f.id, f.rule, f.version, f.status, f.classification, f.severity, f.scope,
-                           f.message, f.arithmetic, None))
+    c = _old_db(path, SCHEMA_2, records,
+                lambda r: (r.document.sha256, r.format, r.organ, r.year, r.decision, pack(record_json(r)), 1.0,
+                           pack(line_head(apply_reviews(r, []))), None, 1.0),
+                lambda f: None, passing=False)
     sha, fid, value = review
     c.execute("INSERT INTO reviews (sha256, finding_id, action, cell, value, comment, reviewer, created_at) "
               "VALUES (?,?,?,?,?,?,?,?)", (sha, fid, "correct", "table3.total.total", value, "misprinted", "bo", 2.0))
@@ -324,14 +329,9 @@ def _schema_2_db(path: Path, records: list[Record], review: tuple[str, str, str]
 
 
 def test_a_schema_2_database_is_migrated_to_numbered_documents(tmp_path):
-    src, made = tmp_path / "src", tmp_path / "made"
-    _reports(src, range(3))
-    with Store(made / "extractor.db") as st:
-        run_batch(discover([src]), st)
-        recs = list(st.records())
+    recs = _made_records(tmp_path)
     f = next(x for x in recs[1].findings if x.rule.startswith("T3"))  # a decision on it sets a table-3 cell
     old = tmp_path / "old"
-    old.mkdir()
     _schema_2_db(old / "extractor.db", recs, (recs[1].document.sha256, f.id, "999"))
     with Store(old / "extractor.db") as st:
         assert st.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -352,7 +352,7 @@ def test_a_schema_2_database_is_migrated_to_numbered_documents(tmp_path):
         assert st.db.execute("SELECT COUNT(*) FROM document_cells WHERE reviewer IS NOT NULL").fetchone()[0] == 1
         refs = {r["ref"] for r in st.db.execute("SELECT ref FROM document_findings")}
         assert f"{f.rule}@{f.version}" in refs
-    _run(src, old)  # the migrated store goes on: nothing to redo, the correction shows, gzip outputs
+    _run(tmp_path / "src", old)  # the migrated store goes on: nothing to redo, the correction shows, gzip outputs
     assert not (old / "records.jsonl").exists() and (old / "records.jsonl.gz").exists()
     line = next(json.loads(x) for x in output_lines(old) if json.loads(x)["sha256"] == recs[1].document.sha256)
     assert line["table3"]["total"]["total"] == 999
