@@ -81,6 +81,23 @@ def test_a_worker_that_dies_fails_its_document_and_the_batch_goes_on(tmp_path, h
         {k: v for k, v in want.items() if k != "r003.html"}
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_on_start_is_called_once_the_workers_exist_and_before_the_first_document(tmp_path, concurrency):
+    import multiprocessing
+    import threading
+
+    files = discover([_big_corpus(tmp_path / "in", 4)])
+    events: list = []
+
+    def on_start():  # what the command line does here: start the display's refresh thread
+        events.append(("start", len(multiprocessing.active_children())))
+        threading.Thread(target=time.sleep, args=(0.2,), daemon=True).start()
+
+    res = run_into(tmp_path / "out", files, concurrency=concurrency, on_start=on_start,
+                   on_progress=lambda path, status, rec: events.append(status))
+    assert events == [("start", 0 if concurrency == 1 else 2)] + ["done"] * 4 and res.processed == 4
+
+
 def test_urls_with_model_steps_are_loaded_by_workers_and_extracted_in_threads(tmp_path):
     import threading
 
