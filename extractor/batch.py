@@ -29,18 +29,23 @@ def run_batch(files: list[Path], store: Store, *, force: bool = False, llm: Mode
               on_progress: Callable[[Path, str, Record | None], None] | None = None,
               concurrency: int = 1, downloads: Path | None = None,
               fetch_options: dict | None = None, worker_init: Callable | None = None,
-              worker_init_args: tuple = ()) -> BatchResult:
+              worker_init_args: tuple = (), on_start: Callable[[], None] | None = None) -> BatchResult:
     """Process files and http(s) URLs given as ``str``, each through :func:`~extractor.sources.process`:
     one by one, or with ``concurrency`` > 1 in worker processes, this process the only writer (see
     :mod:`extractor.parallel`;
     there ``on_progress`` gets a :class:`~extractor.parallel.Summary` of a record built in a worker,
-    and ``worker_init(*worker_init_args)`` runs in each worker process as it starts)."""
+    and ``worker_init(*worker_init_args)`` runs in each worker process as it starts).
+    ``on_start()`` is called once, before the first document is processed and, with worker
+    processes, once they exist: a caller starts its own threads there (a live progress display),
+    so that the workers are forked from a process of one thread (:func:`~extractor.parallel.start_method`)."""
     downloads = Path(downloads) if downloads else store.path.parent / "downloads"
     if concurrency > 1 and len(files) > 1:
         return run_parallel(files, store, force=force, llm=llm, skipped_reason=skipped_reason,
                             on_progress=on_progress, concurrency=concurrency, downloads=downloads,
                             fetch_options=fetch_options, result=BatchResult(), initializer=worker_init,
-                            initargs=worker_init_args)
+                            initargs=worker_init_args, on_start=on_start)
+    if on_start:
+        on_start()
     res = BatchResult()
     for f in files:
         try:

@@ -244,6 +244,11 @@ class Document:
             self._sha = hashlib.sha256(self.raw).hexdigest()
         return self._sha
 
+    def known_sha256(self, raw: bytes, sha256: str) -> None:
+        """``sha256`` is the hash of ``raw`` (computed already): kept when these are this document's bytes."""
+        if raw is self.raw:
+            self._sha = sha256
+
     def span(self, a: int, b: int) -> Span:
         """Span in the original for normalized ``[a, b)``, with page and box where known."""
         if not self.geometry:

@@ -479,18 +479,22 @@ class _Item:
 def run_parallel(files: list, store, *, force: bool, llm: ModelSteps | None, skipped_reason: str | None,
                  on_progress: Callable | None, concurrency: int, downloads: Path, fetch_options: dict | None,
                  result: BatchResult, window: int | None = None, group: int = GROUP, linger: float = LINGER,
-                 initializer: Callable | None = None, initargs: tuple = ()) -> BatchResult:
-    """See the module docstring. ``initializer(*initargs)`` runs in every worker process at start."""
+                 initializer: Callable | None = None, initargs: tuple = (),
+                 on_start: Callable[[], None] | None = None) -> BatchResult:
+    """See the module docstring. ``initializer(*initargs)`` runs in every worker process at start;
+    ``on_start()`` in this process once the workers exist, before the first document: threads a
+    caller starts there (a live progress display) come after the fork (see :func:`start_method`)."""
     return _Dispatch(files, store, force=force, llm=llm, skipped_reason=skipped_reason, on_progress=on_progress,
                      concurrency=concurrency, downloads=downloads, fetch_options=fetch_options, result=result,
-                     window=window, group=group, linger=linger, initializer=initializer, initargs=initargs).run()
+                     window=window, group=group, linger=linger, initializer=initializer, initargs=initargs,
+                     on_start=on_start).run()
 
 
 class _Dispatch:
     def __init__(self, files: list, store, *, force: bool, llm: ModelSteps | None, skipped_reason: str | None,
                  on_progress: Callable | None, concurrency: int, downloads: Path, fetch_options: dict | None,
                  result: BatchResult, window: int | None, group: int, linger: float, initializer: Callable | None,
-                 initargs: tuple) -> None:
+                 initargs: tuple, on_start: Callable[[], None] | None = None) -> None:
         self.items = list(files)
         self.store, self.force, self.llm, self.skipped_reason = store, force, llm, skipped_reason
         self.on_progress, self.downloads, self.fetch_options, self.result = on_progress, downloads, fetch_options, result
@@ -498,6 +502,7 @@ class _Dispatch:
         self.group, self.linger = max(1, group), linger
         self.window = window or max(16, 8 * concurrency, 2 * self.group)
         self.init = (initializer, initargs)
+        self.on_start = on_start
         self.db = str(store.path)
         self.load_only = llm is not None  # with a model, workers load and threads extract
         self.state: dict[Future, _Item] = {}  # running stages
@@ -654,6 +659,8 @@ class _Dispatch:
         ok = False
         try:
             try:
+                if self.on_start:
+                    self.on_start()
                 while True:
                     while started - self.next_commit < self.window:
                         nxt = next(todo, None)

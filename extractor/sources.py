@@ -105,10 +105,12 @@ def process(source: Source | str | Path, store=None, *, force: bool = False, llm
         got = _read(Path(source.path), store, force=force)
         if isinstance(got, Outcome):
             return got
-        raw, source = got, Source.from_bytes(got, Path(source.path).name, path=Path(source.path))
+        raw, sha = got
+        source = Source.from_bytes(raw, Path(source.path).name, path=Path(source.path))
     else:
         raw = source.raw or b""
-        if _done(store, hashlib.sha256(raw).hexdigest(), force):
+        sha = hashlib.sha256(raw).hexdigest()
+        if _done(store, sha, force):
             return Outcome("skipped", None)
     if until == "fetched":
         return Outcome("fetched", None, fetched=source)
@@ -119,6 +121,7 @@ def process(source: Source | str | Path, store=None, *, force: bool = False, llm
         rec, stage = doc
         _save(store, rec)
         return Outcome("failed", rec, stage)
+    doc.known_sha256(raw, sha)  # hashed once, for the skip check
     left = max(seconds - (time.monotonic() - start), 0.001) if seconds else 0.0
     loaded = Loaded(doc, left, seconds)
     if until == "loaded":
@@ -158,8 +161,8 @@ def _done(store, sha256: str, force: bool) -> bool:
     return store is not None and not force and store.is_done(sha256)
 
 
-def _read(path: Path, store, *, force: bool) -> bytes | Outcome:
-    """A file's bytes to extract, or the Outcome of one already done (skipped) or one that must not
+def _read(path: Path, store, *, force: bool) -> tuple[bytes, str] | Outcome:
+    """A file's bytes to extract and their SHA-256, or the Outcome of one already done (skipped) or one that must not
     or cannot be read (failed, saved)."""
     refused = refuse_before_reading(path)
     if refused is not None:  # too large / not a regular file: fail by its path, never read it
@@ -177,9 +180,10 @@ def _read(path: Path, store, *, force: bool) -> bytes | Outcome:
         rec.document.sha256 = path_sha256(path)
         _save(store, rec)
         return Outcome("failed", rec, "load")
-    if _done(store, hashlib.sha256(raw).hexdigest(), force):
+    sha = hashlib.sha256(raw).hexdigest()
+    if _done(store, sha, force):
         return Outcome("skipped", None)
-    return raw
+    return raw, sha
 
 
 def _fetch(url: str, store, *, downloads: str | Path, force: bool = False,

@@ -4,6 +4,7 @@ those of a sequential run; a dying worker fails only its document; Ctrl-C and ki
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -78,6 +79,23 @@ def test_a_worker_that_dies_fails_its_document_and_the_batch_goes_on(tmp_path, h
         want = {r.document.name: r.decision for r in st.records()}
     assert {k: r.decision for k, r in recs.items() if k != "r003.html"} == \
         {k: v for k, v in want.items() if k != "r003.html"}
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_on_start_is_called_once_the_workers_exist_and_before_the_first_document(tmp_path, concurrency):
+    import multiprocessing
+    import threading
+
+    files = discover([_big_corpus(tmp_path / "in", 4)])
+    events: list = []
+
+    def on_start():  # what the command line does here: start the display's refresh thread
+        events.append(("start", len(multiprocessing.active_children())))
+        threading.Thread(target=time.sleep, args=(0.2,), daemon=True).start()
+
+    res = run_into(tmp_path / "out", files, concurrency=concurrency, on_start=on_start,
+                   on_progress=lambda path, status, rec: events.append(status))
+    assert events == [("start", 0 if concurrency == 1 else 2)] + ["done"] * 4 and res.processed == 4
 
 
 def test_urls_with_model_steps_are_loaded_by_workers_and_extracted_in_threads(tmp_path):
@@ -179,6 +197,102 @@ def test_a_parallel_run_stopped_by_ctrl_c_or_kill_leaves_no_workers_and_resumes(
     assert q.returncode == 0, err.decode()
     lines = output_lines(out)
     assert len(lines) == 300 and _saved(out / "extractor.db") == 300
+
+
+# records each os.fork of the command (an audit event: a spawned worker is started by fork_exec instead,
+# which raises none), then runs it as the console entry point does
+_FORK_LOG = """
+import os, sys
+def _hook(event, args, log=os.environ["TEST_FORK_LOG"]):
+    if event == "os.fork":
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+sys.addaudithook(_hook)
+from extractor.cli import main
+main()
+"""
+
+
+def _in_terminal(args: list[str], env: dict[str, str], meanwhile=None) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal as stdin, stdout and stderr (in a session of its own),
+    ``meanwhile(process)`` while it runs: its exit status and all it wrote to the terminal, plain
+    (without colours and cursor moves)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+                         start_new_session=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every holder of the terminal's other side is gone
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if meanwhile is not None:
+            meanwhile(p)
+        code = p.wait(timeout=300)
+        reader.join(60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+
+
+def _terminal_env(**extra: str) -> dict[str, str]:
+    """This environment as an interactive terminal has it: no CI (which turns the progress display off)."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(TERM="xterm-256color", **extra)
+    return env
+
+
+def test_a_run_in_a_terminal_forks_its_workers_and_shows_the_progress_bar(tmp_path):
+    src = _big_corpus(tmp_path / "in", 6)
+    out, log = tmp_path / "out", tmp_path / "forks.log"
+    code, plain = _in_terminal([sys.executable, "-c", _FORK_LOG, "run", str(src), "--out", str(out), "--llm", "off",
+                                "--concurrency", "2"], _terminal_env(TEST_FORK_LOG=str(log)))
+    assert code == 0, plain
+    assert re.search(r"extracting .*\b0/6 ", plain) and re.search(r"extracting .*\b6/6 \d+:\d\d:\d\d", plain), plain
+    assert "processed now" in plain and "Traceback" not in plain, plain
+    forks = log.read_text().split() if log.exists() else []
+    assert len(forks) == 2, f"workers forked: {len(forks)} of 2 (spawned otherwise)"
+    assert _saved(out / "extractor.db") == 6
+
+
+def test_ctrl_c_in_a_terminal_stops_the_progress_bar_saves_finished_documents_and_the_run_resumes(tmp_path):
+    src = _big_corpus(tmp_path / "in", 300)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", "from extractor.cli import main; main()", "run", str(src), "--out", str(out),
+           "--llm", "off", "--concurrency", "2"]
+
+    def ctrl_c(p: subprocess.Popen) -> None:
+        _wait_for(lambda: _saved(out / "extractor.db") >= 3 or p.poll() is not None, "the first documents")
+        os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+
+    code, plain = _in_terminal(cmd, _terminal_env(), ctrl_c)
+    assert "extracting" in plain and "Traceback" not in plain, plain
+    if code != 0:  # (a fast machine may have finished already)
+        assert code == 130 and "interrupted: finished documents are saved" in plain, plain
+    assert 0 < _saved(out / "extractor.db") <= 300
+    code, plain = _in_terminal(cmd, _terminal_env())
+    assert code == 0, plain
+    assert len(output_lines(out)) == 300 and _saved(out / "extractor.db") == 300
 
 
 def _state(pid: int) -> str:

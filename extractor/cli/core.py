@@ -126,18 +126,22 @@ def _run(files, out: Path, *, force: bool, llm, model, tables, mode, llm_timeout
         res = None
         # each document's lines appended as it is saved
         store.open_outputs(out, rewrite=rewrite_outputs, plain=plain_outputs)
-        with progress:
-            task = progress.add_task("extracting", total=len(files), current="")
+        task = progress.add_task("extracting", total=len(files), current="")
 
-            def tick(path: Path, status: str, rec) -> None:
-                label = path[-40:] if isinstance(path, str) else path.name[:40]
-                progress.update(task, advance=1, current=f"{label} {status}")
+        def tick(path: Path, status: str, rec) -> None:
+            label = path[-40:] if isinstance(path, str) else path.name[:40]
+            progress.update(task, advance=1, current=f"{label} {status}")
 
-            try:
-                res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick,
-                                concurrency=concurrency, fetch_options=fetch_options, worker_init=gcpolicy.for_batch)
-            except KeyboardInterrupt:
-                interrupted = True
+        # the display (and its refresh thread) starts once the worker processes exist: forked from a
+        # process of one thread, they start at once instead of importing everything again (parallel.py)
+        try:
+            res = run_batch(files, store, force=force, llm=steps, skipped_reason=reason, on_progress=tick,
+                            concurrency=concurrency, fetch_options=fetch_options, worker_init=gcpolicy.for_batch,
+                            on_start=progress.start)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.stop()
         paths_out = store.write_outputs(out)
         counts = store.counts()
         across = _crossyear(store, db_path)
