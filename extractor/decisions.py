@@ -36,6 +36,7 @@ from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
 from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
 from .verify.decide import decide
 from .verify.engine import check_identities
+from .verify.narrative import recheck_values
 
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
@@ -351,6 +352,29 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
                     cell = find_cell(rec, op.ref)
                     if cell is not None:
                         op.value, op.kind, op.span = cell.value, cell.kind, cell.span
+
+    # 2b. the narrative checks that compare values (N.TABLE_MATCH, N.SUM, N.RATE, N.SAME_QUANTITY, N.AGREE),
+    # again, where a corrected cell or fact takes part (before or after): a narrative correction that still
+    # disagrees with its table does not settle the finding, a table correction that repairs it does
+    if corrected:
+        def touches(f: Finding) -> bool:
+            return any(op.ref in corrected or operand_key(op.ref, op.span) in corrected for op in f.operands)
+
+        fresh_n = {f.id: f for f in recheck_values(rec)}
+        had = {f.id for f in rec.findings}
+        for i, f in enumerate(rec.findings):
+            nf = fresh_n.get(f.id)
+            if nf is None or f.rule != nf.rule or not (touches(f) or touches(nf)):
+                continue
+            if nf.status in OPEN_STATUSES and f.status not in OPEN_STATUSES:
+                reopened.append(f.id)
+            rec.findings[i] = nf
+            reevaluated.add(f.id)
+        for fid, nf in fresh_n.items():  # a check that only now applies (or only now fails)
+            if fid not in had and nf.status in OPEN_STATUSES and touches(nf):
+                rec.findings.append(nf)
+                reevaluated.add(fid)
+                reopened.append(fid)
 
     # 3. what each decision does to its finding
     final = {f.id for f in rec.findings}

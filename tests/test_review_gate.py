@@ -17,7 +17,7 @@ from extractor.cli import app as cli
 from extractor.errors import ExtractorError
 from extractor.decisions import apply_reviews, parse_value, reviewed_record
 from extractor.store import Store
-from test_review_support import SAMPLES, make_batch, synthetic_report
+from test_review_support import SAMPLES, make_batch, samples_batch, synthetic_report
 from outputs import output_lines, output_rows
 
 with warnings.catch_warnings():
@@ -139,6 +139,38 @@ def test_a_correction_that_leaves_its_identity_failing_does_not_settle_it(batch)
     assert row["action"] == "confirm_source" and row["value"] == "4"
     assert FID not in [x.id for x in rv.open]
     assert rv.record.tables["table3"].get("total", "total").value == 4
+
+
+def _closed_match(db):
+    """Sample 000 (总计 printed 0, the narrative says 办结5件): its sha256, the N.TABLE_MATCH finding on
+    办结 and the key of that narrative statement."""
+    with Store(db) as st:
+        (rec,) = list(st.records())
+    f = next(x for x in rec.findings if x.id.startswith("N.TABLE_MATCH:applications_closed@") and x.status == "FAIL")
+    op = next(o for o in f.operands if o.ref.startswith("fact:"))
+    return rec.document.sha256, f.id, f"{op.ref}@{op.span.start}-{op.span.end}"
+
+
+def test_a_narrative_correction_that_still_disagrees_with_its_table_does_not_settle_it(tmp_path):
+    _, db = samples_batch(tmp_path, ("000_",))
+    sha, fid, key = _closed_match(db)
+    # 1 is printed near the sentence, and the table's 总计 still says 0: the check still fails
+    assert decide(client(db), sha, fid, "correct", cell=key, value="1").status_code == 303
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    f = next(x for x in rv.open if x.id == fid)
+    assert f.status == "FAIL" and "1 ≠ 0" in f.arithmetic and "still fails" in f.message
+
+
+def test_a_table_correction_checks_the_narrative_statement_about_that_cell_again(tmp_path):
+    _, db = samples_batch(tmp_path, ("000_",))
+    sha, fid, _ = _closed_match(db)
+    assert decide(client(db), sha, "T3.BALANCE:column total", "correct", cell="table3.total.total",
+                  value="5").status_code == 303
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    f = next(x for x in rv.record.findings if x.id == fid)
+    assert f.status == "PASS" and "the table says 0" not in f.message and fid not in [x.id for x in rv.open]
 
 
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):

@@ -590,6 +590,28 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
     return _dedupe(out)
 
 
+def recheck_values(record: Record) -> list[Finding]:
+    """The narrative checks that compare values — N.SUM, N.RATE, N.TABLE_MATCH, N.SAME_QUANTITY and
+    N.AGREE — evaluated again over ``record.facts`` and its tables as they now are (after a reviewer's
+    correction of a cell or a fact), with the same selection as :func:`check_facts`. The facts keep
+    their spans and grounding (no source text here), so the findings keep their ids."""
+    rules = narrative_rules()
+    tables = _TableLookup(record, rules)
+    out: list[Finding] = []
+    for f in record.facts:
+        if f.grounded is False:
+            continue
+        for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
+            if chk is not None:
+                out.append(chk)
+        for g in ([f] if f.kind == "rate" else _flat([f])):
+            t = check_table(g, record, rules=rules, tables=tables)
+            if t is not None:
+                out.append(t)
+    out.extend(check_same_quantity(record.facts, rules=rules))
+    return _dedupe(out)
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen: dict[str, Finding] = {}
     for f in findings:
