@@ -240,3 +240,21 @@ def test_the_response_schema_asks_for_a_scope():
     schema = json.dumps(NarrativeFactsOut.model_json_schema(), ensure_ascii=False)
     assert '"scope"' in schema and "subunit:各乡镇" in schema
     assert "scope" in NarrativeFactsOut.model_json_schema()["$defs"]["FactOut"]["required"]
+
+
+def test_parser_and_model_agree_on_an_amount_whatever_its_unit(tmp_path):
+    """"0.5万元": the parser reads 0.5 万元, a model may say 5000 元 — one amount, no question for a
+    reviewer; a model saying 0.5 元 read the unit wrong, and that is a disagreement."""
+    d = doc_of("六、其他需要报告的事项\n本年度收取信息处理费0.5万元。\n")
+
+    def agree(value, unit):
+        answer = {"facts": [fact("fees", value, "收取信息处理费0.5万元", unit=unit, kind="money")]}
+        client, _ = make(ScriptedModelServer([tool_answer(answer)]), tmp_path / f"{value}{unit}")
+        facts, _ = narrative_facts(client, d, heading_layout(d))
+        found = check_facts(d, find_facts(d, heading_layout(d)) + facts, layout=heading_layout(d))
+        return next(f for f in found if f.rule == "N.AGREE")
+
+    assert agree(5000, "元").status == "PASS"
+    assert agree(0.5, "万元").status == "PASS"
+    wrong = agree(0.5, "元")
+    assert wrong.status == "FAIL" and "0.5 万元" in wrong.message and "0.5 元" in wrong.message

@@ -482,12 +482,15 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
         for st in stmts:
             producers = {g.producer for g in st}
             if {"parser", "model"} <= producers:
-                pv = {str(g.value) for g in st if g.producer == "parser"}
-                mv = {str(g.value) for g in st if g.producer == "model"}
+                # compared as amounts: 0.5 万元 (the parser) and 5000 元 (the model) are one reading
+                pa = {_amount(g) for g in st if g.producer == "parser"}
+                ma = {_amount(g) for g in st if g.producer == "model"}
+                pv = {_printed(g) for g in st if g.producer == "parser"}
+                mv = {_printed(g) for g in st if g.producer == "model"}
                 anchor = next(g for g in st if g.producer == "parser")
-                if pv == mv:
-                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = {anchor.value}",
-                                        rules=rules))
+                if pa == ma:
+                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = "
+                                        f"{'/'.join(sorted(pv | mv))}", rules=rules))
                 else:
                     out.append(_finding(
                         "N.AGREE", anchor, "FAIL",
@@ -524,6 +527,20 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
         else:
             out.append(_finding("N.SAME_QUANTITY", ordered[0], "FAIL", msg, **kw))
     return out
+
+
+# Units that carry a magnitude (the reader keeps "0.5万元" as 0.5 in 万元; "1.2万条" is read as 12000 条).
+_MAGNITUDE_UNITS = {"万元": Decimal(10_000), "亿元": Decimal(100_000_000)}
+
+
+def _amount(g: Fact) -> str:
+    """The amount a fact states in the unit's base: 0.5 万元 and 5000 元 are one amount."""
+    return str((Decimal(str(g.value)) * _MAGNITUDE_UNITS.get(g.unit.strip(), Decimal(1))).normalize())
+
+
+def _printed(g: Fact) -> str:
+    """The value with its unit where the unit carries a magnitude, or differs from 件/条…: "0.5 万元"."""
+    return f"{g.value} {g.unit.strip()}" if g.kind == "money" and g.unit.strip() else str(g.value)
 
 
 _KNOWN_ROOTS = frozenset({
