@@ -20,6 +20,8 @@ Causes, tried in this order:
    most findings is taken first.
 3. **One row of cell findings** (``G.DISPLACED:table3.carried_forward``): the same cell-level rule on
    several cells of one row.
+   **One model failure** (``D.MODEL_STEP:timeout:APITimeoutError``): the model steps of a document
+   that failed the same way (every section timed out) — the model did not answer, one question.
 4. **One narrative quantity** (``narrative:applications_received``): the narrative findings about
    one metric.
 5. Everything else is a group of its own (its key is the finding's id).
@@ -98,6 +100,7 @@ def group_findings(record: Record) -> list[Group]:
     rest = _blank_columns(record, rest, groups)
     rest = _line_causes(record, rest, groups)
     rest = _cell_rows(rest, groups)
+    rest = _model_steps(rest, groups)
     rest = _narrative_metrics(rest, groups)
     for f in rest:
         groups.append(Group(f.id, f.message[:120], [f]))
@@ -391,6 +394,28 @@ def _cell_rows(rest: list[Finding], groups: list[Group]) -> list[Finding]:
             continue
         cols = ", ".join(_TABLE_REF.match(f.scope).group(3) for f in fs)  # type: ignore[union-attr]
         groups.append(Group(key, f"{fs[0].rule} on {len(fs)} cells of {key.split(':', 1)[1]} ({cols}) — one question", fs))
+        taken.update(id(f) for f in fs)
+    return [f for f in rest if id(f) not in taken]
+
+
+# ----------------------------------------------------------------------------- 3b. one model failure
+
+_STEP_CAUSE = re.compile(r"model call failed \((\w+)(?::\s*(\w+))?")
+
+
+def _model_steps(rest: list[Finding], groups: list[Group]) -> list[Finding]:
+    """The model steps of one document that failed the same way (a timeout, the server's 5xx, an answer
+    that is not the tool call) are one question: the model did not answer, nothing of it was used."""
+    by_cause: dict[str, list[Finding]] = {}
+    for f in rest:
+        if f.rule == "D.MODEL_STEP" and (m := _STEP_CAUSE.search(f.message or "")):
+            by_cause.setdefault(":".join(x for x in m.groups() if x), []).append(f)
+    taken: set[int] = set()
+    for cause, fs in by_cause.items():
+        if len(fs) < 2:
+            continue
+        steps = ", ".join(f.scope for f in fs)
+        groups.append(Group(f"D.MODEL_STEP:{cause}", f"model steps failed ({cause}): {steps} — one question", fs))
         taken.update(id(f) for f in fs)
     return [f for f in rest if id(f) not in taken]
 
