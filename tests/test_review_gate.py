@@ -303,6 +303,36 @@ def test_a_review_decision_shows_in_records_jsonl_after_run_force(tmp_path):
         assert st.counts() == {"accepted": 1}
 
 
+def test_decisions_taken_in_the_review_app_are_in_the_output_files_when_it_stops(tmp_path, monkeypatch):
+    """records.jsonl / cells.csv / findings.csv beside the database show the reviewed records once the
+    reviewer closes `extractor review` — without another `extractor run`."""
+    import uvicorn
+
+    src = tmp_path / "in" / "report.txt"
+    src.parent.mkdir()
+    src.write_text(synthetic_report(), encoding="utf-8")
+    out = tmp_path / "out"
+    runner = CliRunner(env={"COLUMNS": "400"})
+    assert runner.invoke(cli, ["run", str(src), "--out", str(out), "--llm", "off"]).exit_code == 0
+    db = out / "extractor.db"
+    assert json.loads(output_lines(out)[0])["decision"] == "needs_review"
+
+    def serve_and_decide(application, **_):  # the reviewer's session, then Ctrl+C
+        c = TestClient(application, base_url=BASE)
+        sha = c.get("/api/queue").json()[0]["sha256"]
+        assert decide(c, sha, FID, "correct", cell="table3.total.total", value="7").status_code == 303
+        settle_the_rest(db, sha)
+
+    monkeypatch.setattr(uvicorn, "run", serve_and_decide)
+    res = runner.invoke(cli, ["review", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    (line,) = output_lines(out)
+    rec = json.loads(line)
+    assert rec["decision"] == "accepted" and rec["accepted_by"] == "review" and rec["table3"]["total"]["total"] == 7
+    row = next(r for r in output_rows(out, "cells.csv") if (r["table"], r["row"], r["col"]) == ("table3", "total", "total"))
+    assert row["producer"] == "reviewer"
+
+
 def test_the_pipeline_and_the_review_layer_decide_alike(tmp_path):
     """One decision function: a record without decisions is decided the same way everywhere."""
     f, db = make_batch(tmp_path)
