@@ -41,6 +41,8 @@ from .verify.narrative import recheck_values
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
 CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "G.DISPLACED")
+# how a cell was read (not what the report publishes): never settled by confirming a source inconsistency
+READING_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.OCR_CONFIDENCE", "G.DISPLACED")
 
 # Where a typed value is printed: numbers.STANDALONE_FIGURE (not an enumerator such as "5." before a
 # label) and numbers.NA_TOKEN (a mark standing as a cell of its own, not the 无 of 无法提供 nor 无。).
@@ -395,6 +397,10 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
         if rv is None:
             continue
         f.values = {**f.values, "reviewer": rv.summary()}
+        if f.rule == "G.UNAMBIGUOUS" and f.status in OPEN_STATUSES and not rv.sets_value:
+            # a cell with several readings has no value to accept or keep as printed: one must be chosen
+            f.message += f" — {rv.reviewer}'s decision ({rv.action}) chose no reading; accept one of them or correct"
+            continue
         if rv.action == "confirm_source" and f.status == "FAIL":
             f.classification = "source_inconsistency"
         if rv.sets_value and not rv.verified and not rv.own:
@@ -514,6 +520,14 @@ def prepare_decision(
                             "own value with a comment")
     cell = (cell or "").strip() or None
     value = (value or "").strip() or None
+    if finding.rule in READING_RULES and action == "confirm_source":
+        raise DecisionError(f"{finding.scope}: this is about how a cell was read, not a published inconsistency — "
+                            "accept the reading or correct the value")
+    if finding.rule == "G.UNAMBIGUOUS" and action == "accept" and value is None:
+        c0 = find_cell(reviewed.original, finding.scope)
+        readings = ", ".join(str(x.value) for x in (c0.candidates if c0 else []))
+        raise DecisionError(f"{finding.scope} has no single reading ({readings}): accept the one printed as the cell's "
+                            "value, or correct it")
     out: dict[str, Any] = {"reviewer": reviewer, "comment": comment}
     if action == "confirm_source" or (action == "accept" and value is None):
         prev = reviewed.reviews.get(finding_id)

@@ -173,6 +173,54 @@ def test_a_table_correction_checks_the_narrative_statement_about_that_cell_again
     assert f.status == "PASS" and "the table says 0" not in f.message and fid not in [x.id for x in rv.open]
 
 
+def _ambiguous_batch(tmp_path):
+    """A synthetic report (tests/synth.py) flattened onto one line: table 二's run-together digits stay
+    ambiguous. Returns the database, the document's sha256 and one G.UNAMBIGUOUS finding."""
+    from synth import make_values, render
+
+    src = tmp_path / "in" / "flat.txt"
+    src.parent.mkdir()
+    src.write_text(render(make_values(1, big=True), "flattened"), encoding="utf-8")
+    db = tmp_path / "out" / "extractor.db"
+    with Store(db) as st:
+        from extractor.batch import run_batch
+
+        run_batch([src], st)
+        (rec,) = list(st.records())
+    f = next(x for x in rec.findings if x.rule == "G.UNAMBIGUOUS" and x.status == "UNCERTAIN")
+    return db, rec.document.sha256, f
+
+
+def test_a_cell_with_several_readings_is_settled_only_by_choosing_one(tmp_path):
+    db, sha, f = _ambiguous_batch(tmp_path)
+    c = client(db)
+    r = decide(c, sha, f.id, "accept")
+    assert r.status_code == 422 and "no single reading" in r.text
+    r = decide(c, sha, f.id, "confirm_source")
+    assert r.status_code == 422 and "not a published inconsistency" in r.text
+    # stored without the app's checks, such decisions do not settle it either
+    with Store(db) as st:
+        st.put_review(sha, f.id, "accept", reviewer="mallory")
+        rv = reviewed_record(st, sha)
+    assert f.id in [x.id for x in rv.open] and rv.record.decision == "needs_review"
+    with Store(db) as st:
+        cell = next(x for x in st.record(sha).cells() if x.ref == f.scope)
+    pick = cell.candidates[0].value
+    assert decide(c, sha, f.id, "accept", accept_value=f"{f.scope}={pick}").status_code == 303
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    chosen = next(x for x in rv.record.cells() if x.ref == f.scope)
+    assert f.id not in [x.id for x in rv.open] and chosen.value == pick and chosen.producer == "reviewer"
+
+
+def test_the_queue_offers_the_readings_of_an_ambiguous_cell_and_no_source_confirmation(tmp_path):
+    db, sha, f = _ambiguous_batch(tmp_path)
+    page = client(db).get("/queue", params={"doc": sha, "id": f.id}).text
+    for v in f.values["candidates"]:
+        assert f'value="{f.scope}={v}"' in page
+    assert 'id="btn-source"' not in page and 'id="btn-source-group"' not in page
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()
