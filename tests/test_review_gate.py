@@ -221,6 +221,26 @@ def test_the_queue_offers_the_readings_of_an_ambiguous_cell_and_no_source_confir
     assert 'id="btn-source"' not in page and 'id="btn-source-group"' not in page
 
 
+def test_a_document_in_which_no_table_was_found_is_a_question_in_the_queue(tmp_path):
+    """needs_review with no finding was in no queue: nobody could see or settle it."""
+    src = tmp_path / "in" / "notes.txt"
+    src.parent.mkdir()
+    src.write_text("示例县测试局2024年工作总结\n一、总体情况\n今年我们认真做好各项工作，取得了明显成效。\n", encoding="utf-8")
+    db = tmp_path / "out" / "extractor.db"
+    from extractor.batch import run_batch
+
+    with Store(db) as st:
+        run_batch([src], st)
+        (rec,) = list(st.records())
+    sha = rec.document.sha256
+    assert rec.decision == "needs_review" and not rec.tables
+    c = client(db)
+    assert [q["id"] for q in c.get("/api/queue").json()] == ["G.COMPLETE:document"]
+    assert decide(c, sha, "G.COMPLETE:document", "accept", comment="not an annual report").status_code == 303
+    with Store(db) as st:
+        assert reviewed_record(st, sha).record.decision == "accepted"
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()

@@ -33,8 +33,8 @@ def decide(record: Record, settled: Mapping[str, Any] | None = None) -> None:
         record.reasons = [record.error]
         return
     reasons: list[str] = []
-    if not record.tables:
-        reasons.append("no report table found")
+    if not record.tables and not any(f.id == "G.COMPLETE:document" for f in record.findings):
+        reasons.append("no report table found")  # a record stored before the finding said so
     # one question per cause (verify/groups.py): ADVISORY findings never block, settled ones are answered
     by_class: dict[str, list[list[Any]]] = {}
     for g in group_findings(record):
