@@ -20,6 +20,7 @@ Causes, tried in this order:
    most findings is taken first.
 3. **One row of cell findings** (``G.DISPLACED:table3.carried_forward``): the same cell-level rule on
    several cells of one row.
+   **One table not found** (``G.COMPLETE:table4:missing``): every cell of a table missing.
    **One model failure** (``D.MODEL_STEP:timeout:APITimeoutError``): the model steps of a document
    that failed the same way (every section timed out) — the model did not answer, one question.
 4. **One narrative quantity** (``narrative:applications_received``): the narrative findings about
@@ -99,6 +100,7 @@ def group_findings(record: Record) -> list[Group]:
     groups: list[Group] = []
     rest = _blank_columns(record, rest, groups)
     rest = _line_causes(record, rest, groups)
+    rest = _missing_tables(record, rest, groups)
     rest = _cell_rows(rest, groups)
     rest = _model_steps(rest, groups)
     rest = _narrative_metrics(rest, groups)
@@ -394,6 +396,25 @@ def _cell_rows(rest: list[Finding], groups: list[Group]) -> list[Finding]:
             continue
         cols = ", ".join(_TABLE_REF.match(f.scope).group(3) for f in fs)  # type: ignore[union-attr]
         groups.append(Group(key, f"{fs[0].rule} on {len(fs)} cells of {key.split(':', 1)[1]} ({cols}) — one question", fs))
+        taken.update(id(f) for f in fs)
+    return [f for f in rest if id(f) not in taken]
+
+
+# ----------------------------------------------------------------------------- 3a. a table not found
+
+
+def _missing_tables(record: Record, rest: list[Finding], groups: list[Group]) -> list[Finding]:
+    """A table none of whose cells was found (a national-format report without it, or a table the
+    layout missed) is one question — its G.COMPLETE findings, whatever their rows."""
+    taken: set[int] = set()
+    for key, table in record.tables.items():
+        if key == "legacy" or not table.cells or not all(c.missing for c in table.cells):
+            continue
+        fs = [f for f in rest if f.rule == "G.COMPLETE" and (f.scope or "").startswith(key + ".")]
+        if len(fs) < 2:
+            continue
+        groups.append(Group(f"G.COMPLETE:{key}:missing", f"{key} was not found: its {len(fs)} cells are missing — one "
+                            "question", fs))
         taken.update(id(f) for f in fs)
     return [f for f in rest if id(f) not in taken]
 
