@@ -156,14 +156,15 @@ def _decimal(text: str) -> Decimal | None:
 
 
 def locate_value(doc: Document, text: str, near: int | None = None, window: int = NEAR_CHARS,
-                 region: Span | None = None) -> tuple[Span | None, str | None]:
+                 region: Span | None = None, avoid: Iterable[tuple[int, int]] = ()) -> tuple[Span | None, str | None]:
     """Where the value ``text`` is printed in the document: (span in the original, "near"|"document").
 
     Numbers are compared by value (``1,234`` = ``1234``; ``12.50`` = ``12.5``) and must be printed as a
     whole number (``260`` is not in ``26029``); a not-applicable value is any not-applicable mark standing
-    alone. The occurrence closest to ``near`` (an offset of the original) wins. It is "near" when it lies
-    within ``window`` characters of ``near`` or inside ``region`` (the cell's table). (None, None) when
-    the value is printed nowhere.
+    alone. The occurrence closest to ``near`` (an offset of the original) wins — among those outside
+    ``avoid`` (the characters other cells were read from, as for a model's value) when there are any.
+    It is "near" when it lies within ``window`` characters of ``near`` or inside ``region`` (the cell's
+    table). (None, None) when the value is printed nowhere.
     """
     kind, value = parse_value(text)
     hits: list[tuple[int, int]] = []
@@ -180,6 +181,9 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
     if not hits:
         return None, None
     spans = [doc.span(a, b) for a, b in hits]
+    claimed = list(avoid)
+    free = [sp for sp in spans if not any(sp.start < e and s < sp.end for s, e in claimed)]
+    spans = free or spans
     if near is None:
         return spans[0], "document"
     best = min(spans, key=lambda s: abs(s.start - near))
@@ -578,12 +582,17 @@ def prepare_decision(
     if doc is None:
         raise DecisionError("the source file is not available to check the value; "
                             "mark it as your own value (with a comment) to store it")
-    span, where = locate_value(doc, value, near, region=region)
+    others = {(x.span.start, x.span.end): x.ref for x in reviewed.original.cells()
+              if x.span is not None and x.ref != cell}
+    span, where = locate_value(doc, value, near, region=region, avoid=others)
     if span is None:
         raise DecisionError(f"{value} is not printed anywhere in the source; check it, or mark it as your "
                             "own value (with a comment)")
     out.update(grounded=True, span=(span.start, span.end, span.page))
-    if where != "near":
+    taken = next((ref for (a, b), ref in others.items() if span.start < b and a < span.end), None)
+    if taken is not None:  # printed only where another cell was read: say so, it is not this cell's own print
+        out["comment"] = (comment + " " if comment else "") + f"[value printed only as {taken}, at {span.start}]"
+    elif where != "near":
         out["comment"] = (comment + " " if comment else "") + f"[value found elsewhere in the document, at {span.start}]"
     return out
 

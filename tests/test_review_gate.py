@@ -241,6 +241,23 @@ def test_a_document_in_which_no_table_was_found_is_a_question_in_the_queue(tmp_p
         assert reviewed_record(st, sha).record.decision == "accepted"
 
 
+def test_a_reviewers_value_is_not_grounded_on_characters_another_cell_was_read_from(tmp_path):
+    """Sample 000 prints (七)总计 0; a reviewer types 5. The nearest 5 is the 予以公开 cell's: a model's value
+    there would not be used. The reviewer's is grounded where 5 is printed and no cell was read from (办结5件),
+    and the decision says it was found elsewhere; a value printed only as another cell says which."""
+    files, db = samples_batch(tmp_path, ("000_",))
+    sha, _, _ = _closed_match(db)
+    c = client(db)
+    assert decide(c, sha, "T3.BALANCE:column total", "correct", cell="table3.total.total", value="5").status_code == 303
+    with Store(db) as st:
+        row = st.review(sha, "T3.BALANCE:column total")
+        cells = {x.ref: x for x in st.record(sha).cells()}
+    taken = {(x.span.start, x.span.end) for ref, x in cells.items() if x.span is not None and ref != "table3.total.total"}
+    assert (row["span_start"], row["span_end"]) not in taken
+    assert files[0].read_text(encoding="utf-8")[row["span_start"]:row["span_end"]] == "5"
+    assert "found elsewhere" in row["comment"]
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()
