@@ -35,7 +35,7 @@ from .document import Document, normalize
 from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
 from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
 from .verify.decide import decide
-from .verify.engine import check_identities
+from .verify.engine import PUBLISHED_SUFFIX, check_identities
 from .verify.narrative import recheck_values
 
 ACTIONS = ("accept", "correct", "confirm_source")
@@ -350,6 +350,12 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             reevaluated.add(g.id)
             if g.status != "PASS":
                 out.append(g)
+        for f in out:  # a check the published values satisfy, broken by a correction: not the source's fault
+            if f.id in reopened and f.classification == "source_inconsistency":
+                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                f.classification = "disagreement"
+                f.message = (f.message.replace(PUBLISHED_SUFFIX, "")
+                             + f" — opened by the reviewer's correction of {who}: the published values satisfy it")
         rec.findings = out
         # operands of findings refer to the corrected values
         for f in rec.findings:
@@ -405,7 +411,7 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             # a cell with several readings has no value to accept or keep as printed: one must be chosen
             f.message += f" — {rv.reviewer}'s decision ({rv.action}) chose no reading; accept one of them or correct"
             continue
-        if rv.action == "confirm_source" and f.status == "FAIL":
+        if rv.action == "confirm_source" and f.status == "FAIL" and f.id not in reopened:
             f.classification = "source_inconsistency"
         if rv.sets_value and not rv.verified and not rv.own:
             f.message += (f" — {rv.reviewer}'s value {rv.cell} = {rv.value} was not verified in the source; "
@@ -524,6 +530,9 @@ def prepare_decision(
                             "own value with a comment")
     cell = (cell or "").strip() or None
     value = (value or "").strip() or None
+    if finding_id in reviewed.reopened and action == "confirm_source":
+        raise DecisionError(f"{finding_id} holds with the published values; only a reviewer's correction breaks it — "
+                            "correct again, or reopen that correction")
     if finding.rule in READING_RULES and action == "confirm_source":
         raise DecisionError(f"{finding.scope}: this is about how a cell was read, not a published inconsistency — "
                             "accept the reading or correct the value")

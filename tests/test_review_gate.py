@@ -258,6 +258,24 @@ def test_a_reviewers_value_is_not_grounded_on_characters_another_cell_was_read_f
     assert "found elsewhere" in row["comment"]
 
 
+def test_a_check_broken_only_by_a_correction_is_not_called_a_published_inconsistency(tmp_path):
+    """Sample 000: (七)总计 corrected from 0 to 5 in the total column only. The row's applicant total held
+    with the published zeros and fails with the 5: the reviewer's value disagrees, the report does not."""
+    _, db = samples_batch(tmp_path, ("000_",))
+    sha, _, _ = _closed_match(db)
+    c = client(db)
+    assert decide(c, sha, "T3.BALANCE:column total", "correct", cell="table3.total.total", value="5").status_code == 303
+    fid = "T3.APPLICANT_TOTAL:row total"
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    f = next(x for x in rv.open if x.id == fid)
+    assert fid in rv.reopened and f.classification != "source_inconsistency"
+    assert "published table is inconsistent" not in f.message and "opened by the reviewer's correction" in f.message
+    assert not [m for m in rv.record.to_canonical()["source_violations"] if "[row total]" in m]
+    r = decide(c, sha, fid, "confirm_source")
+    assert r.status_code == 422 and "holds with the published values" in r.text
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()
