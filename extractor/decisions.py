@@ -41,8 +41,10 @@ from .verify.narrative import recheck_values
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
 CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "G.DISPLACED")
-# how a cell was read (not what the report publishes): never settled by confirming a source inconsistency
-READING_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.OCR_CONFIDENCE", "G.DISPLACED")
+# how a value was read — by the parser, the model, the OCR — not what the report publishes: never settled by
+# confirming a source inconsistency (nor listed as one)
+READING_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.OCR_CONFIDENCE", "G.DISPLACED", "M.CELL_FILL", "M.CELL_AGREE",
+                 "N.AGREE", "N.QUOTE_GROUNDED", "N.VALUE_REPARSES", "D.MODEL_STEP", "D.PAGE_DEGRADED", "D.BUDGET")
 
 # Where a typed value is printed: numbers.STANDALONE_FIGURE (not an enumerator such as "5." before a
 # label) and numbers.NA_TOKEN (a mark standing as a cell of its own, not the 无 of 无法提供 nor 无。).
@@ -411,7 +413,7 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             # a cell with several readings has no value to accept or keep as printed: one must be chosen
             f.message += f" — {rv.reviewer}'s decision ({rv.action}) chose no reading; accept one of them or correct"
             continue
-        if rv.action == "confirm_source" and f.status == "FAIL" and f.id not in reopened:
+        if rv.action == "confirm_source" and f.status == "FAIL" and f.id not in reopened and f.rule not in READING_RULES:
             f.classification = "source_inconsistency"
         if rv.sets_value and not rv.verified and not rv.own:
             f.message += (f" — {rv.reviewer}'s value {rv.cell} = {rv.value} was not verified in the source; "
@@ -534,7 +536,7 @@ def prepare_decision(
         raise DecisionError(f"{finding_id} holds with the published values; only a reviewer's correction breaks it — "
                             "correct again, or reopen that correction")
     if finding.rule in READING_RULES and action == "confirm_source":
-        raise DecisionError(f"{finding.scope}: this is about how a cell was read, not a published inconsistency — "
+        raise DecisionError(f"{finding.id}: this is about how a value was read, not a published inconsistency — "
                             "accept the reading or correct the value")
     if finding.rule == "G.UNAMBIGUOUS" and action == "accept" and value is None:
         c0 = find_cell(reviewed.original, finding.scope)

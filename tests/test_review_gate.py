@@ -276,6 +276,36 @@ def test_a_check_broken_only_by_a_correction_is_not_called_a_published_inconsist
     assert r.status_code == 422 and "holds with the published values" in r.text
 
 
+def test_a_disagreement_between_parser_and_model_is_never_confirmed_as_a_published_inconsistency(tmp_path):
+    """A model that reads '0.5万元' as 0.5 元 disagrees with the parser (N.AGREE FAIL). That is about
+    how the number was read: confirming a source inconsistency is refused, and a confirmation stored
+    anyway does not list it among the report's source violations."""
+    from extractor.batch import run_batch
+    from extractor.llm import LLMSteps
+    from llm_fixtures import ScriptedModelServer, _completion, make
+
+    src = tmp_path / "in" / "fees.txt"
+    src.parent.mkdir()
+    text = synthetic_report(printed_total=None).replace("其中通过网站发布信息80条。", "其中通过网站发布信息80条。全年收取信息处理费0.5万元。")
+    src.write_text(text.replace("行政事业性收费 | 0", "行政事业性收费 | 0.5"), encoding="utf-8")
+    fact = {"metric": "fees", "value": 0.5, "unit": "元", "quote": "全年收取信息处理费0.5万元", "kind": "money",
+            "scope": "", "parts": []}
+    llm_client, _ = make(ScriptedModelServer([], responder=lambda body: _completion({"facts": [fact]}, "NarrativeFactsOut")),
+                         tmp_path)
+    db = tmp_path / "out" / "extractor.db"
+    with Store(db) as st:
+        run_batch([src], st, llm=LLMSteps(llm_client, tables="off"))
+        (rec,) = list(st.records())
+    sha = rec.document.sha256
+    fid = next(f.id for f in rec.findings if f.rule == "N.AGREE" and f.status == "FAIL")
+    r = decide(client(db), sha, fid, "confirm_source")
+    assert r.status_code == 422 and "not a published inconsistency" in r.text
+    with Store(db) as st:
+        st.put_review(sha, fid, "confirm_source", reviewer="mallory")
+        rv = reviewed_record(st, sha)
+    assert not rv.record.to_canonical()["source_violations"]
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()
