@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping
 
 from .document import Document, normalize
 from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
-from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
+from .numbers import NA_TOKEN, STANDALONE_FIGURE, has_number, parse_value
 from .verify.decide import decide
 from .verify.engine import PUBLISHED_SUFFIX, check_identities
 from .verify.narrative import recheck_values
@@ -560,6 +560,7 @@ def prepare_decision(
         cell = keys[0]
     region: Span | None = None
     c: Cell | None = None
+    fact: Fact | None = None
     if cell.startswith("fact:"):
         fact = find_fact(reviewed.original, cell)
         if fact is None:
@@ -587,6 +588,14 @@ def prepare_decision(
         if not comment:
             raise DecisionError("say in the comment where your own value comes from")
         return {**out, "grounded": False}
+    if fact is not None:
+        # a statement's value is printed in the statement: a number elsewhere is another statement's
+        printed = doc.original[fact.span.start:fact.span.end] if doc is not None and fact.span else fact.quote
+        if fact.span is not None and has_number(printed, parse_value(value)[1]):
+            return {**out, "grounded": True, "span": (fact.span.start, fact.span.end, fact.span.page)}
+        raise DecisionError(f"{value} is not printed in the statement {fact.quote!r}: if the statement itself is "
+                            "wrong, confirm the source inconsistency (it is kept as printed); or mark the value as "
+                            "your own (with a comment)")
     span, where = (_reading_span(c, value), "near") if c is not None else (None, None)
     if span is not None:  # the cell's own characters (or one of its candidate readings) print the value
         return {**out, "grounded": True, "span": (span.start, span.end, span.page)}

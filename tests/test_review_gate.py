@@ -154,12 +154,23 @@ def _closed_match(db):
 def test_a_narrative_correction_that_still_disagrees_with_its_table_does_not_settle_it(tmp_path):
     _, db = samples_batch(tmp_path, ("000_",))
     sha, fid, key = _closed_match(db)
-    # 1 is printed near the sentence, and the table's 总计 still says 0: the check still fails
-    assert decide(client(db), sha, fid, "correct", cell=key, value="1").status_code == 303
+    # the reviewer's own value 1, and the table's 总计 still says 0: the check still fails
+    assert decide(client(db), sha, fid, "correct", cell=key, value="1", own="1",
+                  comment="from the office").status_code == 303
     with Store(db) as st:
         rv = reviewed_record(st, sha)
     f = next(x for x in rv.open if x.id == fid)
     assert f.status == "FAIL" and "1 ≠ 0" in f.arithmetic and "still fails" in f.message
+
+
+def test_a_narrative_statement_is_corrected_only_to_a_value_printed_in_it(tmp_path):
+    """办结5件 'corrected' to 0 — the table's published 0, printed nearby but not in the statement — would
+    make the narrative agree with a wrong total: the statement's value must be printed in it."""
+    _, db = samples_batch(tmp_path, ("000_",))
+    sha, fid, key = _closed_match(db)
+    r = decide(client(db), sha, fid, "correct", cell=key, value="0")
+    assert r.status_code == 422 and "not printed in the statement" in r.text
+    assert decide(client(db), sha, fid, "correct", cell=key, value="5").status_code == 303  # as printed
 
 
 def test_a_table_correction_checks_the_narrative_statement_about_that_cell_again(tmp_path):

@@ -119,7 +119,7 @@ def why_not_blocking(f: Fact) -> str:
     """"" when ``f`` is proven enough for a narrative FAIL to block acceptance: grounded, exact, its
     metric anchored by the vocabulary (for a model fact: the deterministic reading agrees) and
     about the report's own body and year. Otherwise the reason, in words."""
-    if f.grounded is False:
+    if f.grounded is False and f.producer != "reviewer":  # a reviewer's own value is a decision, not a guess
         return "its quote is not grounded"
     if _is_approx(f):
         return "an approximate figure"
@@ -616,7 +616,7 @@ def recheck_values(record: Record) -> list[Finding]:
     tables = _TableLookup(record, rules)
     out: list[Finding] = []
     for f in record.facts:
-        if f.grounded is False:
+        if f.grounded is False and f.producer != "reviewer":
             continue
         for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
             if chk is not None:
