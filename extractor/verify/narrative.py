@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from ..document import Document
 from ..model import Fact, Finding, Number, Operand, Record, Span, trusted
 from ..narrative.reader import find_facts, rate_fits
-from ..narrative.text import locate, squeeze
+from ..narrative.text import locate, squeeze, whole_quote
 from ..numbers import has_number, numbers_in, same_number
 from ..templates import read_yaml, rules_dir
 
@@ -179,11 +179,13 @@ def check_fact_grounding(
                             values=dict(who), rules=rules))
     else:
         out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located", values=dict(who), rules=rules))
-    reparses = has_number(quote, value) or (value == 0 and bool(_NEGATION_ZERO.search(quote)))
+    # re-read from the quote as printed: one that stops inside a number ("申请260" of "申请26029件") reads it whole
+    printed = whole_quote(doc.text, *loc) if loc is not None and producer != "parser" else quote
+    reparses = has_number(printed, value) or (value == 0 and bool(_NEGATION_ZERO.search(quote)))
     if reparses:
         out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{value} re-read from the quote", values=who, rules=rules))
     else:
-        nums = numbers_in(f.quote)
+        nums = numbers_in(printed)
         shown = ", ".join(str(n) for n in nums) or "no number"
         out.append(
             _finding(
