@@ -71,6 +71,7 @@ def test_a_failed_model_step_is_marked_on_the_record(tmp_path):
     marks = [f for f in rec.findings if f.rule == "D.MODEL_STEP"]
     assert [f.id for f in marks] == ["D.MODEL_STEP:narrative section 一"], rec.findings
     assert marks[0].status == "UNCERTAIN" and "server_error" in marks[0].message
+    assert "accept to keep the record without it" in marks[0].message  # what a reviewer can do about it
     assert rec.decision == "needs_review" and any("D.MODEL_STEP" in r for r in rec.reasons), rec.reasons
 
 
