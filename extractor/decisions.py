@@ -328,6 +328,13 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
                 continue
             if nf.status in OPEN_STATUSES and f.status not in OPEN_STATUSES:
                 reopened.append(f.id)
+            if (f.status == "FAIL" and f.classification == "source_inconsistency" and nf.status == "PASS"
+                    and any(op.ref in corrected for op in f.operands)):
+                # the published table still breaks it: a correction repairs the record, not the report
+                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                nf.classification = "source_inconsistency"
+                nf.message = (f"{f.message.replace(PUBLISHED_SUFFIX, '')} — as published ({f.arithmetic}); holds with "
+                              f"the reviewer's correction of {who} ({nf.arithmetic})")
             out.append(nf)
         for nf in fresh.values():  # identities that only now apply
             out.append(nf)

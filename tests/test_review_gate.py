@@ -317,6 +317,20 @@ def test_a_disagreement_between_parser_and_model_is_never_confirmed_as_a_publish
     assert not rv.record.to_canonical()["source_violations"]
 
 
+def test_a_published_inconsistency_a_correction_repairs_stays_listed_as_published(tmp_path):
+    """Sample 000 prints (七)总计 0 while its rows add up to 5. A reviewer may correct the total to 5 (the
+    record then holds); the report as published is still inconsistent, and the record says so."""
+    _, db = samples_batch(tmp_path, ("000_",))
+    sha, _, _ = _closed_match(db)
+    c = client(db)
+    assert decide(c, sha, "T3.BALANCE:column total", "correct", cell="table3.total.total", value="5").status_code == 303
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    f = next(x for x in rv.record.findings if x.id == "T3.BALANCE:column total")
+    assert f.status == "PASS" and f.classification == "source_inconsistency" and "as published (5 + 0 ≠ 0 + 0" in f.message
+    assert [m for m in rv.record.to_canonical()["source_violations"] if "[column total]" in m]
+
+
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
     src = tmp_path / "reports" / "na.txt"
     src.parent.mkdir()
