@@ -329,6 +329,10 @@ def test_a_published_inconsistency_a_correction_repairs_stays_listed_as_publishe
     f = next(x for x in rv.record.findings if x.id == "T3.BALANCE:column total")
     assert f.status == "PASS" and f.classification == "source_inconsistency" and "as published (5 + 0 ≠ 0 + 0" in f.message
     assert [m for m in rv.record.to_canonical()["source_violations"] if "[column total]" in m]
+    settle_the_rest(db, sha)
+    with Store(db) as st:
+        rv = reviewed_record(st, sha)
+    assert rv.record.decision == "accepted" and any("repaired by a reviewer's correction" in r for r in rv.record.reasons)
 
 
 def test_a_reviewer_may_type_the_not_applicable_marks_the_parser_reads(tmp_path):
