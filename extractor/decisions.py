@@ -33,13 +33,18 @@ from typing import Any, Iterable, Mapping
 
 from .document import Document, normalize
 from .model import OPEN_STATUSES, Cell, Fact, Finding, Number, Record, Span
-from .numbers import NA_TOKEN, STANDALONE_FIGURE, parse_value
+from .numbers import NA_TOKEN, STANDALONE_FIGURE, has_number, parse_value
 from .verify.decide import decide
-from .verify.engine import check_identities
+from .verify.engine import PUBLISHED_SUFFIX, check_identities
+from .verify.narrative import recheck_values
 
 ACTIONS = ("accept", "correct", "confirm_source")
 NEAR_CHARS = 400  # a corrected value found within this many characters of the cell counts as "near"
 CELL_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.COMPLETE", "G.OCR_CONFIDENCE", "G.DISPLACED")
+# how a value was read — by the parser, the model, the OCR — not what the report publishes: never settled by
+# confirming a source inconsistency (nor listed as one)
+READING_RULES = ("G.GROUNDED", "G.UNAMBIGUOUS", "G.OCR_CONFIDENCE", "G.DISPLACED", "M.CELL_FILL", "M.CELL_AGREE",
+                 "N.AGREE", "N.QUOTE_GROUNDED", "N.VALUE_REPARSES", "D.MODEL_STEP", "D.PAGE_DEGRADED", "D.BUDGET")
 
 # Where a typed value is printed: numbers.STANDALONE_FIGURE (not an enumerator such as "5." before a
 # label) and numbers.NA_TOKEN (a mark standing as a cell of its own, not the 无 of 无法提供 nor 无。).
@@ -153,14 +158,15 @@ def _decimal(text: str) -> Decimal | None:
 
 
 def locate_value(doc: Document, text: str, near: int | None = None, window: int = NEAR_CHARS,
-                 region: Span | None = None) -> tuple[Span | None, str | None]:
+                 region: Span | None = None, avoid: Iterable[tuple[int, int]] = ()) -> tuple[Span | None, str | None]:
     """Where the value ``text`` is printed in the document: (span in the original, "near"|"document").
 
     Numbers are compared by value (``1,234`` = ``1234``; ``12.50`` = ``12.5``) and must be printed as a
     whole number (``260`` is not in ``26029``); a not-applicable value is any not-applicable mark standing
-    alone. The occurrence closest to ``near`` (an offset of the original) wins. It is "near" when it lies
-    within ``window`` characters of ``near`` or inside ``region`` (the cell's table). (None, None) when
-    the value is printed nowhere.
+    alone. The occurrence closest to ``near`` (an offset of the original) wins — among those outside
+    ``avoid`` (the characters other cells were read from, as for a model's value) when there are any.
+    It is "near" when it lies within ``window`` characters of ``near`` or inside ``region`` (the cell's
+    table). (None, None) when the value is printed nowhere.
     """
     kind, value = parse_value(text)
     hits: list[tuple[int, int]] = []
@@ -177,6 +183,9 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
     if not hits:
         return None, None
     spans = [doc.span(a, b) for a, b in hits]
+    claimed = list(avoid)
+    free = [sp for sp in spans if not any(sp.start < e and s < sp.end for s, e in claimed)]
+    spans = free or spans
     if near is None:
         return spans[0], "document"
     best = min(spans, key=lambda s: abs(s.start - near))
@@ -319,6 +328,13 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
                 continue
             if nf.status in OPEN_STATUSES and f.status not in OPEN_STATUSES:
                 reopened.append(f.id)
+            if (f.status == "FAIL" and f.classification == "source_inconsistency" and nf.status == "PASS"
+                    and any(op.ref in corrected for op in f.operands)):
+                # the published table still breaks it: a correction repairs the record, not the report
+                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                nf.classification = "source_inconsistency"
+                nf.message = (f"{f.message.replace(PUBLISHED_SUFFIX, '')} — as published ({f.arithmetic}); holds with "
+                              f"the reviewer's correction of {who} ({nf.arithmetic})")
             out.append(nf)
         for nf in fresh.values():  # identities that only now apply
             out.append(nf)
@@ -343,6 +359,12 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             reevaluated.add(g.id)
             if g.status != "PASS":
                 out.append(g)
+        for f in out:  # a check the published values satisfy, broken by a correction: not the source's fault
+            if f.id in reopened and f.classification == "source_inconsistency":
+                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                f.classification = "disagreement"
+                f.message = (f.message.replace(PUBLISHED_SUFFIX, "")
+                             + f" — opened by the reviewer's correction of {who}: the published values satisfy it")
         rec.findings = out
         # operands of findings refer to the corrected values
         for f in rec.findings:
@@ -351,6 +373,29 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
                     cell = find_cell(rec, op.ref)
                     if cell is not None:
                         op.value, op.kind, op.span = cell.value, cell.kind, cell.span
+
+    # 2b. the narrative checks that compare values (N.TABLE_MATCH, N.SUM, N.RATE, N.SAME_QUANTITY, N.AGREE),
+    # again, where a corrected cell or fact takes part (before or after): a narrative correction that still
+    # disagrees with its table does not settle the finding, a table correction that repairs it does
+    if corrected:
+        def touches(f: Finding) -> bool:
+            return any(op.ref in corrected or operand_key(op.ref, op.span) in corrected for op in f.operands)
+
+        fresh_n = {f.id: f for f in recheck_values(rec)}
+        had = {f.id for f in rec.findings}
+        for i, f in enumerate(rec.findings):
+            nf = fresh_n.get(f.id)
+            if nf is None or f.rule != nf.rule or not (touches(f) or touches(nf)):
+                continue
+            if nf.status in OPEN_STATUSES and f.status not in OPEN_STATUSES:
+                reopened.append(f.id)
+            rec.findings[i] = nf
+            reevaluated.add(f.id)
+        for fid, nf in fresh_n.items():  # a check that only now applies (or only now fails)
+            if fid not in had and nf.status in OPEN_STATUSES and touches(nf):
+                rec.findings.append(nf)
+                reevaluated.add(fid)
+                reopened.append(fid)
 
     # 3. what each decision does to its finding
     final = {f.id for f in rec.findings}
@@ -371,7 +416,11 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
         if rv is None:
             continue
         f.values = {**f.values, "reviewer": rv.summary()}
-        if rv.action == "confirm_source" and f.status == "FAIL":
+        if f.rule == "G.UNAMBIGUOUS" and f.status in OPEN_STATUSES and not rv.sets_value:
+            # a cell with several readings has no value to accept or keep as printed: one must be chosen
+            f.message += f" — {rv.reviewer}'s decision ({rv.action}) chose no reading; accept one of them or correct"
+            continue
+        if rv.action == "confirm_source" and f.status == "FAIL" and f.id not in reopened and f.rule not in READING_RULES:
             f.classification = "source_inconsistency"
         if rv.sets_value and not rv.verified and not rv.own:
             f.message += (f" — {rv.reviewer}'s value {rv.cell} = {rv.value} was not verified in the source; "
@@ -490,6 +539,17 @@ def prepare_decision(
                             "own value with a comment")
     cell = (cell or "").strip() or None
     value = (value or "").strip() or None
+    if finding_id in reviewed.reopened and action == "confirm_source":
+        raise DecisionError(f"{finding_id} holds with the published values; only a reviewer's correction breaks it — "
+                            "correct again, or reopen that correction")
+    if finding.rule in READING_RULES and action == "confirm_source":
+        raise DecisionError(f"{finding.id}: this is about how a value was read, not a published inconsistency — "
+                            "accept the reading or correct the value")
+    if finding.rule == "G.UNAMBIGUOUS" and action == "accept" and value is None:
+        c0 = find_cell(reviewed.original, finding.scope)
+        readings = ", ".join(str(x.value) for x in (c0.candidates if c0 else []))
+        raise DecisionError(f"{finding.scope} has no single reading ({readings}): accept the one printed as the cell's "
+                            "value, or correct it")
     out: dict[str, Any] = {"reviewer": reviewer, "comment": comment}
     if action == "confirm_source" or (action == "accept" and value is None):
         prev = reviewed.reviews.get(finding_id)
@@ -507,6 +567,7 @@ def prepare_decision(
         cell = keys[0]
     region: Span | None = None
     c: Cell | None = None
+    fact: Fact | None = None
     if cell.startswith("fact:"):
         fact = find_fact(reviewed.original, cell)
         if fact is None:
@@ -534,18 +595,31 @@ def prepare_decision(
         if not comment:
             raise DecisionError("say in the comment where your own value comes from")
         return {**out, "grounded": False}
+    if fact is not None:
+        # a statement's value is printed in the statement: a number elsewhere is another statement's
+        printed = doc.original[fact.span.start:fact.span.end] if doc is not None and fact.span else fact.quote
+        if fact.span is not None and has_number(printed, parse_value(value)[1]):
+            return {**out, "grounded": True, "span": (fact.span.start, fact.span.end, fact.span.page)}
+        raise DecisionError(f"{value} is not printed in the statement {fact.quote!r}: if the statement itself is "
+                            "wrong, confirm the source inconsistency (it is kept as printed); or mark the value as "
+                            "your own (with a comment)")
     span, where = (_reading_span(c, value), "near") if c is not None else (None, None)
     if span is not None:  # the cell's own characters (or one of its candidate readings) print the value
         return {**out, "grounded": True, "span": (span.start, span.end, span.page)}
     if doc is None:
         raise DecisionError("the source file is not available to check the value; "
                             "mark it as your own value (with a comment) to store it")
-    span, where = locate_value(doc, value, near, region=region)
+    others = {(x.span.start, x.span.end): x.ref for x in reviewed.original.cells()
+              if x.span is not None and x.ref != cell}
+    span, where = locate_value(doc, value, near, region=region, avoid=others)
     if span is None:
         raise DecisionError(f"{value} is not printed anywhere in the source; check it, or mark it as your "
                             "own value (with a comment)")
     out.update(grounded=True, span=(span.start, span.end, span.page))
-    if where != "near":
+    taken = next((ref for (a, b), ref in others.items() if span.start < b and a < span.end), None)
+    if taken is not None:  # printed only where another cell was read: say so, it is not this cell's own print
+        out["comment"] = (comment + " " if comment else "") + f"[value printed only as {taken}, at {span.start}]"
+    elif where != "near":
         out["comment"] = (comment + " " if comment else "") + f"[value found elsewhere in the document, at {span.start}]"
     return out
 

@@ -80,7 +80,7 @@ def record_row(rv: Reviewed) -> dict[str, Any]:
         "accepted_by": ("review" if rv.accepted_by_review else "extractor") if r.decision == "accepted" else "",
         "cells": len(r.cells()), "reviewer_values": len(rv.corrected), "findings_settled": len(rv.settled),
         "source_violations": len([f for f in r.findings if f.classification == "source_inconsistency"
-                                  and f.status == "FAIL"]),
+                                  and f.status in ("FAIL", "PASS")]),  # PASS: as published, repaired by a correction
         "reasons": " · ".join(r.reasons), "path": r.document.path,
     }
 

@@ -18,7 +18,7 @@ from test_review_support import make_batch
 
 
 def settle_all(db, *, correct_total: bool = True):
-    """Correct 总计 (grounded: 7 is printed in the table) and confirm whatever is still open."""
+    """Correct 总计 (grounded: 7 is printed in the narrative) and confirm whatever is still open."""
     with Store(db) as st:
         (rec,) = list(st.records())
         sha = rec.document.sha256
@@ -57,7 +57,7 @@ def test_csv_marks_reviewer_values(tmp_path):
     by = {(r["table"], r["row"], r["col"]): r for r in rows}
     total = by[("table3", "total", "total")]
     assert total["value"] == "7" and total["producer"] == "reviewer" and total["reviewer"] == "ann"
-    assert total["was"] == "0" and total["review_comment"] == "总计 misprinted" and total["reviewed_at"]
+    assert total["was"] == "0" and total["review_comment"].startswith("总计 misprinted") and total["reviewed_at"]
     other = by[("table3", "new_received", "total")]
     assert other["producer"] == "parser" and other["reviewer"] == "" and other["value"] == "7"
     assert len(rows) == 10 + 175 + 15
@@ -74,7 +74,10 @@ def test_jsonl_is_canonical_with_reviews(tmp_path):
     assert rec["table3"]["total"]["total"] == 7
     assert rec["reviewer_values"] == [{"cell": "table3.total.total", "value": "7", "grounded": True, "own": False,
                                        "reviewer": "ann",
-                                       "at": rec["reviewer_values"][0]["at"], "comment": "总计 misprinted", "was": "0"}]
+                                       "at": rec["reviewer_values"][0]["at"], "comment": rec["reviewer_values"][0]["comment"],
+                                       "was": "0"}]
+    # 7 is printed in the narrative (收到…申请7件), no cell was read from there: the note says so
+    assert rec["reviewer_values"][0]["comment"].startswith("总计 misprinted [value found elsewhere")
     assert {r["action"] for r in rec["reviews"]} == {"correct", "confirm_source"}
     assert rec["source_violations"]  # confirmed inconsistencies stay listed
 

@@ -61,6 +61,17 @@ def test_a_total_row_printed_zero_is_one_question_listing_every_check_it_breaks(
     assert rec.reasons and "1 question" in rec.reasons[0]
 
 
+def test_a_table_the_report_does_not_print_is_one_question():
+    """A national-format report without table 四: its 15 cells are missing, one question (was one per row)."""
+    text = render(_values(), "pipe")
+    text = text[:text.index("四、政府信息公开行政复议")] + text[text.index("五、存在的主要问题"):]
+    doc = from_text(text, name="synthetic.md", kind="markdown", raw=text.encode("utf-8"), encoding="utf-8")
+    rec = extract_document(doc)
+    groups = _blocking(rec)
+    assert [g.key for g in groups] == ["G.COMPLETE:table4:missing"], [(g.key, len(g.findings)) for g in groups]
+    assert len(groups[0].findings) == len(rec.tables["table4"].cells)
+
+
 def test_two_independent_published_errors_are_two_questions():
     v = _values()
     v["table3"]["granted"]["natural_person"] += 3  # breaks its column's outcome total and its row's total

@@ -71,7 +71,18 @@ def test_a_failed_model_step_is_marked_on_the_record(tmp_path):
     marks = [f for f in rec.findings if f.rule == "D.MODEL_STEP"]
     assert [f.id for f in marks] == ["D.MODEL_STEP:narrative section 一"], rec.findings
     assert marks[0].status == "UNCERTAIN" and "server_error" in marks[0].message
+    assert "accept to keep the record without it" in marks[0].message  # what a reviewer can do about it
     assert rec.decision == "needs_review" and any("D.MODEL_STEP" in r for r in rec.reasons), rec.reasons
+
+
+def test_model_steps_that_failed_the_same_way_are_one_question(tmp_path):
+    text = TEXT + "六、其他需要报告的事项\n本年度收取信息处理费0元，行政复议3件。\n"
+    server = ScriptedModelServer([error_answer(500)] * 12)
+    client, _ = make(server, tmp_path, max_attempts=2)
+    doc = from_text(text, name="fixture.txt", kind="text", raw=text.encode(), encoding="utf-8")
+    rec = extract_document(doc, llm=LLMSteps(client, tables="off"))
+    marks = [f for f in rec.findings if f.rule == "D.MODEL_STEP"]
+    assert len(marks) == 2 and len({f.group for f in marks}) == 1, [(f.id, f.group) for f in marks]
 
 
 def test_llm_timeout_is_settable_by_option_and_environment(tmp_path, monkeypatch):

@@ -240,3 +240,36 @@ def test_the_response_schema_asks_for_a_scope():
     schema = json.dumps(NarrativeFactsOut.model_json_schema(), ensure_ascii=False)
     assert '"scope"' in schema and "subunit:各乡镇" in schema
     assert "scope" in NarrativeFactsOut.model_json_schema()["$defs"]["FactOut"]["required"]
+
+
+def test_parser_and_model_agree_on_an_amount_whatever_its_unit(tmp_path):
+    """"0.5万元": the parser reads 0.5 万元, a model may say 5000 元 — one amount, no question for a
+    reviewer; a model saying 0.5 元 read the unit wrong, and that is a disagreement."""
+    d = doc_of("六、其他需要报告的事项\n本年度收取信息处理费0.5万元。\n")
+
+    def agree(value, unit):
+        answer = {"facts": [fact("fees", value, "收取信息处理费0.5万元", unit=unit, kind="money")]}
+        client, _ = make(ScriptedModelServer([tool_answer(answer)]), tmp_path / f"{value}{unit}")
+        facts, _ = narrative_facts(client, d, heading_layout(d))
+        found = check_facts(d, find_facts(d, heading_layout(d)) + facts, layout=heading_layout(d))
+        return next(f for f in found if f.rule == "N.AGREE")
+
+    assert agree(5000, "元").status == "PASS"
+    assert agree(0.5, "万元").status == "PASS"
+    wrong = agree(0.5, "元")
+    assert wrong.status == "FAIL" and "0.5 万元" in wrong.message and "0.5 元" in wrong.message
+
+
+def test_a_quote_that_stops_inside_a_number_does_not_make_its_first_digits_a_value(tmp_path):
+    """"收到政府信息公开申请26" is printed — inside "…申请260件". The model's 26 is not written there:
+    the answer is re-asked, then dropped; a fact checked afterwards does not re-read either."""
+    d = doc_of("一、总体情况\n本年度共收到政府信息公开申请260件。\n")
+    cut = {"facts": [fact("applications_received", 26, "收到政府信息公开申请26")]}
+    client, _ = make(ScriptedModelServer([tool_answer(cut)] * 3), tmp_path)
+    facts, notes = narrative_facts(client, d, heading_layout(d))
+    assert facts == [] and any("dropped" in n for n in notes), notes
+    from extractor.model import Fact
+
+    f = Fact(metric="applications_received", value=26, quote="收到政府信息公开申请26", producer="model")
+    found = check_facts(d, [f], layout=heading_layout(d))
+    assert next(x for x in found if x.rule == "N.VALUE_REPARSES").status == "FAIL" and f.grounded is False

@@ -162,6 +162,16 @@ def test_digits_inside_a_longer_number_do_not_ground_a_model_value():
     assert cell(rec, "review.total") is None
 
 
+def test_a_quote_cut_right_after_some_digits_does_not_make_them_a_whole_number():
+    """The quote "统计编号2" is printed (inside "统计编号26029"), but 2 is not a number of it; nor is the
+    "2" of an enumerator "2." whose quote stops at the digit. (2 is the value the identities want.)"""
+    d = make_doc(total=2, after="注：统计编号26029\n2.说明\n")
+    for value, quote in ((2, "统计编号2"), (2, "26029\n2")):
+        bad = [{"row": "review", "col": "total", "value": value, "quote": quote}]
+        rec, _, _, _ = ask(d, parser_table(d, without=("review.total",)), [answer(bad), answer(bad)])
+        assert cell(rec, "review.total") is None, quote
+
+
 def test_a_quote_from_another_section_grounds_nothing():
     """The quote is looked for inside the table's region only, never in the rest of the document."""
     d = make_doc(total=2)

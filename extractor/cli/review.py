@@ -10,7 +10,7 @@ import typer
 
 from . import app, console
 from ..errors import ExtractorError
-from ..store import check_database
+from ..store import Store, StoreError, check_database, folder_lock
 
 
 
@@ -49,3 +49,21 @@ def review(
                       "every request must present the access token (the link sets it once; "
                       "or send Authorization: Bearer <token>)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+    refresh_outputs(db)
+
+
+def refresh_outputs(db: Path) -> None:
+    """When the review app stops: the output files a run wrote beside the database (records.jsonl,
+    cells.csv, findings.csv) brought up to date with the decisions taken — the documents decided are
+    written again, the others are not read. Skipped, saying so, while another command holds the folder."""
+    out = Path(db).parent
+    with Store(db) as st:
+        if st.output_kind(out) is None:
+            return  # no run wrote output files there
+    try:
+        with folder_lock(out), Store(db) as st:
+            paths = st.write_outputs(out)
+    except StoreError as exc:
+        console.print(f"output files not updated ({exc}); the next `extractor run --out {out}` updates them")
+        return
+    console.print(f"output files updated with the decisions: {', '.join(str(p) for p in paths.values())}")

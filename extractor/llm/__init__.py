@@ -42,7 +42,9 @@ def step_failures(notes: list[str]) -> list:
         if "model call failed" not in n:
             continue
         scope = n.split(": model call failed", 1)[0].strip() or "model"
-        out.append(problem("D.MODEL_STEP", scope, f"model step failed: {n}"))
+        out.append(problem("D.MODEL_STEP", scope, f"model step failed: {n} — nothing of the model was used for "
+                                                  f"{scope}: accept to keep the record without it, or run the "
+                                                  "document again (extractor run --force) when the model answers"))
     return findings_for(out)
 
 

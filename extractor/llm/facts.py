@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from ..document import Document
 from ..model import Fact
 from ..narrative.reader import ZERO_PATTERNS
-from ..narrative.text import chunk_text, narrative_chunks, squeeze
+from ..narrative.text import chunk_text, narrative_chunks, squeeze, whole_quote
 from ..narrative.vocabulary import in_words, load_vocabulary
 from ..numbers import NUMBER_RE, as_number, numbers_in, same_number
 from .client import LLMClient
@@ -89,10 +89,12 @@ class NarrativeFactsOut(BaseModel):
 
 def _problem(item: PartOut | FactOut, text: str) -> str | None:
     """The rule a model answer breaks, in words the model can act on (used for the re-ask)."""
-    if not item.quote.strip() or squeeze(item.quote) not in squeeze(text):
+    q, t = squeeze(item.quote), squeeze(text)
+    at = t.find(q) if item.quote.strip() else -1
+    if at < 0:
         return (f"N.QUOTE_GROUNDED: the quote {item.quote!r} does not occur in the section text; "
                 "copy the words exactly as printed")
-    nums = numbers_in(item.quote)
+    nums = numbers_in(whole_quote(t, at, at + len(q)))  # a quote cut inside a number reads the whole number
     zero = item.value == 0 and re.search(r"没有|未|无", item.quote)
     if not zero and not any(same_number(n, as_number(item.value)) for n in nums):
         return f"N.VALUE_REPARSES: {item.value:g} is not written in the quote {item.quote!r}; give the number as printed"

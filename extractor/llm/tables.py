@@ -78,16 +78,29 @@ def quote_spans(text: str, quote: str, start: int = 0, end: int | None = None) -
     return [(m.start(), m.end()) for m in pat.finditer(text, start, end) if m.end() <= end]
 
 
+def _inside(pattern: re.Pattern[str], text: str, a: int, b: int) -> list[re.Match[str]]:
+    """The matches of ``pattern`` within ``text[a:b]``, judged on the whole text: what follows ``b`` is
+    still seen (a quote cut right after the "260" of "26029", or the "5" of an enumerator "5.", does
+    not make a whole number of it)."""
+    out = []
+    for m in pattern.finditer(text, a):
+        if m.start() >= b:
+            break
+        if m.end() <= b:
+            out.append(m)
+    return out
+
+
 def value_spans(text: str, a: int, b: int, value: Any) -> list[tuple[int, int]]:
     """Where ``value`` is printed as a whole number (or, for ``"-"``, a not-applicable mark standing
     alone) in ``text[a:b]``."""
     if value == "-":
-        return [(m.start(), m.end()) for m in NA_TOKEN.finditer(text, a, b)]
+        return [(m.start(), m.end()) for m in _inside(NA_TOKEN, text, a, b)]
     want = as_number(value)
     if want is None:
         return []
     out = []
-    for m in WHOLE_FIGURE.finditer(text, a, b):
+    for m in _inside(WHOLE_FIGURE, text, a, b):
         got = as_number(m.group())
         s = m.start()
         if got is not None and want < 0 and s > a and text[s - 1] == "-":

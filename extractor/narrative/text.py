@@ -22,6 +22,28 @@ def squeeze(s: str) -> str:
     return _WS_RE.sub("", normalize(s))
 
 
+def _cuts(text: str, i: int) -> bool:
+    """Whether a printed number runs on across position ``i`` (between ``text[i-1]`` and ``text[i]``)."""
+    if i <= 0 or i >= len(text):
+        return False
+    left, right = text[i - 1], text[i]
+    if left.isdigit() and right.isdigit():
+        return True
+    if left.isdigit() and right in ".," and i + 1 < len(text) and text[i + 1].isdigit():
+        return True
+    return left in ".," and right.isdigit() and i >= 2 and text[i - 2].isdigit()
+
+
+def whole_quote(text: str, a: int, b: int) -> str:
+    """``text[a:b]`` widened over the numbers its ends cut: a quote that stops at the "260" of "26029"
+    (or starts at its "029") reads 26029, as printed — its value is re-read from this."""
+    while _cuts(text, a):
+        a -= 1
+    while _cuts(text, b):
+        b += 1
+    return text[a:b]
+
+
 # ---------------------------------------------------------------------------------------------
 # Locating quotes
 # ---------------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ from ..report.view import DocPage, FindingView, Source, build_page, load_source
 from ..export import EXPORT_FORMATS, export_records
 from ..reviewed import reviewed_crossyear
 from ..store import Store
-from ..decisions import OPEN_STATUSES, DecisionError, Reviewed, apply_reviews, prepare_decision, reviews_by_document
+from ..decisions import (OPEN_STATUSES, READING_RULES, DecisionError, Reviewed, apply_reviews, prepare_decision,
+                         reviews_by_document)
 from ..crossyear_reviews import ACTION_LABELS, explanation_hints, prepare_cross_decision
 
 REVIEW_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -326,7 +327,7 @@ def create_review_app(db: str | Path, *, reviewer: str | None = None, token: str
             next_item=(items[idx + 1] if sel is not None and idx + 1 < len(items) else None),
             reviewer=(form or {}).get("reviewer") or who(request), form=form or {}, counts=counts,
             documents=len(reviewed), accepted=accepted, stale=stale, db=str(db_path), csrf=request.state.csrf,
-            group=group, group_key=group_key, xv=xv, hints=hints, action_labels=ACTION_LABELS,
+            group=group, group_key=group_key, xv=xv, hints=hints, action_labels=ACTION_LABELS, reading_rules=READING_RULES,
             series_href=(f"/series/{series_filename(sel.cross.body)}#y{sel.cross.next.year}"
                          if sel is not None and sel.cross is not None else None),
         )

@@ -33,8 +33,8 @@ def decide(record: Record, settled: Mapping[str, Any] | None = None) -> None:
         record.reasons = [record.error]
         return
     reasons: list[str] = []
-    if not record.tables:
-        reasons.append("no report table found")
+    if not record.tables and not any(f.id == "G.COMPLETE:document" for f in record.findings):
+        reasons.append("no report table found")  # a record stored before the finding said so
     # one question per cause (verify/groups.py): ADVISORY findings never block, settled ones are answered
     by_class: dict[str, list[list[Any]]] = {}
     for g in group_findings(record):
@@ -69,6 +69,10 @@ def decide(record: Record, settled: Mapping[str, Any] | None = None) -> None:
         who = sorted({getattr(rv, "reviewer", "") for rv in mine} - {""})
         record.reasons.append(f"accepted after review: {len(mine)} finding(s) settled"
                               + (f" by {', '.join(who)}" if who else ""))
+        repaired = [f for f in record.findings if f.classification == "source_inconsistency" and f.status == "PASS"]
+        if repaired:
+            record.reasons.append(f"{len(repaired)} published inconsistenc{'y' if len(repaired) == 1 else 'ies'} "
+                                  "repaired by a reviewer's correction; listed as published")
         sources = [rv for rv in mine if getattr(rv, "action", "") == "confirm_source"]
         if sources:
             record.reasons.append(f"{len(sources)} source inconsistenc{'y' if len(sources) == 1 else 'ies'} "

@@ -113,10 +113,13 @@ def evaluate_identity(
         Finding, **base, operands=[_operand(c, _ref(ref)) for ref, c in pairs], status="FAIL", classification=cls,
         severity="error",
         message=f"{title} [{scope}]: {lhs_names} ({ls}) ≠ {rhs_names} ({rs})"
-                + ("; the published table is inconsistent, numbers kept as printed" if cls == "source_inconsistency" else ""),
+                + (PUBLISHED_SUFFIX if cls == "source_inconsistency" else ""),
         arithmetic=f"{lhs_txt} ≠ {rhs_txt}" + (f"  ({ls} vs {rs}, ±{tol})" if tol else f"  ({ls} vs {rs})"),
         values={"lhs": str(ls), "rhs": str(rs), "difference": str(diff)},
     )
+
+
+PUBLISHED_SUFFIX = "; the published table is inconsistent, numbers kept as printed"
 
 
 def check_identities(record: Record) -> list[Finding]:

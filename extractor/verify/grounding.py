@@ -105,4 +105,12 @@ def check_grounding(record: Record, doc: Document) -> list[Finding]:
                 classification="suspected_extraction_error", severity="warning", scope=key,
                 message=f"{key}: the table's region was found but none of its values could be read",
             ))
+    if not record.tables:
+        # a question for a reviewer (in the queue, settled like any other), not only a reason on the record
+        findings.append(Finding(
+            id="G.COMPLETE:document", rule="G.COMPLETE", version=rule_version("G.COMPLETE"), status="UNCERTAIN",
+            classification="suspected_extraction_error", severity="warning", scope="document",
+            message="no report table found: none of the tables (二, 三, 四, or a statistical table) was located — "
+                    "open the document: if it has tables, they were not read; accept only if it has none",
+        ))
     return findings

@@ -20,6 +20,9 @@ Causes, tried in this order:
    most findings is taken first.
 3. **One row of cell findings** (``G.DISPLACED:table3.carried_forward``): the same cell-level rule on
    several cells of one row.
+   **One table not found** (``G.COMPLETE:table4:missing``): every cell of a table missing.
+   **One model failure** (``D.MODEL_STEP:timeout:APITimeoutError``): the model steps of a document
+   that failed the same way (every section timed out) — the model did not answer, one question.
 4. **One narrative quantity** (``narrative:applications_received``): the narrative findings about
    one metric.
 5. Everything else is a group of its own (its key is the finding's id).
@@ -97,7 +100,9 @@ def group_findings(record: Record) -> list[Group]:
     groups: list[Group] = []
     rest = _blank_columns(record, rest, groups)
     rest = _line_causes(record, rest, groups)
+    rest = _missing_tables(record, rest, groups)
     rest = _cell_rows(rest, groups)
+    rest = _model_steps(rest, groups)
     rest = _narrative_metrics(rest, groups)
     for f in rest:
         groups.append(Group(f.id, f.message[:120], [f]))
@@ -391,6 +396,47 @@ def _cell_rows(rest: list[Finding], groups: list[Group]) -> list[Finding]:
             continue
         cols = ", ".join(_TABLE_REF.match(f.scope).group(3) for f in fs)  # type: ignore[union-attr]
         groups.append(Group(key, f"{fs[0].rule} on {len(fs)} cells of {key.split(':', 1)[1]} ({cols}) — one question", fs))
+        taken.update(id(f) for f in fs)
+    return [f for f in rest if id(f) not in taken]
+
+
+# ----------------------------------------------------------------------------- 3a. a table not found
+
+
+def _missing_tables(record: Record, rest: list[Finding], groups: list[Group]) -> list[Finding]:
+    """A table none of whose cells was found (a national-format report without it, or a table the
+    layout missed) is one question — its G.COMPLETE findings, whatever their rows."""
+    taken: set[int] = set()
+    for key, table in record.tables.items():
+        if key == "legacy" or not table.cells or not all(c.missing for c in table.cells):
+            continue
+        fs = [f for f in rest if f.rule == "G.COMPLETE" and (f.scope or "").startswith(key + ".")]
+        if len(fs) < 2:
+            continue
+        groups.append(Group(f"G.COMPLETE:{key}:missing", f"{key} was not found: its {len(fs)} cells are missing — one "
+                            "question", fs))
+        taken.update(id(f) for f in fs)
+    return [f for f in rest if id(f) not in taken]
+
+
+# ----------------------------------------------------------------------------- 3b. one model failure
+
+_STEP_CAUSE = re.compile(r"model call failed \((\w+)(?::\s*(\w+))?")
+
+
+def _model_steps(rest: list[Finding], groups: list[Group]) -> list[Finding]:
+    """The model steps of one document that failed the same way (a timeout, the server's 5xx, an answer
+    that is not the tool call) are one question: the model did not answer, nothing of it was used."""
+    by_cause: dict[str, list[Finding]] = {}
+    for f in rest:
+        if f.rule == "D.MODEL_STEP" and (m := _STEP_CAUSE.search(f.message or "")):
+            by_cause.setdefault(":".join(x for x in m.groups() if x), []).append(f)
+    taken: set[int] = set()
+    for cause, fs in by_cause.items():
+        if len(fs) < 2:
+            continue
+        steps = ", ".join(f.scope for f in fs)
+        groups.append(Group(f"D.MODEL_STEP:{cause}", f"model steps failed ({cause}): {steps} — one question", fs))
         taken.update(id(f) for f in fs)
     return [f for f in rest if id(f) not in taken]
 

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from ..document import Document
 from ..model import Fact, Finding, Number, Operand, Record, Span, trusted
 from ..narrative.reader import find_facts, rate_fits
-from ..narrative.text import locate, squeeze
+from ..narrative.text import locate, squeeze, whole_quote
 from ..numbers import has_number, numbers_in, same_number
 from ..templates import read_yaml, rules_dir
 
@@ -119,7 +119,7 @@ def why_not_blocking(f: Fact) -> str:
     """"" when ``f`` is proven enough for a narrative FAIL to block acceptance: grounded, exact, its
     metric anchored by the vocabulary (for a model fact: the deterministic reading agrees) and
     about the report's own body and year. Otherwise the reason, in words."""
-    if f.grounded is False:
+    if f.grounded is False and f.producer != "reviewer":  # a reviewer's own value is a decision, not a guess
         return "its quote is not grounded"
     if _is_approx(f):
         return "an approximate figure"
@@ -179,11 +179,13 @@ def check_fact_grounding(
                             values=dict(who), rules=rules))
     else:
         out.append(_finding("N.QUOTE_GROUNDED", f, "PASS", "quote located", values=dict(who), rules=rules))
-    reparses = has_number(quote, value) or (value == 0 and bool(_NEGATION_ZERO.search(quote)))
+    # re-read from the quote as printed: one that stops inside a number ("申请260" of "申请26029件") reads it whole
+    printed = whole_quote(doc.text, *loc) if loc is not None and producer != "parser" else quote
+    reparses = has_number(printed, value) or (value == 0 and bool(_NEGATION_ZERO.search(quote)))
     if reparses:
         out.append(_finding("N.VALUE_REPARSES", f, "PASS", f"{value} re-read from the quote", values=who, rules=rules))
     else:
-        nums = numbers_in(f.quote)
+        nums = numbers_in(printed)
         shown = ", ".join(str(n) for n in nums) or "no number"
         out.append(
             _finding(
@@ -482,12 +484,15 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
         for st in stmts:
             producers = {g.producer for g in st}
             if {"parser", "model"} <= producers:
-                pv = {str(g.value) for g in st if g.producer == "parser"}
-                mv = {str(g.value) for g in st if g.producer == "model"}
+                # compared as amounts: 0.5 万元 (the parser) and 5000 元 (the model) are one reading
+                pa = {_amount(g) for g in st if g.producer == "parser"}
+                ma = {_amount(g) for g in st if g.producer == "model"}
+                pv = {_printed(g) for g in st if g.producer == "parser"}
+                mv = {_printed(g) for g in st if g.producer == "model"}
                 anchor = next(g for g in st if g.producer == "parser")
-                if pv == mv:
-                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = {anchor.value}",
-                                        rules=rules))
+                if pa == ma:
+                    out.append(_finding("N.AGREE", anchor, "PASS", f"parser and model both read {metric} = "
+                                        f"{'/'.join(sorted(pv | mv))}", rules=rules))
                 else:
                     out.append(_finding(
                         "N.AGREE", anchor, "FAIL",
@@ -524,6 +529,20 @@ def check_same_quantity(facts: list[Fact], *, rules: dict[str, Any] | None = Non
         else:
             out.append(_finding("N.SAME_QUANTITY", ordered[0], "FAIL", msg, **kw))
     return out
+
+
+# Units that carry a magnitude (the reader keeps "0.5万元" as 0.5 in 万元; "1.2万条" is read as 12000 条).
+_MAGNITUDE_UNITS = {"万元": Decimal(10_000), "亿元": Decimal(100_000_000)}
+
+
+def _amount(g: Fact) -> str:
+    """The amount a fact states in the unit's base: 0.5 万元 and 5000 元 are one amount."""
+    return str((Decimal(str(g.value)) * _MAGNITUDE_UNITS.get(g.unit.strip(), Decimal(1))).normalize())
+
+
+def _printed(g: Fact) -> str:
+    """The value with its unit where the unit carries a magnitude, or differs from 件/条…: "0.5 万元"."""
+    return f"{g.value} {g.unit.strip()}" if g.kind == "money" and g.unit.strip() else str(g.value)
 
 
 _KNOWN_ROOTS = frozenset({
@@ -587,6 +606,28 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
                 if t is not None:
                     out.append(t)
     out.extend(check_same_quantity(facts, rules=rules))
+    return _dedupe(out)
+
+
+def recheck_values(record: Record) -> list[Finding]:
+    """The narrative checks that compare values — N.SUM, N.RATE, N.TABLE_MATCH, N.SAME_QUANTITY and
+    N.AGREE — evaluated again over ``record.facts`` and its tables as they now are (after a reviewer's
+    correction of a cell or a fact), with the same selection as :func:`check_facts`. The facts keep
+    their spans and grounding (no source text here), so the findings keep their ids."""
+    rules = narrative_rules()
+    tables = _TableLookup(record, rules)
+    out: list[Finding] = []
+    for f in record.facts:
+        if f.grounded is False and f.producer != "reviewer":
+            continue
+        for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
+            if chk is not None:
+                out.append(chk)
+        for g in ([f] if f.kind == "rate" else _flat([f])):
+            t = check_table(g, record, rules=rules, tables=tables)
+            if t is not None:
+                out.append(t)
+    out.extend(check_same_quantity(record.facts, rules=rules))
     return _dedupe(out)
 
 
