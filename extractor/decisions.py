@@ -157,15 +157,21 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
+def _claimed_by(span: Span, claimed: Mapping[tuple[int, int], str]) -> str | None:
+    """The ref of a cell read from characters ``span`` overlaps (``claimed``: (start, end) → ref), or None."""
+    return next((ref for (a, b), ref in claimed.items() if span.start < b and a < span.end), None)
+
+
 def locate_value(doc: Document, text: str, near: int | None = None, window: int = NEAR_CHARS,
-                 region: Span | None = None, avoid: Iterable[tuple[int, int]] = ()) -> tuple[Span | None, str | None]:
+                 region: Span | None = None, avoid: Mapping[tuple[int, int], str] | None = None,
+                 ) -> tuple[Span | None, str | None]:
     """Where the value ``text`` is printed in the document: (span in the original, "near"|"document").
 
     Numbers are compared by value (``1,234`` = ``1234``; ``12.50`` = ``12.5``) and must be printed as a
     whole number (``260`` is not in ``26029``); a not-applicable value is any not-applicable mark standing
     alone. The occurrence closest to ``near`` (an offset of the original) wins — among those outside
-    ``avoid`` (the characters other cells were read from, as for a model's value) when there are any.
-    It is "near" when it lies within ``window`` characters of ``near`` or inside ``region`` (the cell's
+    ``avoid`` (the characters other cells were read from, (start, end) → ref) when there are any. It
+    is "near" when it lies within ``window`` characters of ``near`` or inside ``region`` (the cell's
     table). (None, None) when the value is printed nowhere.
     """
     kind, value = parse_value(text)
@@ -183,8 +189,7 @@ def locate_value(doc: Document, text: str, near: int | None = None, window: int 
     if not hits:
         return None, None
     spans = [doc.span(a, b) for a, b in hits]
-    claimed = list(avoid)
-    free = [sp for sp in spans if not any(sp.start < e and s < sp.end for s, e in claimed)]
+    free = [sp for sp in spans if _claimed_by(sp, avoid or {}) is None]
     spans = free or spans
     if near is None:
         return spans[0], "document"
@@ -271,6 +276,11 @@ def _grounding_finding(ref: str, cell: Cell, rv: Review) -> Finding:
                    message=f"{ref}: {rv.value} set by reviewer {rv.reviewer} is not printed in the source — {why}")
 
 
+def _corrected_operands(f: Finding, corrected: Mapping[str, Any]) -> str:
+    """The cells among a finding's operands that a reviewer corrected, by ref."""
+    return ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+
+
 def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) -> Reviewed:
     """The record as the reviewers left it. ``rows`` are the document's ``reviews`` rows.
 
@@ -331,7 +341,7 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
             if (f.status == "FAIL" and f.classification == "source_inconsistency" and nf.status == "PASS"
                     and any(op.ref in corrected for op in f.operands)):
                 # the published table still breaks it: a correction repairs the record, not the report
-                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                who = _corrected_operands(f, corrected)
                 nf.classification = "source_inconsistency"
                 nf.message = (f"{f.message.replace(PUBLISHED_SUFFIX, '')} — as published ({f.arithmetic}); holds with "
                               f"the reviewer's correction of {who} ({nf.arithmetic})")
@@ -361,7 +371,7 @@ def apply_reviews(record: Record, rows: Iterable[Mapping[str, Any] | Review]) ->
                 out.append(g)
         for f in out:  # a check the published values satisfy, broken by a correction: not the source's fault
             if f.id in reopened and f.classification == "source_inconsistency":
-                who = ", ".join(sorted({op.ref for op in f.operands if op.ref in corrected}))
+                who = _corrected_operands(f, corrected)
                 f.classification = "disagreement"
                 f.message = (f.message.replace(PUBLISHED_SUFFIX, "")
                              + f" — opened by the reviewer's correction of {who}: the published values satisfy it")
@@ -616,7 +626,7 @@ def prepare_decision(
         raise DecisionError(f"{value} is not printed anywhere in the source; check it, or mark it as your "
                             "own value (with a comment)")
     out.update(grounded=True, span=(span.start, span.end, span.page))
-    taken = next((ref for (a, b), ref in others.items() if span.start < b and a < span.end), None)
+    taken = _claimed_by(span, others)
     if taken is not None:  # printed only where another cell was read: say so, it is not this cell's own print
         out["comment"] = (comment + " " if comment else "") + f"[value printed only as {taken}, at {span.start}]"
     elif where != "near":

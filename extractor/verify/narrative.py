@@ -593,9 +593,19 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
     for f in facts:
         out.extend(check_fact_grounding(doc, f, section_range=sec_ranges.get(f.section), rules=rules))
     confirm_model_facts(facts)
+    out.extend(_value_checks(facts, record, rules, tables))
+    return _dedupe(out)
+
+
+def _value_checks(facts: list[Fact], record: Record | None, rules: dict[str, Any],
+                  tables: _TableLookup | None) -> list[Finding]:
+    """The checks that compare values — N.SUM, N.RATE, N.TABLE_MATCH (with a record), N.SAME_QUANTITY
+    and N.AGREE — over the facts that are evidence: an ungrounded fact is not (a reviewer's own value
+    is a decision, not a guess)."""
+    out: list[Finding] = []
     for f in facts:
-        if f.grounded is False:
-            continue  # an ungrounded fact is not evidence for anything else
+        if f.grounded is False and f.producer != "reviewer":
+            continue
         for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
             if chk is not None:
                 out.append(chk)
@@ -606,7 +616,7 @@ def check_facts(doc: Document, facts: list[Fact], record: Record | None = None, 
                 if t is not None:
                     out.append(t)
     out.extend(check_same_quantity(facts, rules=rules))
-    return _dedupe(out)
+    return out
 
 
 def recheck_values(record: Record) -> list[Finding]:
@@ -615,20 +625,7 @@ def recheck_values(record: Record) -> list[Finding]:
     correction of a cell or a fact), with the same selection as :func:`check_facts`. The facts keep
     their spans and grounding (no source text here), so the findings keep their ids."""
     rules = narrative_rules()
-    tables = _TableLookup(record, rules)
-    out: list[Finding] = []
-    for f in record.facts:
-        if f.grounded is False and f.producer != "reviewer":
-            continue
-        for chk in (check_sum(f, rules=rules), check_rate(f, rules=rules)):
-            if chk is not None:
-                out.append(chk)
-        for g in ([f] if f.kind == "rate" else _flat([f])):
-            t = check_table(g, record, rules=rules, tables=tables)
-            if t is not None:
-                out.append(t)
-    out.extend(check_same_quantity(record.facts, rules=rules))
-    return _dedupe(out)
+    return _dedupe(_value_checks(record.facts, record, rules, _TableLookup(record, rules)))
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
